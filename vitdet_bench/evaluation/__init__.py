@@ -1,0 +1,1 @@
+"""Evaluation reports: COCO metrics, TIDE error breakdown, charts, run comparison."""
