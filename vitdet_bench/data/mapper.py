@@ -1,0 +1,199 @@
+"""A DatasetMapper that fails with a clear message or drops-and-counts, never deep inside.
+
+detectron2's ``DatasetMapper`` trusts its input. On broken data it either crashes
+somewhere unhelpful (``KeyError``/``IndexError`` in the loss for a bad class
+index, ``PIL.UnidentifiedImageError`` without the image id), or silently trains
+on wrong labels (a negative-width XYWH box becomes a valid box after
+``apply_box`` takes min/max of its corners). :class:`RobustDatasetMapper` is a
+drop-in subclass with the same arguments plus ``num_classes``; per image it:
+
+1. reads the image, turning a missing/unreadable file into :class:`ImageFileError`
+   and a recorded-size mismatch into :class:`ImageSizeMismatchError` (both name
+   the file and image id);
+2. in training, drops (and counts, and logs the first few) annotations with an
+   empty/negative/non-finite box and polygon masks with < 3 points or zero area,
+   and raises :class:`AnnotationError` for a class index outside
+   ``[0, num_classes)``;
+3. then does exactly what ``DatasetMapper`` does (augment, tensor, transform
+   annotations, recompute boxes from masks, ``filter_empty_instances``).
+
+It never returns None: detectron2 0.6's retry path for a None result
+(``MapDataset``) calls ``random.sample`` on a set, which Python >= 3.11 rejects,
+so whole-image skips belong before the loader
+(:func:`vitdet_bench.data.validate.drop_images_with_bad_files`).
+
+Skip counts live in ``mapper.skip_counts``; with ``num_workers > 0`` each worker
+has its own copy and logs its own counts.
+"""
+from __future__ import annotations
+
+import collections
+import copy
+import logging
+from typing import List, Optional
+
+import numpy as np
+import torch
+
+from detectron2.config import configurable
+from detectron2.data import DatasetMapper
+from detectron2.data import detection_utils as utils
+from detectron2.data import transforms as T
+from detectron2.structures import BoxMode
+
+from .validate import (
+    DEGENERATE_POLYGON,
+    INVALID_BOX,
+    AnnotationError,
+    ImageFileError,
+    ImageSizeMismatchError,
+    box_problem,
+    missing_image_message,
+    size_mismatch_message,
+    split_polygons,
+    unreadable_image_message,
+)
+
+__all__ = ["RobustDatasetMapper"]
+
+logger = logging.getLogger(__name__)
+
+
+class RobustDatasetMapper(DatasetMapper):
+    """``DatasetMapper`` with input validation; see the module docstring.
+
+    Extra args:
+        num_classes: if given, a ``category_id`` outside ``[0, num_classes)`` raises
+            AnnotationError naming the image and annotation (instead of an index error
+            or a CUDA assert in the loss).
+        log_first_n: per problem kind, how many dropped annotations are logged with
+            full detail; after that a summary is logged at each power of two.
+    """
+
+    @configurable
+    def __init__(self, is_train: bool, *, augmentations, image_format: str,
+                 use_instance_mask: bool = False, use_keypoint: bool = False,
+                 instance_mask_format: str = "polygon", keypoint_hflip_indices=None,
+                 precomputed_proposal_topk: Optional[int] = None, recompute_boxes: bool = False,
+                 num_classes: Optional[int] = None, log_first_n: int = 5):
+        super().__init__(
+            is_train,
+            augmentations=augmentations,
+            image_format=image_format,
+            use_instance_mask=use_instance_mask,
+            use_keypoint=use_keypoint,
+            instance_mask_format=instance_mask_format,
+            keypoint_hflip_indices=keypoint_hflip_indices,
+            precomputed_proposal_topk=precomputed_proposal_topk,
+            recompute_boxes=recompute_boxes,
+        )
+        self.num_classes = num_classes
+        self.log_first_n = log_first_n
+        self.skip_counts: collections.Counter = collections.Counter()
+
+    # ------------------------------------------------------------------ checks
+
+    def _read_checked_image(self, dataset_dict: dict) -> np.ndarray:
+        file_name = dataset_dict["file_name"]
+        image_id = dataset_dict.get("image_id")
+        try:
+            image = utils.read_image(file_name, format=self.image_format)
+        except FileNotFoundError:
+            raise ImageFileError(missing_image_message(file_name, image_id)) from None
+        except Exception as e:  # PIL/OS raise many types for corrupt files
+            raise ImageFileError(unreadable_image_message(file_name, image_id, e)) from e
+        actual_wh = (image.shape[1], image.shape[0])
+        if "width" in dataset_dict and "height" in dataset_dict:
+            recorded_wh = (dataset_dict["width"], dataset_dict["height"])
+            if recorded_wh != actual_wh:
+                raise ImageSizeMismatchError(
+                    size_mismatch_message(file_name, image_id, recorded_wh, actual_wh))
+        else:
+            dataset_dict["width"], dataset_dict["height"] = actual_wh
+        return image
+
+    def _record_skip(self, kind: str, message: str) -> None:
+        self.skip_counts[kind] += 1
+        n = self.skip_counts[kind]
+        if n <= self.log_first_n:
+            logger.warning("%s [dropped %s #%d in this process]", message, kind, n)
+        elif n & (n - 1) == 0:  # powers of two: bounded logging on big broken datasets
+            logger.warning("RobustDatasetMapper: %d annotations dropped so far for %s "
+                           "in this process", n, kind)
+
+    def _clean_annotations(self, dataset_dict: dict) -> List[dict]:
+        """Annotations that are safe to transform; drops and counts the unusable ones."""
+        file_name, image_id = dataset_dict["file_name"], dataset_dict.get("image_id")
+        kept = []
+        for index, ann in enumerate(dataset_dict["annotations"]):
+            ann_id = ann.get("id", f"#{index}")
+            where = f"annotation {ann_id} of image id {image_id} ({file_name!r})"
+            category_id = ann.get("category_id")
+            if self.num_classes is not None and not (
+                    isinstance(category_id, (int, np.integer))
+                    and 0 <= category_id < self.num_classes):
+                raise AnnotationError(
+                    f"Unknown category: {where} has class index {category_id!r}, outside "
+                    f"[0, {self.num_classes}) for this model. Dataset dicts must use "
+                    "contiguous class indices (detectron2's load_coco_json maps COCO category "
+                    "ids to them); check the json's categories and the dataset registration."
+                )
+            if ann.get("iscrowd", 0):
+                kept.append(ann)  # DatasetMapper drops crowd regions in training anyway
+                continue
+            if "bbox_mode" not in ann:
+                raise AnnotationError(
+                    f"Malformed dataset dict: {where} has no 'bbox_mode'. detectron2 dataset "
+                    "dicts need it (BoxMode.XYWH_ABS for COCO); load the json with "
+                    "detectron2's load_coco_json or set it when building the dicts."
+                )
+            mode = BoxMode(ann["bbox_mode"])
+            if mode in (BoxMode.XYWH_ABS, BoxMode.XYXY_ABS):
+                why = box_problem(ann.get("bbox"), xywh=mode == BoxMode.XYWH_ABS)
+                if why is not None:
+                    self._record_skip(INVALID_BOX, f"Invalid box: {where} {why}; dropped.")
+                    continue
+            segm = ann.get("segmentation")
+            if self.use_instance_mask and isinstance(segm, list) and segm:
+                good, reasons = split_polygons(segm)
+                if reasons:
+                    fate = "annotation dropped" if not good else "those polygons dropped"
+                    self._record_skip(DEGENERATE_POLYGON,
+                                      f"Degenerate polygon: {where}: {'; '.join(reasons)}; "
+                                      f"{fate}.")
+                    if not good:
+                        continue
+                    ann = dict(ann, segmentation=good)
+            kept.append(ann)
+        return kept
+
+    # ------------------------------------------------------------------ mapping
+
+    def __call__(self, dataset_dict: dict) -> dict:
+        dataset_dict = copy.deepcopy(dataset_dict)  # modified below
+        image = self._read_checked_image(dataset_dict)
+
+        sem_seg_gt = None
+        if "sem_seg_file_name" in dataset_dict:
+            sem_seg_gt = utils.read_image(dataset_dict.pop("sem_seg_file_name"), "L").squeeze(2)
+
+        aug_input = T.AugInput(image, sem_seg=sem_seg_gt)
+        transforms = self.augmentations(aug_input)
+        image, sem_seg_gt = aug_input.image, aug_input.sem_seg
+        image_shape = image.shape[:2]
+        # Tensors, not numpy: the DataLoader moves them between processes via shared memory.
+        dataset_dict["image"] = torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
+        if sem_seg_gt is not None:
+            dataset_dict["sem_seg"] = torch.as_tensor(sem_seg_gt.astype("long"))
+        if self.proposal_topk is not None:
+            utils.transform_proposals(dataset_dict, image_shape, transforms,
+                                      proposal_topk=self.proposal_topk)
+
+        if not self.is_train:
+            dataset_dict.pop("annotations", None)
+            return dataset_dict
+        if "annotations" in dataset_dict:
+            dataset_dict["annotations"] = self._clean_annotations(dataset_dict)
+            # DatasetMapper's own step: transform, recompute boxes, filter_empty_instances.
+            self._transform_annotations(dataset_dict, transforms, image_shape)
+        return dataset_dict
