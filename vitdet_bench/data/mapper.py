@@ -11,7 +11,8 @@ drop-in subclass with the same arguments plus ``num_classes``; per image it:
    and a recorded-size mismatch into :class:`ImageSizeMismatchError` (both name
    the file and image id);
 2. in training, drops (and counts, and logs the first few) annotations with an
-   empty/negative/non-finite box and polygon masks with < 3 points or zero area,
+   empty/negative/non-finite box, without a mask when masks are trained, and
+   polygon masks with < 3 points or zero area,
    and raises :class:`AnnotationError` for a class index outside
    ``[0, num_classes)``;
 3. then does exactly what ``DatasetMapper`` does (augment, tensor, transform
@@ -44,6 +45,7 @@ from detectron2.structures import BoxMode
 from .validate import (
     DEGENERATE_POLYGON,
     INVALID_BOX,
+    MISSING_SEGMENTATION,
     AnnotationError,
     ImageFileError,
     ImageSizeMismatchError,
@@ -154,7 +156,13 @@ class RobustDatasetMapper(DatasetMapper):
                     self._record_skip(INVALID_BOX, f"Invalid box: {where} {why}; dropped.")
                     continue
             segm = ann.get("segmentation")
-            if self.use_instance_mask and isinstance(segm, list) and segm:
+            if self.use_instance_mask and not segm:
+                # annotations_to_instances needs a mask on every instance or on none.
+                self._record_skip(MISSING_SEGMENTATION,
+                                  f"Missing mask: {where} has no segmentation but the mapper "
+                                  "trains masks; dropped.")
+                continue
+            if self.use_instance_mask and isinstance(segm, list):
                 good, reasons = split_polygons(segm)
                 if reasons:
                     fate = "annotation dropped" if not good else "those polygons dropped"

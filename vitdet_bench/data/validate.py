@@ -34,7 +34,7 @@ __all__ = [
     "DatasetValidationError",
     "ERROR", "WARNING", "INFO", "PROBLEM_SEVERITY",
     "MISSING_IMAGE", "UNREADABLE_IMAGE", "SIZE_MISMATCH", "INVALID_BOX",
-    "DEGENERATE_POLYGON", "INVALID_SEGMENTATION", "UNKNOWN_CATEGORY",
+    "DEGENERATE_POLYGON", "INVALID_SEGMENTATION", "MISSING_SEGMENTATION", "UNKNOWN_CATEGORY",
     "ANNOTATION_WITHOUT_IMAGE", "DUPLICATE_ID", "MISSING_FIELD", "IMAGE_WITHOUT_ANNOTATIONS",
     "Problem", "ValidationReport", "validate_coco_json",
     "box_problem", "polygon_problem", "split_polygons", "read_image_size",
@@ -88,6 +88,7 @@ SIZE_MISMATCH = "image_size_mismatch"
 INVALID_BOX = "invalid_box"
 DEGENERATE_POLYGON = "degenerate_polygon"
 INVALID_SEGMENTATION = "invalid_segmentation"
+MISSING_SEGMENTATION = "missing_segmentation"
 UNKNOWN_CATEGORY = "unknown_category"
 ANNOTATION_WITHOUT_IMAGE = "annotation_without_image"
 DUPLICATE_ID = "duplicate_id"
@@ -106,6 +107,7 @@ PROBLEM_SEVERITY: Dict[str, str] = {
     INVALID_SEGMENTATION: ERROR,
     INVALID_BOX: WARNING,
     DEGENERATE_POLYGON: WARNING,
+    MISSING_SEGMENTATION: WARNING,
     ANNOTATION_WITHOUT_IMAGE: WARNING,
     IMAGE_WITHOUT_ANNOTATIONS: INFO,
 }
@@ -397,7 +399,15 @@ def _check_annotation(report: ValidationReport, ann: dict, image: Optional[dict]
             image_id=image_id, annotation_id=ann_id, file_name=file_name))
     seg = ann.get("segmentation")
     if seg is None or (isinstance(seg, list) and len(seg) == 0):
-        return  # box-only annotation: allowed (the mask head then has no target for it)
+        if not ann.get("iscrowd", 0):
+            # Fine for box-only training, but detectron2 cannot batch masked and
+            # mask-less instances together (KeyError in annotations_to_instances).
+            report.add(Problem(
+                MISSING_SEGMENTATION,
+                f"Missing mask: {where}, file {file_name!r}, has no segmentation. A mask-training "
+                "mapper drops this annotation and counts it; box-only training keeps it.",
+                image_id=image_id, annotation_id=ann_id, file_name=file_name))
+        return
     if isinstance(seg, dict):
         if not (isinstance(seg.get("size"), list) and len(seg["size"]) == 2 and "counts" in seg):
             report.add(Problem(
