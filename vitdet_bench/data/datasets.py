@@ -77,7 +77,8 @@ def load_coco_json_checked(json_file: str, image_root: str, dataset_name: Option
     """detectron2's ``load_coco_json`` with readable failures and annotation ids kept.
 
     On success this is exactly load_coco_json (plus each annotation's ``id``, so later
-    messages can name it). When detectron2 fails -- a bare ``KeyError: 99`` for an
+    messages can name it). As there, pass ``dataset_name`` to get contiguous class
+    indices (and metadata); without it category ids stay as in the json. When detectron2 fails -- a bare ``KeyError: 99`` for an
     unknown category, an assert on duplicate ids -- the json is validated (image files
     are not read) and a DatasetValidationError naming every offending annotation is
     raised instead.
