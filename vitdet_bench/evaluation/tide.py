@@ -65,7 +65,10 @@ def box_iou(d: np.ndarray, g: np.ndarray, crowd: bool = False) -> np.ndarray:
     h = np.minimum(d[..., 3] + d[..., 1], g[..., 3] + g[..., 1]) - np.maximum(d[..., 1], g[..., 1])
     da = d[..., 2] * d[..., 3]
     inter = w * h
-    union = da if crowd else da + g[..., 2] * g[..., 3] - inter
+    if isinstance(crowd, (bool, np.bool_)):
+        union = da if crowd else da + g[..., 2] * g[..., 3] - inter
+    else:  # per-GT crowd flags, broadcast
+        union = np.where(crowd, da, da + g[..., 2] * g[..., 3] - inter)
     ok = (w > 0) & (h > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(ok, inter / np.where(ok, union, 1.0), 0.0)
