@@ -16,7 +16,10 @@ drop-in subclass with the same arguments plus ``num_classes``; per image it:
    and raises :class:`AnnotationError` for a class index outside
    ``[0, num_classes)``;
 3. then does exactly what ``DatasetMapper`` does (augment, tensor, transform
-   annotations, recompute boxes from masks, ``filter_empty_instances``).
+   annotations, recompute boxes from masks, ``filter_empty_instances``), except
+   that an image left with no non-crowd annotation gets empty Instances (with an
+   empty ``gt_masks``) instead of detectron2's AttributeError under
+   ``recompute_boxes``.
 
 It never returns None: detectron2 0.6's retry path for a None result
 (``MapDataset``) calls ``random.sample`` on a set, which Python >= 3.11 rejects,
@@ -40,7 +43,7 @@ from detectron2.config import configurable
 from detectron2.data import DatasetMapper
 from detectron2.data import detection_utils as utils
 from detectron2.data import transforms as T
-from detectron2.structures import BoxMode
+from detectron2.structures import BitMasks, Boxes, BoxMode, Instances, PolygonMasks
 
 from .validate import (
     DEGENERATE_POLYGON,
@@ -176,6 +179,26 @@ class RobustDatasetMapper(DatasetMapper):
         return kept
 
     # ------------------------------------------------------------------ mapping
+
+    def _empty_instances(self, image_shape) -> Instances:
+        instances = Instances(image_shape)
+        instances.gt_boxes = Boxes(torch.zeros((0, 4), dtype=torch.float32))
+        instances.gt_classes = torch.zeros((0,), dtype=torch.int64)
+        if self.use_instance_mask:
+            if self.instance_mask_format == "polygon":
+                instances.gt_masks = PolygonMasks([])
+            else:
+                instances.gt_masks = BitMasks(torch.zeros((0, *image_shape), dtype=torch.bool))
+        return instances
+
+    def _transform_annotations(self, dataset_dict, transforms, image_shape):
+        if any(not a.get("iscrowd", 0) for a in dataset_dict["annotations"]):
+            return super()._transform_annotations(dataset_dict, transforms, image_shape)
+        # No training target left (all dropped, or crowd-only). detectron2's own path
+        # would build Instances without gt_masks and then crash on recompute_boxes;
+        # an empty image is a valid sample (all proposals are background).
+        dataset_dict.pop("annotations")
+        dataset_dict["instances"] = self._empty_instances(image_shape)
 
     def __call__(self, dataset_dict: dict) -> dict:
         dataset_dict = copy.deepcopy(dataset_dict)  # modified below
