@@ -1,0 +1,275 @@
+"""The evaluation report: ``report.json`` (stable schema), ``report.md`` and PNG charts.
+
+``report.json`` (all values in AP points, 0-100, like detectron2's evaluator;
+``null`` where COCOeval leaves a value undefined)::
+
+    {"schema_version": 1, "dataset": ..., "gt": path, "results": path,
+     "num_images": .., "num_detections": .., "num_detections_in_file": ..,
+     "skipped": {"unknown_image_id": n, "unknown_category_id": n},
+     "notes": {"empty_box": n}, "not_evaluated": {iou_type: reason},
+     "bbox": {"coco": {"AP", "AP50", "AP75", "APs", "APm", "APl",
+                       "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"},
+              "per_category": {name: AP},
+              "errors": {"cls", "loc", "both", "dup", "bkg", "miss", "fp", "fn"},
+              "errors_iou": 0.5,
+              "error_counts": {"cls", .., "miss", "fp", "fn", "tp", "ignored_crowd"},
+              "errors_by_iou": {"0.5": {"ap": TIDE AP, "errors": {...}, "counts": {...}}},
+              "coco_backend": "vectorized", "charts": {...}},
+     "segm": {...}, "timing_s": {...}}
+"""
+from __future__ import annotations
+
+import io
+import logging
+import os
+import time
+
+from ..utils.io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from .coco_metrics import METRIC_NAMES, coco_metrics
+from .inputs import load_ground_truth, load_results
+from .tide import MAIN_ERRORS, SPECIAL_ERRORS, tide_errors
+
+__all__ = ["build_report", "write_report", "render_markdown", "error_chart_png",
+           "per_category_chart_png", "ERROR_LABELS", "ERROR_COLORS", "SCHEMA_VERSION"]
+
+logger = logging.getLogger(__name__)
+SCHEMA_VERSION = 1
+ERROR_LABELS = {"cls": "Cls", "loc": "Loc", "both": "Cls+Loc", "dup": "Dup", "bkg": "Bkg",
+                "miss": "Miss", "fp": "FalsePos", "fn": "FalseNeg"}
+ERROR_COLORS = {"cls": "#fc8d62", "loc": "#ffd92f", "both": "#8da0cb", "dup": "#e78ac3",
+                "bkg": "#66c2a5", "miss": "#a6d854", "fp": "#e5c494", "fn": "#b3b3b3"}
+
+
+def build_report(gt_json, results_json, iou_types=("bbox", "segm"), tide_thresholds=(0.5,),
+                 dataset_name: str | None = None, backend: str = "auto",
+                 progress: bool | None = None, strict_iou_types: bool = False) -> dict:
+    """Compute the report dict (nothing is written)."""
+    from tqdm import tqdm
+
+    if isinstance(iou_types, str):
+        iou_types = ("bbox", "segm") if iou_types == "both" else (iou_types,)
+    thresholds = tuple(float(t) for t in tide_thresholds) or (0.5,)
+    timing = {}
+    t0 = time.perf_counter()
+    gt = load_ground_truth(gt_json, iou_types=())
+    timing["load_gt"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    res = load_results(results_json, gt, iou_types, strict_iou_types=strict_iou_types)
+    timing["load_results"] = time.perf_counter() - t0
+    not_evaluated = {t: f"the results carry no {'bbox' if t == 'bbox' else 'segmentation'}"
+                     for t in iou_types if t not in res.iou_types}
+    if "segm" in res.iou_types and not gt.has_segm:
+        if strict_iou_types:
+            gt = load_ground_truth(gt_json, iou_types=("segm",))  # raises, naming the annotation
+        not_evaluated["segm"] = "the ground truth has annotations without 'segmentation'"
+    types = [t for t in res.iou_types if t not in not_evaluated]
+    for t, why in not_evaluated.items():
+        logger.warning("Not evaluating %s: %s.", t, why)
+    for k, v in res.skipped.items():
+        if v:
+            logger.warning("Skipped %d detections of %s: %s.", v, res.path, k.replace("_", " "))
+    if res.notes.get("empty_box"):
+        logger.warning("%d detections of %s have an empty box (w or h = 0); they are scored as "
+                       "false positives, as pycocotools does.", res.notes["empty_box"], res.path)
+
+    report = {
+        "schema_version": SCHEMA_VERSION,
+        "dataset": dataset_name,
+        "gt": gt.path,
+        "results": res.path,
+        "num_images": len(gt.image_ids),
+        "num_detections": len(res.detections),
+        "num_detections_in_file": res.num_in_file,
+        "skipped": dict(res.skipped),
+        "notes": dict(res.notes),
+        "not_evaluated": not_evaluated,
+        "tide_thresholds": list(thresholds),
+    }
+    stages = tqdm(total=2 * len(types), desc="report", disable=progress is False or None,
+                  leave=False)
+    for t in types:
+        t0 = time.perf_counter()
+        stages.set_postfix_str(f"{t}: COCO metrics")
+        cm = coco_metrics(gt, res.detections, t, backend=backend, progress=progress)
+        timing[f"{t}_coco"] = time.perf_counter() - t0
+        stages.update()
+        t0 = time.perf_counter()
+        stages.set_postfix_str(f"{t}: TIDE")
+        tide = tide_errors(gt, res.detections, t, thresholds=thresholds, progress=progress)
+        timing[f"{t}_tide"] = time.perf_counter() - t0
+        stages.update()
+        main = 0.5 if 0.5 in tide else thresholds[0]
+        by_iou = {}
+        for th, r in tide.items():
+            by_iou[f"{th:g}"] = {"ap": r.ap, "errors": {**r.errors, **r.special},
+                                 "counts": r.counts}
+        report[t] = {
+            "coco": cm["coco"],
+            "per_category": cm["per_category"],
+            "errors": by_iou[f"{main:g}"]["errors"],
+            "errors_iou": main,
+            "error_counts": tide[main].counts,
+            "errors_by_iou": by_iou,
+            "coco_backend": cm["backend"],
+        }
+    stages.close()
+    report["timing_s"] = timing
+    return report
+
+
+def write_report(gt_json: str, results_json: str, output_dir: str,
+                 iou_types=("bbox", "segm"), tide_thresholds=(0.5,),
+                 dataset_name: str | None = None, *, backend: str = "auto",
+                 progress: bool | None = None, charts: bool = True,
+                 strict_iou_types: bool = False) -> dict:
+    """Evaluate ``results_json`` against ``gt_json``; write report.json, report.md and charts.
+
+    ``iou_types`` the results do not carry (masks of a box-only model) are listed
+    under ``"not_evaluated"`` unless ``strict_iou_types``, which raises instead.
+    Every file is written atomically. Returns the report dict.
+    """
+    t0 = time.perf_counter()
+    report = build_report(gt_json, results_json, iou_types, tide_thresholds, dataset_name,
+                          backend, progress, strict_iou_types)
+    os.makedirs(output_dir, exist_ok=True)
+    t1 = time.perf_counter()
+    if charts:
+        for t in ("bbox", "segm"):
+            if t not in report:
+                continue
+            files = {"errors": f"errors_{t}.png", "per_category": f"per_category_{t}.png"}
+            atomic_write_bytes(os.path.join(output_dir, files["errors"]), error_chart_png(report, t))
+            atomic_write_bytes(os.path.join(output_dir, files["per_category"]),
+                               per_category_chart_png(report, t))
+            report[t]["charts"] = files
+    report["timing_s"]["charts"] = time.perf_counter() - t1
+    report["timing_s"]["total"] = time.perf_counter() - t0
+    atomic_write_json(os.path.join(output_dir, "report.json"), report)
+    atomic_write_text(os.path.join(output_dir, "report.md"), render_markdown(report))
+    return report
+
+
+# --------------------------------------------------------------------------- markdown
+def _f(x, nd=2) -> str:
+    return "n/a" if x is None else f"{x:.{nd}f}"
+
+
+def render_markdown(report: dict) -> str:
+    name = report.get("dataset") or os.path.basename(str(report.get("gt")))
+    out = [f"# Evaluation report: {name}", "",
+           f"- ground truth: `{report['gt']}` ({report['num_images']} images)",
+           f"- results: `{report['results']}` ({report['num_detections']} detections evaluated"
+           f" of {report['num_detections_in_file']} in the file)"]
+    skipped = {k: v for k, v in report.get("skipped", {}).items() if v}
+    if skipped:
+        out.append("- skipped: " + ", ".join(f"{v} ({k.replace('_', ' ')})" for k, v in skipped.items()))
+    if report.get("notes", {}).get("empty_box"):
+        out.append(f"- {report['notes']['empty_box']} empty boxes (w or h = 0), scored as false "
+                   "positives like pycocotools")
+    for t, why in report.get("not_evaluated", {}).items():
+        out.append(f"- {t} not evaluated: {why}")
+    types = [t for t in ("bbox", "segm") if t in report]
+    if types:
+        out += ["", "## COCO metrics", "",
+                "| metric | " + " | ".join(types) + " |",
+                "|---|" + "---:|" * len(types)]
+        for m in METRIC_NAMES:
+            out.append(f"| {m} | " + " | ".join(_f(report[t]["coco"][m]) for t in types) + " |")
+        out += ["", "## Error breakdown (TIDE)", "",
+                "dAP: AP points gained by fixing that error type alone (TIDE's AP, foreground "
+                "IoU as given, background IoU 0.1). FalsePos / FalseNeg: all false positives / "
+                "all false negatives fixed.", ""]
+        for t in types:
+            r = report[t]
+            out += [f"### {t}", "", "| IoU | TIDE AP | " + " | ".join(
+                ERROR_LABELS[e] for e in MAIN_ERRORS + SPECIAL_ERRORS) + " |",
+                "|---|---:|" + "---:|" * 8]
+            for th, e in r["errors_by_iou"].items():
+                out.append(f"| {th} | {_f(e['ap'])} | " + " | ".join(
+                    _f(e["errors"][k]) for k in MAIN_ERRORS + SPECIAL_ERRORS) + " |")
+            c = r["error_counts"]
+            out += ["", f"Counts at IoU {r['errors_iou']:g}: " + ", ".join(
+                f"{ERROR_LABELS.get(k, k)} {c[k]}" for k in MAIN_ERRORS) +
+                f"; true positives {c['tp']}, false positives {c['fp']}, false negatives "
+                f"{c['fn']}, ignored (crowd) {c['ignored_crowd']}.", ""]
+            if "charts" in r:
+                out += [f"![{t} errors]({r['charts']['errors']})", ""]
+        out += ["## Per-category AP", ""]
+        for t in types:
+            items = list(report[t]["per_category"].items())
+            out += [f"### {t}", "", "| category | AP | category | AP | category | AP |",
+                    "|---|---:|---|---:|---|---:|"]
+            for i in range(0, len(items), 3):
+                row = items[i:i + 3] + [("", None)] * (3 - len(items[i:i + 3]))
+                out.append("| " + " | ".join(f"{k} | {_f(v) if k else ''}" for k, v in row) + " |")
+            if "charts" in report[t]:
+                out += ["", f"![{t} per-category AP]({report[t]['charts']['per_category']})"]
+            out.append("")
+    tm = report.get("timing_s", {})
+    if tm:
+        out += ["## Timing", "", ", ".join(f"{k} {v:.2f} s" for k, v in tm.items()), ""]
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------- charts
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def error_chart_png(report: dict, iou_type: str) -> bytes:
+    """Horizontal bars: dAP per main error type, and FalsePos / FalseNeg, per IoU threshold."""
+    from matplotlib.figure import Figure
+
+    r = report[iou_type]
+    ths = list(r["errors_by_iou"])
+    fig = Figure(figsize=(9, 3.6))
+    axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 1.3]})
+    for ax, kinds, title in ((axes[0], MAIN_ERRORS, "main errors"),
+                             (axes[1], SPECIAL_ERRORS, "special errors")):
+        h = 0.8 / len(ths)
+        for j, th in enumerate(ths):
+            vals = [r["errors_by_iou"][th]["errors"][k] for k in kinds]
+            ys = [i + (j - (len(ths) - 1) / 2) * h for i in range(len(kinds))]
+            bars = ax.barh(ys, vals, height=h, color=[ERROR_COLORS[k] for k in kinds],
+                           edgecolor="black", linewidth=0.5, alpha=1.0 - 0.35 * j / max(len(ths), 1),
+                           label=f"IoU {th}")
+            for b, v in zip(bars, vals):
+                ax.text(b.get_width(), b.get_y() + b.get_height() / 2, f" {v:.2f}",
+                        va="center", fontsize=8)
+        ax.set_yticks(range(len(kinds)), [ERROR_LABELS[k] for k in kinds])
+        ax.invert_yaxis()
+        ax.set_xlabel("dAP (AP points)")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlim(0, max([max(r["errors_by_iou"][th]["errors"][k] for k in kinds) for th in ths]
+                           + [0.5]) * 1.25)
+        if len(ths) > 1:
+            ax.legend(fontsize=7)
+    name = report.get("dataset") or os.path.basename(str(report.get("results")))
+    fig.suptitle(f"TIDE error breakdown ({iou_type}, {name}); TIDE AP@{ths[0]} = "
+                 f"{r['errors_by_iou'][ths[0]]['ap']:.2f}", fontsize=10)
+    return _png(fig)
+
+
+def per_category_chart_png(report: dict, iou_type: str) -> bytes:
+    """Vertical bars: COCO AP per category, sorted, with the mean AP as a line."""
+    from matplotlib.figure import Figure
+
+    r = report[iou_type]
+    items = sorted(((k, v) for k, v in r["per_category"].items() if v is not None),
+                   key=lambda kv: -kv[1])
+    fig = Figure(figsize=(max(6, 0.16 * len(items) + 2), 4))
+    ax = fig.subplots()
+    ax.bar(range(len(items)), [v for _, v in items], color="#4c72b0")
+    ax.set_xticks(range(len(items)), [k for k, _ in items], rotation=90, fontsize=6)
+    if r["coco"]["AP"] is not None:
+        ax.axhline(r["coco"]["AP"], color="#c44e52", linestyle="--", linewidth=1,
+                   label=f"AP = {r['coco']['AP']:.2f}")
+        ax.legend(fontsize=8)
+    ax.set_ylabel(f"AP ({iou_type})")
+    ax.set_xlim(-0.6, len(items) - 0.4)
+    missing = len(r["per_category"]) - len(items)
+    ax.set_title(f"Per-category AP ({iou_type})" +
+                 (f"; {missing} categories without GT not shown" if missing else ""), fontsize=10)
+    return _png(fig)
