@@ -1,0 +1,46 @@
+#!/usr/bin/env python
+"""Benchmark table over run folders (initialization x model size x epochs).
+
+    python tools/collect_runs.py RUNS_ROOT [MORE_RUNS ...] --output DIR
+
+Each run folder holds detectron2's ``config.yaml`` (LazyConfig.save) and a
+``report.json`` (or ``metrics.json``); runs are identified from the config
+(``train.vitdet_bench.{init,model_size,epochs}``, else ``train.init_checkpoint``
+and ``model.backbone.net.embed_dim``). Writes benchmark.md, benchmark.csv,
+benchmark.json and convergence.png into DIR.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import vitdet_bench  # noqa: E402,F401
+from vitdet_bench.evaluation import EvaluationInputError  # noqa: E402
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("paths", nargs="+", help="run folders, or folders holding run folders")
+    ap.add_argument("--output", required=True)
+    ap.add_argument("--no-charts", action="store_true")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    from vitdet_bench.evaluation import collect_runs
+
+    try:
+        runs = collect_runs(args.paths, args.output, charts=not args.no_charts)
+    except EvaluationInputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    with open(os.path.join(args.output, "benchmark.md"), encoding="utf-8") as f:
+        print(f.read())
+    print(f"{len(runs)} runs -> {args.output}/benchmark.{{md,csv,json}}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
