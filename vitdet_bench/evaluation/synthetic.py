@@ -9,6 +9,7 @@ set (coco128) into a val2017-sized one.
 from __future__ import annotations
 
 import copy
+import warnings
 
 import numpy as np
 
@@ -141,7 +142,9 @@ def _add_masks(out, srcs, anns, gt, boxes, imgs, a_box, H, W):
             rle = mask_utils.merge(mask_utils.frPyObjects(poly, h, w))
         else:
             if s not in cache:
-                cache[s] = mask_utils.decode(to_rle(anns[s]["segmentation"], h, w))
+                with warnings.catch_warnings():  # pycocotools vs numpy 2 copy= deprecation
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    cache[s] = mask_utils.decode(to_rle(anns[s]["segmentation"], h, w))
             m = cache[s]
             dx = int(round(b[0] - a_box[s][0]))
             dy = int(round(b[1] - a_box[s][1]))
