@@ -183,7 +183,8 @@ def _size(cfg: dict) -> str:
 
 def _ap_from_report(rep: dict, t: str):
     sec = rep.get(t)
-    return sec["coco"].get("AP") if isinstance(sec, dict) and "coco" in sec else None
+    v = sec["coco"].get("AP") if isinstance(sec, dict) and isinstance(sec.get("coco"), dict) else None
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
 
 
 def _metrics_json(path: str) -> list:
@@ -224,6 +225,7 @@ def read_run(run_dir: str) -> RunInfo:
         if m and os.path.isfile(p):
             rep = load_report(p)
             history.append((int(m.group(1)), _ap_from_report(rep, "bbox"), _ap_from_report(rep, "segm")))
+    history.sort(key=lambda h: h[0])
     metrics = os.path.join(run_dir, "metrics.json")
     mhist = _metrics_json(metrics) if os.path.isfile(metrics) else []
     if not history:
