@@ -21,6 +21,8 @@ TIDECV_NAMES = {"Cls": "cls", "Loc": "loc", "Both": "both", "Dupe": "dup", "Bkg"
 
 _CHILD = r"""
 import json, sys, time, resource
+def peak_mb():
+    return int([l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]) / 1024
 jobs = json.loads(sys.stdin.read())
 from tidecv import TIDE, datasets
 results = []
@@ -28,6 +30,7 @@ for args in jobs:
     t0 = time.perf_counter()
     gt = datasets.COCO(args["gt"])
     pr = datasets.COCOResult(args["results"])
+    t_load = time.perf_counter() - t0
     tide = TIDE()
     mode = TIDE.MASK if args["iou_type"] == "segm" else TIDE.BOX
     out = {}
@@ -40,7 +43,8 @@ for args in jobs:
         out[name]["main"] = errs["main"][name]
         out[name]["special"] = errs["special"][name]
     out["_seconds"] = time.perf_counter() - t0
-    out["_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["_load_seconds"] = t_load
+    out["_peak_rss_mb"] = peak_mb()
     results.append(out)
 print("@@" + json.dumps(results))
 """
@@ -50,8 +54,9 @@ def run_tidecv(gt_json: str, results_json: str, iou_type: str = "bbox",
                thresholds=(0.5,), timeout: float | None = None) -> dict:
     """tidecv's numbers: ``{threshold: {"ap":, "errors": {cls..miss}, "special": {fp, fn}}}``.
 
-    Also ``"_seconds"`` (its wall time: loading and evaluation, import excluded)
-    and ``"_peak_rss_mb"`` of the child process.
+    Also ``"_seconds"`` (its wall time: loading and evaluation, import excluded),
+    ``"_load_seconds"`` (reading the two json files) and ``"_peak_rss_mb"`` of the
+    child process.
     """
     return run_tidecv_many([(gt_json, results_json, iou_type, thresholds)], timeout)[0]
 
@@ -69,7 +74,7 @@ def run_tidecv_many(jobs, timeout: float | None = None) -> list:
     line = [x for x in proc.stdout.splitlines() if x.startswith("@@")][-1]
     outs = []
     for raw, (_, _, _, thresholds) in zip(json.loads(line[2:]), jobs):
-        out = {"_seconds": raw.pop("_seconds"), "_peak_rss_mb": raw.pop("_peak_rss_mb")}
+        out = {k: raw.pop(k) for k in ("_seconds", "_load_seconds", "_peak_rss_mb")}
         for t in thresholds:
             r = raw["t%r" % float(t)]
             out[float(t)] = {

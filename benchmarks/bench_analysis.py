@@ -1,0 +1,169 @@
+#!/usr/bin/env python
+"""Speed benchmark of the evaluation report at COCO val2017 scale.
+
+Synthesises a val2017-sized pair from the real coco128 ground truth: the 128
+images are tiled to 5,000 (``--scale`` 1.0; ~36,700 instances) and perturbed
+into 100 detections per image (~500,000: jittered true positives, badly
+localized boxes, class swaps, duplicates, background boxes, dropped objects,
+low-score filler). Then, each in a fresh child process (wall time and peak RSS
+of that process):
+
+* ours: ``write_report(..., iou_types=("bbox",))``: loading + validation, COCO
+  metrics (vectorized COCOeval), the TIDE breakdown, charts, report files;
+* pycocotools: COCO + loadRes + COCOeval evaluate / accumulate / summarize;
+* tidecv: loading + TIDE evaluate + all main and special errors;
+
+and checks that the numbers agree (COCO stats exactly, TIDE dAPs to 1e-6).
+
+    python benchmarks/bench_analysis.py                 # full scale (minutes: the references)
+    python benchmarks/bench_analysis.py --scale 0.1     # 500 images
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+OURS = r"""
+import json, resource, sys, time
+def peak_mb():  # VmHWM: this process image only (ru_maxrss carries over from before exec)
+    return int([l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]) / 1024
+t0 = time.perf_counter()
+import vitdet_bench
+from vitdet_bench.evaluation import write_report
+t1 = time.perf_counter()
+rss_import = int([l for l in open("/proc/self/status") if l.startswith("VmRSS")][0].split()[1]) / 1024
+rep = write_report(sys.argv[1], sys.argv[2], sys.argv[3], iou_types=("bbox",), progress=False)
+t2 = time.perf_counter()
+print("@@" + json.dumps({"seconds": t2 - t1, "import_seconds": t1 - t0, "rss_after_import_mb": rss_import, "timing": rep["timing_s"],
+                         "coco": rep["bbox"]["coco"], "errors": rep["bbox"]["errors"],
+                         "peak_rss_mb": peak_mb()}))
+"""
+
+PYCOCO = r"""
+import contextlib, io, json, resource, sys, time
+def peak_mb():
+    return int([l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]) / 1024
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+t0 = time.perf_counter()
+with contextlib.redirect_stdout(io.StringIO()):
+    gt = COCO(sys.argv[1])
+    dt = gt.loadRes(sys.argv[2])
+    t1 = time.perf_counter()
+    ev = COCOeval(gt, dt, "bbox")
+    ev.evaluate(); ev.accumulate(); ev.summarize()
+t2 = time.perf_counter()
+print("@@" + json.dumps({"seconds": t2 - t0, "load_seconds": t1 - t0, "stats": list(ev.stats),
+                         "peak_rss_mb": peak_mb()}))
+"""
+
+
+def _child(code, *args, timeout=3600):
+    p = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, text=True,
+                       capture_output=True, timeout=timeout, env=dict(os.environ, MPLBACKEND="Agg"))
+    if p.returncode != 0:
+        raise RuntimeError(p.stderr[-3000:])
+    return json.loads([x for x in p.stdout.splitlines() if x.startswith("@@")][-1][2:])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", type=float, default=1.0, help="fraction of val2017's 5,000 images")
+    ap.add_argument("--dets-per-image", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--gt", default=None, help="source GT (default: $DETECTRON2_DATASETS/coco128)")
+    ap.add_argument("--workdir", default=None, help="keep the synthetic pair and reports here")
+    ap.add_argument("--skip-pycocotools", action="store_true")
+    ap.add_argument("--skip-tidecv", action="store_true")
+    args = ap.parse_args(argv)
+
+    import vitdet_bench  # noqa: F401
+    from vitdet_bench.evaluation.reference import run_tidecv
+    from vitdet_bench.evaluation.synthetic import perturb_detections, tile_ground_truth
+    from vitdet_bench.utils.io import atomic_write_json, atomic_write_text
+
+    src = args.gt or os.path.join(os.environ.get("DETECTRON2_DATASETS", "datasets"), "coco128",
+                                  "annotations", "instances_train2017.json")
+    if not os.path.isfile(src):
+        print(f"error: source ground truth {src} not found (set DETECTRON2_DATASETS or --gt)",
+              file=sys.stderr)
+        return 2
+    work = args.workdir or tempfile.mkdtemp(prefix="bench_analysis_")
+    os.makedirs(work, exist_ok=True)
+    with open(src, encoding="utf-8") as f:
+        base = json.load(f)
+    n_img = max(1, round(5000 * args.scale))
+    t = time.perf_counter()
+    gt = tile_ground_truth(base, n_img)
+    dets = perturb_detections(gt, seed=args.seed, dets_per_image=args.dets_per_image)
+    gt_path, res_path = os.path.join(work, "gt.json"), os.path.join(work, "results.json")
+    atomic_write_json(gt_path, gt, indent=None)
+    atomic_write_json(res_path, dets, indent=None)
+    n_inst = sum(1 for a in gt["annotations"] if not a["iscrowd"])
+    print(f"synthetic pair: {n_img} images, {len(gt['annotations'])} annotations "
+          f"({n_inst} non-crowd), {len(dets)} detections "
+          f"({os.path.getsize(res_path) / 2**20:.0f} MiB) in {time.perf_counter() - t:.1f} s -> {work}",
+          flush=True)
+    del gt, dets
+
+    rows, out = [], {"images": n_img, "workdir": work}
+    ours = _child(OURS, gt_path, res_path, os.path.join(work, "report"))
+    tm = ours["timing"]
+    out["ours"] = ours
+    rows.append(("ours: full bbox report", ours["seconds"], ours["peak_rss_mb"]))
+    rows.append(("  ours: of which `import vitdet_bench` (torch, detectron2)", ours["import_seconds"],
+                 ours["rss_after_import_mb"]))
+    rows.append(("  ours: load + validate", tm["load_gt"] + tm["load_results"], None))
+    rows.append(("  ours: COCO metrics", tm["bbox_coco"], None))
+    rows.append(("  ours: TIDE errors", tm["bbox_tide"], None))
+    rows.append(("  ours: charts + files", tm["total"] - sum(tm[k] for k in
+                 ("load_gt", "load_results", "bbox_coco", "bbox_tide")), None))
+    print(f"ours done: {ours['seconds']:.1f} s", flush=True)
+    agree = []
+    if not args.skip_pycocotools:
+        ref = _child(PYCOCO, gt_path, res_path)
+        out["pycocotools"] = ref
+        rows.append(("pycocotools COCOeval (load + eval)", ref["seconds"], ref["peak_rss_mb"]))
+        rows.append(("  pycocotools: evaluate+accumulate", ref["seconds"] - ref["load_seconds"], None))
+        names = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
+        same = all((ours["coco"][k] is None and v < 0) or ours["coco"][k] == v * 100
+                   for k, v in zip(names, ref["stats"]))
+        agree.append(f"COCO stats identical to pycocotools (==, all 12): {same}")
+        print(f"pycocotools done: {ref['seconds']:.1f} s", flush=True)
+    if not args.skip_tidecv:
+        td = run_tidecv(gt_path, res_path, "bbox", (0.5,), timeout=3600)
+        out["tidecv"] = td
+        rows.append(("tidecv (load + errors)", td["_seconds"], td["_peak_rss_mb"]))
+        rows.append(("  tidecv: errors only", td["_seconds"] - td["_load_seconds"], None))
+        ref_err = {**td[0.5]["errors"], **td[0.5]["special"]}
+        worst = max(abs(ours["errors"][k] - ref_err[k]) for k in ref_err)
+        agree.append(f"TIDE dAPs vs tidecv: max |diff| = {worst:.2e} AP points over "
+                     f"{sorted(ref_err)}")
+        agree.append(f"error analysis speed-up vs tidecv: {td['_seconds'] - td['_load_seconds']:.1f} s"
+                     f" / {tm['bbox_tide']:.1f} s = "
+                     f"{(td['_seconds'] - td['_load_seconds']) / tm['bbox_tide']:.0f}x "
+                     f"(with loading on both sides: "
+                     f"{td['_seconds'] / (tm['bbox_tide'] + tm['load_gt'] + tm['load_results']):.0f}x)")
+        print(f"tidecv done: {td['_seconds']:.1f} s", flush=True)
+    lines = [f"| step ({n_img} images, {args.dets_per_image} dets/image, {os.cpu_count()} CPUs) "
+             "| wall s | peak RSS MiB |", "|---|---:|---:|"]
+    for name, sec, rss in rows:
+        lines.append(f"| {name} | {sec:.1f} | {'' if rss is None else f'{rss:.0f}'} |")
+    table = "\n".join(lines + [""] + [f"- {a}" for a in agree]) + "\n"
+    print(table)
+    out["table"] = table
+    atomic_write_json(os.path.join(work, "bench.json"), out)
+    atomic_write_text(os.path.join(work, "bench.md"), table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
