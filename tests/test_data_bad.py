@@ -150,7 +150,8 @@ def test_train_loader_stops_with_message_or_counts_skip(source, corruption, tmp_
     assert mapper.skip_counts[skip_kind] >= 1
     assert set(mapper.skip_counts) == {skip_kind}
     logged = [r.getMessage() for r in caplog.records if skip_kind in r.getMessage()]
-    assert logged and f"annotation {broken['annotation_id']} " in logged[0]
+    assert logged and f"annotation id {broken['annotation_id']} of image id " \
+        f"{broken['image_id']}" in logged[0]
     # Mapping each image exactly once drops exactly the one broken annotation.
     once = build_lsj_train_mapper(size, num_classes=num_classes)
     for d in dicts:

@@ -131,8 +131,8 @@ class RobustDatasetMapper(DatasetMapper):
         file_name, image_id = dataset_dict["file_name"], dataset_dict.get("image_id")
         kept = []
         for index, ann in enumerate(dataset_dict["annotations"]):
-            ann_id = ann.get("id", f"#{index}")
-            where = f"annotation {ann_id} of image id {image_id} ({file_name!r})"
+            label = f"id {ann['id']}" if "id" in ann else f"#{index}"
+            where = f"annotation {label} of image id {image_id} ({file_name!r})"
             category_id = ann.get("category_id")
             if self.num_classes is not None and not (
                     isinstance(category_id, (int, np.integer))
