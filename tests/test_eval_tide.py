@@ -111,8 +111,8 @@ def _agree(ours, ref, tol):
     return worst
 
 
-def test_against_tidecv(tmp_path):
-    """Hand-built cases and coco128-derived perturbations, box and mask, IoU 0.5 and 0.75."""
+def test_hand_built_cases_against_tidecv(tmp_path):
+    """The expected values above are TIDE's own: tidecv gives the same on every case."""
     _need_tidecv()
     from vitdet_bench.evaluation.reference import run_tidecv_many
 
@@ -121,17 +121,25 @@ def test_against_tidecv(tmp_path):
         g, r = dump(tmp_path, f"{name}_gt.json", gt), dump(tmp_path, f"{name}_res.json", res)
         jobs.append((g, r, "bbox", (0.5,)))
         ours.append(_run(gt, res))
+    for o, r in zip(ours, run_tidecv_many(jobs, timeout=300)):
+        _agree(o, r, tol=1e-9)
+
+
+def test_coco128_against_tidecv(tmp_path):
+    """coco128-derived perturbations, box and mask, IoU 0.5 and 0.75."""
     path = coco128_json()
+    _need_tidecv()
+    from vitdet_bench.evaluation.reference import run_tidecv_many
+
     gtd = load_json(path)
+    jobs, ours = [], []
     for iou_type, seed, per_image in (("bbox", 0, 0), ("bbox", 1, 60), ("segm", 2, 0),
                                       ("segm", 3, 20)):
         res = perturb_detections(gtd, seed=seed, masks=iou_type == "segm", dets_per_image=per_image)
         jobs.append((path, dump(tmp_path, f"c128_{iou_type}_{seed}.json", res), iou_type, (0.5, 0.75)))
         ours.append(tide_errors(load_ground_truth(path, iou_types=(iou_type,)), res, iou_type,
                                 thresholds=(0.5, 0.75), progress=False))
-    refs = run_tidecv_many(jobs, timeout=300)
-    for o, r, job in zip(ours, refs, jobs):
+    for o, r in zip(ours, run_tidecv_many(jobs, timeout=300)):
         # the issue asks for 0.1 AP points; the implementation reproduces tidecv to rounding
         _agree(o, r, tol=1e-6)
-        if job[0] == path:
-            assert r[0.5]["errors"]["loc"] > 1 and r[0.5]["errors"]["miss"] > 1  # non-trivial
+        assert r[0.5]["errors"]["loc"] > 1 and r[0.5]["errors"]["miss"] > 1  # non-trivial case
