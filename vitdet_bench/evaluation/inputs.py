@@ -255,7 +255,7 @@ class Results:
 
 
 def load_results(results: str | list, gt: GroundTruth, iou_types=IOU_TYPES,
-                 strict_iou_types: bool = True) -> Results:
+                 strict_iou_types: bool = True, progress: bool | None = None) -> Results:
     """Read and validate detections against ``gt``.
 
     With ``strict_iou_types=False`` an IoU type whose geometry no detection carries
@@ -299,7 +299,11 @@ def load_results(results: str | list, gt: GroundTruth, iou_types=IOU_TYPES,
     unknown_cats: set = set()
     keep = []
     need_box, need_mask = "bbox" in types, "segm" in types
-    for i, d in enumerate(dets):
+    from tqdm import tqdm
+
+    it = tqdm(dets, desc="validate results", disable=None if progress is None else not progress,
+              leave=False, mininterval=1.0, miniters=10000)
+    for i, d in enumerate(it):
         if not isinstance(d, dict):
             raise ResultsError(f"Results file {path!r}: entry {i} is a {type(d).__name__}, "
                                "expected an object with image_id, category_id, score.")

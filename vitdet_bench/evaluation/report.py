@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 ERROR_LABELS = {"cls": "Cls", "loc": "Loc", "both": "Cls+Loc", "dup": "Dup", "bkg": "Bkg",
                 "miss": "Miss", "fp": "FalsePos", "fn": "FalseNeg"}
+HATCHES = ("", "///", "...", "xxx", "\\\\\\")
 ERROR_COLORS = {"cls": "#fc8d62", "loc": "#ffd92f", "both": "#8da0cb", "dup": "#e78ac3",
                 "bkg": "#66c2a5", "miss": "#a6d854", "fp": "#e5c494", "fn": "#b3b3b3"}
 
@@ -54,7 +55,8 @@ def build_report(gt_json, results_json, iou_types=("bbox", "segm"), tide_thresho
     gt = load_ground_truth(gt_json, iou_types=())
     timing["load_gt"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    res = load_results(results_json, gt, iou_types, strict_iou_types=strict_iou_types)
+    res = load_results(results_json, gt, iou_types, strict_iou_types=strict_iou_types,
+                       progress=progress)
     timing["load_results"] = time.perf_counter() - t0
     not_evaluated = {t: f"the results carry no {'bbox' if t == 'bbox' else 'segmentation'}"
                      for t in iou_types if t not in res.iou_types}
@@ -233,8 +235,7 @@ def error_chart_png(report: dict, iou_type: str) -> bytes:
             vals = [r["errors_by_iou"][th]["errors"][k] for k in kinds]
             ys = [i + (j - (len(ths) - 1) / 2) * h for i in range(len(kinds))]
             bars = ax.barh(ys, vals, height=h, color=[ERROR_COLORS[k] for k in kinds],
-                           edgecolor="black", linewidth=0.5, alpha=1.0 - 0.35 * j / max(len(ths), 1),
-                           label=f"IoU {th}")
+                           edgecolor="black", linewidth=0.5, hatch=HATCHES[j % len(HATCHES)])
             for b, v in zip(bars, vals):
                 ax.text(b.get_width(), b.get_y() + b.get_height() / 2, f" {v:.2f}",
                         va="center", fontsize=8)
@@ -245,7 +246,10 @@ def error_chart_png(report: dict, iou_type: str) -> bytes:
         ax.set_xlim(0, max([max(r["errors_by_iou"][th]["errors"][k] for k in kinds) for th in ths]
                            + [0.5]) * 1.25)
         if len(ths) > 1:
-            ax.legend(fontsize=7)
+            from matplotlib.patches import Patch
+
+            ax.legend(handles=[Patch(facecolor="white", edgecolor="black", hatch=HATCHES[j % len(HATCHES)],
+                                     label=f"IoU {th}") for j, th in enumerate(ths)], fontsize=7)
     name = report.get("dataset") or os.path.basename(str(report.get("results")))
     fig.suptitle(f"TIDE error breakdown ({iou_type}, {name}); TIDE AP@{ths[0]} = "
                  f"{r['errors_by_iou'][ths[0]]['ap']:.2f}", fontsize=10)
