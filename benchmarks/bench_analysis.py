@@ -119,7 +119,7 @@ def main(argv=None) -> int:
     tm = ours["timing"]
     out["ours"] = ours
     rows.append(("ours: full bbox report", ours["seconds"], ours["peak_rss_mb"]))
-    rows.append(("  ours: of which `import vitdet_bench` (torch, detectron2)", ours["import_seconds"],
+    rows.append(("  (before it: `import vitdet_bench`, which loads torch + detectron2; RSS after)", ours["import_seconds"],
                  ours["rss_after_import_mb"]))
     rows.append(("  ours: load + validate", tm["load_gt"] + tm["load_results"], None))
     rows.append(("  ours: COCO metrics", tm["bbox_coco"], None))
