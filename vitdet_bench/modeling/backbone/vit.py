@@ -1,0 +1,373 @@
+"""The plain ViT backbone of "Benchmarking Detection Transfer Learning with ViTs".
+
+Li et al. 2021, section 3: a ViT with patch 16 at 1024x1024 input, windowed
+attention (14x14 windows) in most blocks and global attention in four, the last
+block of each quarter. Positional information is an absolute embedding
+(interpolated from the pre-training grid to the detection grid) plus BEiT-style
+relative position biases, one table shared by all window blocks and one shared
+by all global blocks. The ViTDet variant (Li et al. 2022) instead uses per-block
+decomposed relative positions; both are selectable here.
+
+Memory strategies (the paper's ablation), by name in ``attention_strategy``:
+
+============================  ===========================================
+``"window"``                  every block windowed
+``"window_global"``           windowed + 4 global blocks (default)
+``"global_checkpoint"``       every block global, activation checkpointing
+``"global"``                  every block global
+============================  ===========================================
+"""
+from __future__ import annotations
+
+from typing import Dict, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from timm.layers import DropPath, Mlp
+
+from detectron2.layers import ShapeSpec
+from detectron2.modeling import BACKBONE_REGISTRY, Backbone
+
+from ...layers.attention import (
+    Attention,
+    RelativePositionBias,
+    resize_abs_pos_embed,
+    shifted_window_mask,
+    window_partition,
+    window_unpartition,
+)
+
+__all__ = ["ViT", "Block", "PatchEmbed", "ATTENTION_STRATEGIES", "attention_strategy_layout",
+           "VIT_SIZES", "build_vit_backbone"]
+
+ATTENTION_STRATEGIES = ("window", "window_global", "global_checkpoint", "global")
+
+# (embed_dim, depth, num_heads) of the four sizes used in the paper and its follow-ups.
+VIT_SIZES = {
+    "T": (192, 12, 3),
+    "S": (384, 12, 6),
+    "B": (768, 12, 12),
+    "L": (1024, 24, 16),
+}
+
+
+def quarter_block_indexes(depth: int) -> Tuple[int, ...]:
+    """The last block of each quarter: (2, 5, 8, 11) for depth 12, (5, 11, 17, 23) for 24."""
+    if depth % 4:
+        raise ValueError(f"depth={depth} is not divisible by 4; pass the block indexes explicitly")
+    q = depth // 4
+    return tuple(q * (i + 1) - 1 for i in range(4))
+
+
+def attention_strategy_layout(strategy: str, depth: int) -> Dict[str, Tuple[int, ...]]:
+    """Window and checkpoint block indexes of one of the paper's memory strategies."""
+    if strategy not in ATTENTION_STRATEGIES:
+        raise ValueError(
+            f"attention_strategy={strategy!r} is not one of {', '.join(ATTENTION_STRATEGIES)} "
+            "(all windowed; windowed + 4 global; all global with activation checkpointing; "
+            "all global)."
+        )
+    everything = tuple(range(depth))
+    if strategy == "window":
+        return dict(window_block_indexes=everything, checkpoint_block_indexes=())
+    if strategy == "window_global":
+        glob = set(quarter_block_indexes(depth))
+        return dict(window_block_indexes=tuple(i for i in everything if i not in glob),
+                    checkpoint_block_indexes=())
+    if strategy == "global_checkpoint":
+        return dict(window_block_indexes=(), checkpoint_block_indexes=everything)
+    return dict(window_block_indexes=(), checkpoint_block_indexes=())
+
+
+class PatchEmbed(nn.Module):
+    """Non-overlapping patch projection; returns a ``(B, H, W, C)`` token map."""
+
+    def __init__(self, patch_size: int = 16, in_chans: int = 3, embed_dim: int = 768):
+        super().__init__()
+        self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=patch_size, stride=patch_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x).permute(0, 2, 3, 1)
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block with global or (optionally shifted) windowed attention.
+
+    Args:
+        window_size: 0 for global attention, else the side of the square windows.
+        shift_size: cyclic shift of the windows (Swin); 0 disables it.
+        layer_scale_init_value: > 0 enables BEiT's per-channel layer scale
+            (``gamma_1``/``gamma_2``).
+        decomposed_rel_pos_size: grid for ViTDet's per-block relative positions.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop_path: float = 0.0,
+        norm_layer=nn.LayerNorm,
+        act_layer=nn.GELU,
+        window_size: int = 0,
+        shift_size: int = 0,
+        layer_scale_init_value: float = 0.0,
+        use_sdpa: bool = True,
+        decomposed_rel_pos_size: Optional[Tuple[int, int]] = None,
+    ):
+        super().__init__()
+        if shift_size and not window_size:
+            raise ValueError("shift_size needs windowed attention (window_size > 0)")
+        self.norm1 = norm_layer(dim)
+        self.attn = Attention(dim, num_heads, qkv_bias=qkv_bias, use_sdpa=use_sdpa,
+                              decomposed_rel_pos_size=decomposed_rel_pos_size)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.norm2 = norm_layer(dim)
+        self.mlp = Mlp(in_features=dim, hidden_features=int(dim * mlp_ratio), act_layer=act_layer)
+        self.window_size = window_size
+        self.shift_size = shift_size
+        if layer_scale_init_value > 0:
+            self.gamma_1 = nn.Parameter(torch.full((dim,), float(layer_scale_init_value)))
+            self.gamma_2 = nn.Parameter(torch.full((dim,), float(layer_scale_init_value)))
+        else:
+            self.gamma_1 = self.gamma_2 = None
+
+    def _attend(self, x: torch.Tensor, attn_bias: Optional[torch.Tensor]) -> torch.Tensor:
+        if not self.window_size:
+            return self.attn(x, attn_bias)
+        H, W = x.shape[1:3]
+        ws, shift = self.window_size, self.shift_size
+        if shift:
+            x = torch.roll(x, shifts=(-shift, -shift), dims=(1, 2))
+        windows, pad_hw = window_partition(x, ws)
+        if shift:
+            mask = shifted_window_mask(pad_hw, ws, shift, device=x.device)  # (nW, N, N)
+            nw = mask.shape[0]
+            mask = mask[:, None].repeat(windows.shape[0] // nw, 1, 1, 1)  # (B*nW, 1, N, N)
+            attn_bias = mask if attn_bias is None else attn_bias + mask
+        windows = self.attn(windows, attn_bias)
+        x = window_unpartition(windows, ws, pad_hw, (H, W))
+        if shift:
+            x = torch.roll(x, shifts=(shift, shift), dims=(1, 2))
+        return x
+
+    def forward(self, x: torch.Tensor, attn_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+        y = self._attend(self.norm1(x), attn_bias)
+        if self.gamma_1 is not None:
+            y = self.gamma_1 * y
+        x = x + self.drop_path(y)
+        y = self.mlp(self.norm2(x))
+        if self.gamma_2 is not None:
+            y = self.gamma_2 * y
+        return x + self.drop_path(y)
+
+
+class ViT(Backbone):
+    """Plain ViT for detection; outputs the token maps of selected blocks (stride 16).
+
+    Args:
+        img_size: detection input side (1024); sets the grid of the absolute
+            embedding and of the global relative-position table (64x64).
+        patch_size, in_chans, embed_dim, depth, num_heads, mlp_ratio, qkv_bias:
+            the usual ViT sizes (see ``VIT_SIZES``).
+        drop_path_rate: stochastic depth, linearly increasing over blocks.
+        layer_scale_init_value: > 0 turns on layer scale (BEiT).
+        attention_strategy: one of ``ATTENTION_STRATEGIES``; sets the window and
+            checkpoint block indexes. Pass ``None`` to give them explicitly.
+        window_size: side of the attention windows (14).
+        window_block_indexes: blocks with windowed attention (others are global).
+        checkpoint_block_indexes: blocks wrapped in fairscale's ``checkpoint_wrapper``
+            (activation checkpointing); any subset.
+        window_shift: shift windowed blocks by ``window_size // 2`` in every other
+            windowed block (Swin-style); off in the paper.
+        use_abs_pos / abs_pos_init: absolute position embedding on/off and its
+            fresh init ("random": trunc-normal 0.02, "zero"); a checkpoint loader
+            overwrites it with the pre-trained one, resized.
+        rel_pos: "shared" (Benchmarking: one BEiT-style table for all window
+            blocks, one for all global blocks), "decomposed" (ViTDet: per block),
+            or None.
+        rel_pos_init: fresh init of the relative tables: "zero" or "random".
+        use_sdpa: fused ``scaled_dot_product_attention`` (else the reference path).
+        out_block_indexes: blocks whose outputs are returned as ``block{i}``;
+            default: the last block of each quarter (the multi-scale adaptor's input).
+    """
+
+    def __init__(
+        self,
+        img_size: int = 1024,
+        patch_size: int = 16,
+        in_chans: int = 3,
+        embed_dim: int = 768,
+        depth: int = 12,
+        num_heads: int = 12,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop_path_rate: float = 0.0,
+        layer_scale_init_value: float = 0.0,
+        attention_strategy: Optional[str] = "window_global",
+        window_size: int = 14,
+        window_block_indexes: Optional[Sequence[int]] = None,
+        checkpoint_block_indexes: Optional[Sequence[int]] = None,
+        window_shift: bool = False,
+        use_abs_pos: bool = True,
+        abs_pos_init: str = "random",
+        rel_pos: Optional[str] = "shared",
+        rel_pos_init: str = "zero",
+        use_sdpa: bool = True,
+        out_block_indexes: Optional[Sequence[int]] = None,
+    ):
+        super().__init__()
+        if img_size % patch_size:
+            raise ValueError(f"img_size={img_size} is not a multiple of patch_size={patch_size}")
+        if attention_strategy is not None:
+            if window_block_indexes is not None or checkpoint_block_indexes is not None:
+                raise ValueError(
+                    "ViT got attention_strategy and explicit window/checkpoint block indexes; "
+                    "set attention_strategy=None to give the indexes yourself"
+                )
+            layout = attention_strategy_layout(attention_strategy, depth)
+            window_block_indexes = layout["window_block_indexes"]
+            checkpoint_block_indexes = layout["checkpoint_block_indexes"]
+        window_block_indexes = tuple(window_block_indexes or ())
+        checkpoint_block_indexes = tuple(checkpoint_block_indexes or ())
+        for name, idx in (("window_block_indexes", window_block_indexes),
+                          ("checkpoint_block_indexes", checkpoint_block_indexes)):
+            bad = [i for i in idx if not 0 <= i < depth]
+            if bad:
+                raise ValueError(f"{name} {bad} out of range for depth={depth}")
+        if rel_pos not in ("shared", "decomposed", None):
+            raise ValueError(f"rel_pos must be 'shared', 'decomposed' or None, got {rel_pos!r}")
+        if out_block_indexes is None:
+            out_block_indexes = quarter_block_indexes(depth) if depth % 4 == 0 else (depth - 1,)
+
+        self.img_size = img_size
+        self.patch_size = patch_size
+        self.embed_dim = embed_dim
+        self.depth = depth
+        self.num_heads = num_heads
+        self.window_size = window_size
+        self.window_block_indexes = window_block_indexes
+        self.checkpoint_block_indexes = checkpoint_block_indexes
+        self.rel_pos = rel_pos
+        self.grid_size = (img_size // patch_size, img_size // patch_size)
+        self.out_block_indexes = tuple(out_block_indexes)
+
+        self.patch_embed = PatchEmbed(patch_size, in_chans, embed_dim)
+        if use_abs_pos:
+            self.pos_embed = nn.Parameter(torch.zeros(1, *self.grid_size, embed_dim))
+            if abs_pos_init == "random":
+                nn.init.trunc_normal_(self.pos_embed, std=0.02)
+            elif abs_pos_init != "zero":
+                raise ValueError(f"abs_pos_init must be 'random' or 'zero', got {abs_pos_init!r}")
+        else:
+            self.pos_embed = None
+
+        has_window = bool(window_block_indexes)
+        has_global = len(window_block_indexes) < depth
+        self.window_rel_pos_bias = self.global_rel_pos_bias = None
+        if rel_pos == "shared":
+            if has_window:
+                self.window_rel_pos_bias = RelativePositionBias(
+                    (window_size, window_size), num_heads, init=rel_pos_init)
+            if has_global:
+                self.global_rel_pos_bias = RelativePositionBias(
+                    self.grid_size, num_heads, init=rel_pos_init)
+
+        dpr = torch.linspace(0, drop_path_rate, depth).tolist()
+        windowed_seen = 0
+        blocks = []
+        for i in range(depth):
+            windowed = i in window_block_indexes
+            shift = 0
+            if windowed:
+                if window_shift and windowed_seen % 2 == 1:
+                    shift = window_size // 2
+                windowed_seen += 1
+            decomposed = None
+            if rel_pos == "decomposed":
+                decomposed = (window_size, window_size) if windowed else self.grid_size
+            block = Block(
+                embed_dim, num_heads, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, drop_path=dpr[i],
+                norm_layer=lambda d: nn.LayerNorm(d, eps=1e-6),
+                window_size=window_size if windowed else 0, shift_size=shift,
+                layer_scale_init_value=layer_scale_init_value, use_sdpa=use_sdpa,
+                decomposed_rel_pos_size=decomposed,
+            )
+            if i in checkpoint_block_indexes:
+                from fairscale.nn.checkpoint import checkpoint_wrapper
+
+                block = checkpoint_wrapper(block)
+            blocks.append(block)
+        self.blocks = nn.ModuleList(blocks)
+
+        self._out_features = [f"block{i}" for i in self.out_block_indexes]
+        self._out_feature_channels = {k: embed_dim for k in self._out_features}
+        self._out_feature_strides = {k: patch_size for k in self._out_features}
+        self.apply(self._init_weights)
+        if rel_pos == "decomposed" and rel_pos_init == "random":
+            for blk in self.blocks:
+                attn = self._unwrap(blk).attn
+                nn.init.trunc_normal_(attn.rel_pos_h, std=0.02)
+                nn.init.trunc_normal_(attn.rel_pos_w, std=0.02)
+
+    @staticmethod
+    def _unwrap(block: nn.Module) -> Block:
+        # fairscale's checkpoint_wrapper keeps the wrapped module's state-dict keys.
+        return block if isinstance(block, Block) else block._checkpoint_wrapped_module
+
+    @staticmethod
+    def _init_weights(m: nn.Module) -> None:
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    def is_global_block(self, i: int) -> bool:
+        return i not in self.window_block_indexes
+
+    def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
+        x = self.patch_embed(x)
+        hw = tuple(x.shape[1:3])
+        if self.pos_embed is not None:
+            x = x + resize_abs_pos_embed(self.pos_embed, hw)
+        # The shared biases are built once per forward and reused by every block.
+        window_bias = self.window_rel_pos_bias() if self.window_rel_pos_bias is not None else None
+        global_bias = self.global_rel_pos_bias(hw) if self.global_rel_pos_bias is not None else None
+        outputs = {}
+        for i, blk in enumerate(self.blocks):
+            x = blk(x, global_bias if self.is_global_block(i) else window_bias)
+            if i in self.out_block_indexes:
+                outputs[f"block{i}"] = x.permute(0, 3, 1, 2)
+        return outputs
+
+    def output_shape(self):
+        return {k: ShapeSpec(channels=self._out_feature_channels[k],
+                             stride=self._out_feature_strides[k]) for k in self._out_features}
+
+
+@BACKBONE_REGISTRY.register()
+def build_vit_backbone(cfg, input_shape):
+    """yacs entry point: ``MODEL.BACKBONE.NAME = "build_vit_backbone"`` + ``MODEL.VIT.*``.
+
+    Recognised keys (all optional): SIZE (T/S/B/L), IMG_SIZE, DROP_PATH_RATE,
+    ATTENTION_STRATEGY, WINDOW_SIZE, REL_POS, USE_ABS_POS, LAYER_SCALE, OUT_FEATURES
+    ("multiscale" → adaptor + BN FPN; "simple" → ViTDet simple feature pyramid).
+    """
+    from ..necks import build_vit_fpn
+
+    vit_cfg = cfg.MODEL.get("VIT", {})
+    get = lambda k, d: vit_cfg.get(k, d)  # noqa: E731
+    embed_dim, depth, heads = VIT_SIZES[get("SIZE", "B")]
+    net = ViT(
+        img_size=get("IMG_SIZE", 1024), in_chans=input_shape.channels, embed_dim=embed_dim,
+        depth=depth, num_heads=heads, drop_path_rate=get("DROP_PATH_RATE", 0.1),
+        attention_strategy=get("ATTENTION_STRATEGY", "window_global"),
+        window_size=get("WINDOW_SIZE", 14), rel_pos=get("REL_POS", "shared"),
+        use_abs_pos=get("USE_ABS_POS", True), layer_scale_init_value=get("LAYER_SCALE", 0.0),
+    )
+    return build_vit_fpn(net, design=get("NECK", "multiscale"), out_channels=cfg.MODEL.FPN.OUT_CHANNELS,
+                         norm=cfg.MODEL.FPN.NORM or "BN", square_pad=get("IMG_SIZE", 1024))
