@@ -1,0 +1,205 @@
+#!/usr/bin/env python
+"""Train / evaluate a vitdet_bench LazyConfig (detectron2 conventions).
+
+    python tools/train_net.py --config-file CFG.py [--eval-only] [--resume]
+        [--num-gpus N] [--num-machines M --machine-rank R --dist-url URL] [key=value ...]
+
+Overrides are checked against the loaded config before any heavy work: an unknown key
+(where its parent exists), a value of the wrong type, or an unregistered dataset name
+stops with a one-paragraph error (exit code 2). ``--num-gpus N`` without CUDA runs N
+CPU processes with the gloo backend.
+"""
+from __future__ import annotations
+
+import ast
+import difflib
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import vitdet_bench  # noqa: E402,F401  (compat patches before detectron2)
+import vitdet_bench.data  # noqa: E402,F401  (registers datasets)
+
+import torch  # noqa: E402
+from detectron2.config import LazyConfig  # noqa: E402
+from detectron2.engine import default_argument_parser, launch  # noqa: E402
+from omegaconf import DictConfig, ListConfig, OmegaConf  # noqa: E402
+
+# Optional keys a config may omit but an override may add.
+OPTIONAL_KEYS = {"train.epochs", "train.num_train_images", "train.warmup_iters", "train.seed",
+                 "train.vitdet_bench", "train.device", "train.eval_period", "train.log_period"}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _parse_value(v: str):
+    try:
+        return ast.literal_eval(v)
+    except Exception:
+        return v
+
+
+def _type_ok(old, new) -> bool:
+    if old is None or new is None:
+        return True
+    if isinstance(old, bool) or isinstance(new, bool):
+        return isinstance(old, bool) and isinstance(new, bool)
+    if isinstance(old, (int, float)) and isinstance(new, (int, float)):
+        return not (isinstance(old, int) and isinstance(new, float) and not new.is_integer()) \
+            or isinstance(old, float)
+    if isinstance(old, str):
+        return isinstance(new, str)
+    if isinstance(old, (list, tuple, ListConfig)):
+        return isinstance(new, (list, tuple))
+    if isinstance(old, (dict, DictConfig)):
+        return isinstance(new, dict) or (isinstance(old, DictConfig) and "_target_" in old)
+    return True
+
+
+def check_overrides(cfg, overrides) -> None:
+    """Raise ConfigError for an unknown key or a wrongly typed value."""
+    for ov in overrides:
+        if "=" not in ov:
+            raise ConfigError(f"Override {ov!r} is not of the form key=value.")
+        key, value = ov.split("=", 1)
+        key = key.strip()
+        new = _parse_value(value)
+        node = cfg
+        parts = key.split(".")
+        for i, p in enumerate(parts):
+            prefix = ".".join(parts[:i]) or "<root>"
+            if isinstance(node, (DictConfig, dict)):
+                if p not in node:
+                    if key in OPTIONAL_KEYS:
+                        break
+                    close = difflib.get_close_matches(p, [str(k) for k in node.keys()], n=3,
+                                                      cutoff=0.5)
+                    hint = (" Did you mean " + " or ".join(
+                        repr(".".join(parts[:i] + [c])) for c in close) + "?") if close else ""
+                    raise ConfigError(
+                        f"Unknown config key {key!r} in override {ov!r}: {prefix} has no key "
+                        f"{p!r}.{hint} Known keys of {prefix}: "
+                        f"{', '.join(sorted(str(k) for k in node.keys()))}.")
+                node = node[p] if i < len(parts) - 1 else OmegaConf.select(cfg, key)
+            elif isinstance(node, (ListConfig, list)):
+                if not p.isdigit() or int(p) >= len(node):
+                    raise ConfigError(f"Unknown config key {key!r}: {prefix} is a list of length "
+                                      f"{len(node)}, {p!r} is not a valid index.")
+                node = node[int(p)]
+            else:
+                raise ConfigError(f"Unknown config key {key!r}: {prefix} is a value "
+                                  f"({node!r}), not a group of keys.")
+        else:
+            if not _type_ok(node, new):
+                raise ConfigError(
+                    f"Wrong type for config key {key!r}: override {ov!r} gives "
+                    f"{type(new).__name__} {new!r}, but the config has "
+                    f"{type(node).__name__} {node!r}.")
+
+
+def _dataset_names(cfg):
+    out = []
+
+    def walk(node, path):
+        if isinstance(node, DictConfig):
+            for k in node.keys():
+                try:
+                    v = node[k]
+                except Exception:
+                    continue
+                if k in ("names", "dataset_name") and isinstance(v, (str, ListConfig)):
+                    vals = [v] if isinstance(v, str) else list(v)
+                    out.extend((f"{path}.{k}".lstrip("."), x) for x in vals)
+                else:
+                    walk(v, f"{path}.{k}")
+        elif isinstance(node, ListConfig):
+            for i, v in enumerate(node):
+                walk(v, f"{path}.{i}")
+
+    if "dataloader" in cfg:
+        walk(cfg.dataloader, "dataloader")
+    return out
+
+
+def check_datasets(cfg) -> None:
+    from detectron2.data import DatasetCatalog
+
+    known = DatasetCatalog.list()
+    for path, name in _dataset_names(cfg):
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+            raise ConfigError(
+                f"Dataset {name!r} (at {path}) is not registered."
+                + (f" Did you mean {' or '.join(map(repr, close))}?" if close else "")
+                + f" Registered vitdet_bench datasets include shapes_train, shapes_val, "
+                "coco128_train, coco128_val, coco128_first16.")
+
+
+def load_config(args):
+    cfg = LazyConfig.load(args.config_file)
+    check_overrides(cfg, args.opts)
+    cfg = LazyConfig.apply_overrides(cfg, args.opts)
+    check_datasets(cfg)
+    return cfg
+
+
+def main(args):
+    from vitdet_bench.engine import run
+
+    cfg = load_config(args)
+    return run(cfg, resume=args.resume, eval_only=args.eval_only)
+
+
+def _cpu_worker(local_rank, world_size, num_machines, machine_rank, dist_url, args):
+    import torch.distributed as dist
+    from detectron2.utils import comm
+
+    rank = machine_rank * args.num_gpus + local_rank
+    dist.init_process_group(backend="gloo", init_method=dist_url, world_size=world_size,
+                            rank=rank)
+    num_per = args.num_gpus
+    for i in range(num_machines):
+        ranks = list(range(i * num_per, (i + 1) * num_per))
+        pg = dist.new_group(ranks)
+        if i == machine_rank:
+            comm._LOCAL_PROCESS_GROUP = pg
+    comm.synchronize()
+    main(args)
+    dist.destroy_process_group()
+
+
+def launch_cpu(args):
+    import torch.multiprocessing as mp
+    from detectron2.engine.launch import _find_free_port
+
+    world_size = args.num_machines * args.num_gpus
+    dist_url = args.dist_url
+    if dist_url == "auto":
+        dist_url = f"tcp://127.0.0.1:{_find_free_port()}"
+    mp.start_processes(_cpu_worker, nprocs=args.num_gpus,
+                       args=(world_size, args.num_machines, args.machine_rank, dist_url, args),
+                       daemon=False, start_method="spawn")
+
+
+def cli(argv=None):
+    args = default_argument_parser().parse_args(argv)
+    try:
+        load_config(args)  # fail fast, before spawning anything
+    except ConfigError as e:
+        print(f"Configuration error: {e}", file=sys.stderr)
+        sys.exit(2)
+    world = args.num_gpus * args.num_machines
+    if world > 1 and not torch.cuda.is_available():
+        print(f"[vitdet_bench] --num-gpus {args.num_gpus} without CUDA: {world} CPU processes "
+              "(gloo).", flush=True)
+        launch_cpu(args)
+    else:
+        launch(main, args.num_gpus, num_machines=args.num_machines,
+               machine_rank=args.machine_rank, dist_url=args.dist_url, args=(args,))
+
+
+if __name__ == "__main__":
+    cli()

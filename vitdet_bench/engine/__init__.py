@@ -1,0 +1,26 @@
+"""Training engine: device selection, atomic checkpoints, exact resume, evaluation.
+
+Public API::
+
+    run(cfg, resume=False, eval_only=False) -> dict   # train (and evaluate) per the config
+    do_test(cfg, model, output_dir) -> dict           # COCOEvaluator + write_report
+    select_device(requested) -> str
+    seed_everything(seed)
+    AtomicCheckpointer, get_rng_state, set_rng_state
+    NonFiniteLossError
+"""
+from .checkpoint import AtomicCheckpointer, get_rng_state, set_rng_state
+from .hooks import NonFiniteLossError, VitdetEvalHook
+from .trainer import (
+    DEFAULT_SEED,
+    compute_max_iter,
+    do_test,
+    run,
+    save_config,
+    seed_everything,
+    select_device,
+)
+
+__all__ = ["AtomicCheckpointer", "get_rng_state", "set_rng_state", "NonFiniteLossError",
+           "VitdetEvalHook", "DEFAULT_SEED", "compute_max_iter", "do_test", "run",
+           "save_config", "seed_everything", "select_device"]

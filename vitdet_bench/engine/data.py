@@ -1,0 +1,99 @@
+"""A resumable, worker-independent training data stream.
+
+The stream is a sequence of positions 0, 1, 2, ...; position ``p`` is mapped to a
+dataset index by a seeded infinite shuffle (as detectron2's TrainingSampler) and the
+mapper (augmentation) runs with python/numpy/torch RNGs seeded from ``(seed, p)``.
+So the batches depend only on the seed and the position -- not on the number of
+workers or on the process RNG -- and a resumed run starts at ``start_iter * batch``
+and sees exactly what the uninterrupted run would have seen (exact without aspect
+ratio grouping, or when all images fall in one aspect-ratio group).
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+from typing import Any, Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.utils.data as torchdata
+from detectron2.utils import comm
+
+__all__ = ["ResumableTrainingSampler", "PositionSeededDataset", "build_resumable_train_loader"]
+
+logger = logging.getLogger(__name__)
+
+
+class ResumableTrainingSampler(torchdata.Sampler):
+    """Infinite shuffled indices, sharded by rank, yielding ``(position, index)`` pairs."""
+
+    def __init__(self, size: int, seed: int, start: int = 0, shuffle: bool = True,
+                 rank: Optional[int] = None, world_size: Optional[int] = None):
+        assert size > 0
+        self._size, self._seed, self._start, self._shuffle = size, int(seed), int(start), shuffle
+        self._rank = comm.get_rank() if rank is None else rank
+        self._world = comm.get_world_size() if world_size is None else world_size
+
+    def _infinite(self):
+        g = torch.Generator()
+        g.manual_seed(self._seed)
+        while True:
+            if self._shuffle:
+                yield from torch.randperm(self._size, generator=g).tolist()
+            else:
+                yield from range(self._size)
+
+    def __iter__(self):
+        global_stream = itertools.islice(self._infinite(), self._rank, None, self._world)
+        for pos, idx in enumerate(global_stream):
+            if pos >= self._start:
+                yield (pos, idx)
+
+
+class PositionSeededDataset(torchdata.Dataset):
+    """``dataset[(pos, idx)]`` = mapper(dicts[idx]) with RNGs seeded by (seed, rank, pos)."""
+
+    def __init__(self, dicts: Sequence[dict], mapper: Callable, seed: int, rank: int = 0,
+                 max_retries: int = 20):
+        self._dicts, self._mapper, self._seed, self._rank = dicts, mapper, int(seed), rank
+        self._max_retries = max_retries
+
+    def __len__(self):
+        return len(self._dicts)
+
+    def _seed_all(self, pos: int, attempt: int) -> random.Random:
+        s = (self._seed * 1_000_003 + self._rank * 7_919 + pos * 31 + attempt) % (2 ** 31)
+        random.seed(s)
+        np.random.seed(s)
+        torch.manual_seed(s)
+        return random.Random(s + 1)
+
+    def __getitem__(self, key: Tuple[int, int]) -> Any:
+        pos, idx = key
+        for attempt in range(self._max_retries + 1):
+            rng = self._seed_all(pos, attempt)
+            import copy
+
+            out = self._mapper(copy.deepcopy(self._dicts[idx]))
+            if out is not None:
+                out["_stream_position"] = pos
+                return out
+            idx = rng.randrange(len(self._dicts))
+        raise RuntimeError(f"mapper returned None for {self._max_retries + 1} images in a row "
+                           f"(stream position {pos})")
+
+
+def build_resumable_train_loader(dataset: List[dict], mapper: Callable, total_batch_size: int,
+                                 *, seed: int, start_iter: int = 0, num_workers: int = 0,
+                                 aspect_ratio_grouping: bool = True, **unused):
+    """Like ``build_detection_train_loader`` but deterministic and resumable."""
+    from detectron2.data.build import build_batch_data_loader
+
+    world = comm.get_world_size()
+    per_rank = total_batch_size // world
+    sampler = ResumableTrainingSampler(len(dataset), seed, start=start_iter * per_rank)
+    ds = PositionSeededDataset(dataset, mapper, seed, rank=comm.get_rank())
+    return build_batch_data_loader(ds, sampler, total_batch_size,
+                                   aspect_ratio_grouping=aspect_ratio_grouping,
+                                   num_workers=num_workers)

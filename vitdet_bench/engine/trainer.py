@@ -1,0 +1,367 @@
+"""The training loop: detectron2 SimpleTrainer/AMPTrainer + vitdet_bench conventions.
+
+Config keys read (LazyConfig contract, see tools/train_net.py):
+``train.output_dir, init_checkpoint, max_iter, epochs, num_train_images, warmup_iters,
+amp.enabled, ddp, checkpointer.period/max_to_keep, eval_period, log_period, device, seed``;
+``model``, ``optimizer`` (``optimizer.params.model`` is filled here), ``lr_multiplier``,
+``dataloader.train/test/evaluator``.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import os
+import random
+import tempfile
+import time
+from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
+import torch
+from detectron2.config import LazyConfig, instantiate
+from detectron2.engine import AMPTrainer, SimpleTrainer, default_writers, hooks
+from detectron2.evaluation import inference_on_dataset, print_csv_format
+from detectron2.utils import comm
+from detectron2.utils.events import get_event_storage
+from detectron2.utils.logger import setup_logger
+
+from vitdet_bench.layers.norm import convert_batchnorm_for_world
+from vitdet_bench.utils.io import atomic_write_json
+
+from .checkpoint import AtomicCheckpointer, set_rng_state
+from .data import build_resumable_train_loader
+from .hooks import NonFiniteLossError, VitdetEvalHook
+
+__all__ = ["DEFAULT_SEED", "select_device", "seed_everything", "save_config", "compute_max_iter",
+           "do_test", "run"]
+
+logger = logging.getLogger("vitdet_bench.engine")
+DEFAULT_SEED = 42
+
+
+def select_device(requested: Optional[str]) -> str:
+    """``requested`` if usable; CUDA falls back to CPU with a one-line notice."""
+    requested = (requested or "cuda").lower()
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        if comm.is_main_process():
+            print(f"[vitdet_bench] train.device={requested!r} but CUDA is not available: "
+                  "running on CPU.", flush=True)
+        return "cpu"
+    return requested
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2 ** 32))
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def save_config(cfg, path: str) -> None:
+    """``LazyConfig.save`` to a temp file in the same folder, then rename (atomic)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".config.", suffix=".yaml", dir=folder)
+    os.close(fd)
+    try:
+        LazyConfig.save(cfg, tmp)
+        os.replace(tmp, path)
+        if os.path.exists(tmp + ".pkl"):  # LazyConfig falls back to pickle
+            os.replace(tmp + ".pkl", path + ".pkl")
+    finally:
+        for f in (tmp, tmp + ".pkl"):
+            if os.path.exists(f):
+                os.unlink(f)
+
+
+def _get(cfg, key, default=None):
+    try:
+        v = cfg.get(key, default)
+    except Exception:
+        return default
+    return default if v is None else v
+
+
+def compute_max_iter(cfg, num_train_images: Optional[int]) -> int:
+    """``train.max_iter`` or ceil(epochs * num_train_images / total_batch_size)."""
+    epochs = _get(cfg.train, "epochs")
+    if epochs is None:
+        return int(cfg.train.max_iter)
+    n = _get(cfg.train, "num_train_images") or num_train_images
+    if not n:
+        raise ValueError("train.epochs is set but the number of training images is unknown; "
+                         "set train.num_train_images")
+    bs = int(cfg.dataloader.train.total_batch_size)
+    return int(math.ceil(float(epochs) * int(n) / bs))
+
+
+# ----------------------------------------------------------------------------- training step
+class _StepMixin:
+    """run_step that refuses non-finite losses (before backward) and logs raw losses."""
+
+    amp_enabled = False
+
+    def run_step(self):
+        assert self.model.training, "model was changed to eval mode!"
+        start = time.perf_counter()
+        data = next(self._data_loader_iter)
+        data_time = time.perf_counter() - start
+        if self.amp_enabled:
+            with torch.autocast(device_type="cuda"):
+                loss_dict = self.model(data)
+        else:
+            loss_dict = self.model(data)
+        if isinstance(loss_dict, torch.Tensor):
+            loss_dict = {"total_loss": loss_dict}
+        losses = sum(loss_dict.values())
+        self._check_finite(loss_dict, losses)
+
+        self.optimizer.zero_grad()
+        if self.amp_enabled:
+            self.grad_scaler.scale(losses).backward()
+        else:
+            losses.backward()
+        self._write_metrics(loss_dict, data_time)
+        if comm.is_main_process():
+            storage = get_event_storage()
+            storage.put_scalar("total_loss_raw", float(losses.detach()), smoothing_hint=False)
+        if self.amp_enabled:
+            self.grad_scaler.step(self.optimizer)
+            self.grad_scaler.update()
+        else:
+            self.optimizer.step()
+
+    def _check_finite(self, loss_dict, losses):
+        bad = 0.0 if torch.isfinite(losses).all() else 1.0
+        if comm.get_world_size() > 1:
+            flag = torch.tensor([bad], device=losses.device)
+            torch.distributed.all_reduce(flag)
+            bad = float(flag.item())
+        if bad:
+            terms = ", ".join(f"{k}={float(v.detach()):.6g}" for k, v in loss_dict.items())
+            ckpt = os.path.join(getattr(self, "_output_dir", ""), "last_checkpoint")
+            raise NonFiniteLossError(
+                f"Non-finite loss at iteration {self.iter}: total_loss={float(losses.detach())} "
+                f"({terms}). Training stopped; the state of this iteration was not saved. "
+                f"The last good checkpoint is the one named in {ckpt} (if any). Lower the "
+                "learning rate, enable gradient clipping, or check the data.")
+
+
+class VitdetSimpleTrainer(_StepMixin, SimpleTrainer):
+    pass
+
+
+class VitdetAMPTrainer(_StepMixin, AMPTrainer):
+    amp_enabled = True
+
+
+# ----------------------------------------------------------------------------- evaluation
+def do_test(cfg, model, output_dir: str, report_path: Optional[str] = None) -> Dict[str, Any]:
+    """Evaluate ``model`` on ``dataloader.test`` with COCOEvaluator and write the report.
+
+    Writes ``<output_dir>/coco_instances_results.json``, the evaluator's files and
+    ``write_report``'s report (``report.json`` etc.) in ``output_dir``; a copy of the
+    report goes to ``report_path`` (atomic) when given.
+    """
+    from detectron2.evaluation import COCOEvaluator
+
+    from vitdet_bench.data import ensure_dataset_files
+    from vitdet_bench.evaluation import write_report
+
+    if "evaluator" not in cfg.dataloader or "test" not in cfg.dataloader:
+        return {}
+    ev_cfg = cfg.dataloader.evaluator
+    dataset_name = ev_cfg.dataset_name
+    if not isinstance(dataset_name, str):
+        dataset_name = list(dataset_name)[0]
+    gt_json = ensure_dataset_files(dataset_name)
+    os.makedirs(output_dir, exist_ok=True)
+    kwargs = {k: ev_cfg[k] for k in ("tasks", "distributed", "max_dets_per_image")
+              if k in ev_cfg and ev_cfg[k] is not None}
+    evaluator = COCOEvaluator(dataset_name, output_dir=output_dir, use_fast_impl=False, **kwargs)
+    loader = instantiate(cfg.dataloader.test)
+    results = inference_on_dataset(model, loader, evaluator)
+    if comm.is_main_process():
+        print_csv_format(results)
+        res_json = os.path.join(output_dir, "coco_instances_results.json")
+        if os.path.isfile(res_json):
+            import json
+
+            with open(res_json) as f:
+                dets = json.load(f)
+            has_segm = any("segmentation" in d for d in dets) if dets else "segm" in results
+            iou_types = ("bbox", "segm") if has_segm else ("bbox",)
+            report = write_report(gt_json, res_json, output_dir, iou_types=iou_types,
+                                  dataset_name=dataset_name)
+            if report_path:
+                atomic_write_json(report_path, report)
+    comm.synchronize()
+    return results
+
+
+# ----------------------------------------------------------------------------- setup
+def _setup_logging(output_dir: str) -> None:
+    rank = comm.get_rank()
+    setup_logger(output_dir, distributed_rank=rank, name="fvcore")
+    setup_logger(output_dir, distributed_rank=rank, name="detectron2")
+    setup_logger(output_dir, distributed_rank=rank, name="vitdet_bench", abbrev_name="vb")
+
+
+def _build_model(cfg, device: str):
+    model = instantiate(cfg.model)
+    model = convert_batchnorm_for_world(model, comm.get_world_size(), device)
+    model.to(device)
+    return model
+
+
+def _wrap_ddp(model, cfg, device: str):
+    if comm.get_world_size() == 1:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    kwargs = dict(_get(cfg.train, "ddp", {}) or {})
+    fp16 = kwargs.pop("fp16_compression", False)
+    if device.startswith("cuda"):
+        kwargs.setdefault("device_ids", [comm.get_local_rank()])
+    ddp = DistributedDataParallel(model, **kwargs)
+    if fp16 and device.startswith("cuda"):
+        from torch.distributed.algorithms.ddp_comm_hooks import default as comm_hooks
+
+        ddp.register_comm_hook(state=None, hook=comm_hooks.fp16_compress_hook)
+    return ddp
+
+
+def _train_dataset_and_loader(cfg, seed: int, start_iter: int, max_iter_known: bool):
+    """(loader factory, num_train_images). The factory takes start_iter."""
+    tl = cfg.dataloader.train
+    if all(k in tl for k in ("dataset", "mapper", "total_batch_size")):
+        dicts = instantiate(tl.dataset)
+        mapper = instantiate(tl.mapper)
+        if not isinstance(dicts, list):
+            dicts = list(dicts)
+
+        def factory(start):
+            return build_resumable_train_loader(
+                dicts, mapper, int(tl.total_batch_size), seed=seed, start_iter=start,
+                num_workers=int(_get(tl, "num_workers", 0)),
+                aspect_ratio_grouping=bool(_get(tl, "aspect_ratio_grouping", True)))
+
+        return factory, len(dicts)
+    logger.warning("dataloader.train is not a build_detection_train_loader config: resumed "
+                   "runs will not see exactly the same batches")
+    return (lambda start: instantiate(tl)), None
+
+
+def _peek_iteration(checkpointer: AtomicCheckpointer) -> Optional[int]:
+    if not checkpointer.has_checkpoint():
+        return None
+    data = checkpointer._load_file(checkpointer.get_checkpoint_file())
+    it = (data.get("trainer") or {}).get("iteration", data.get("iteration"))
+    return None if it is None else int(it)
+
+
+def run(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, Any]:
+    """Train and evaluate as the config says; returns the final evaluation results."""
+    output_dir = cfg.train.output_dir
+    if comm.is_main_process():
+        os.makedirs(output_dir, exist_ok=True)
+    comm.synchronize()
+    _setup_logging(output_dir)
+
+    device = select_device(_get(cfg.train, "device", "cuda"))
+    cfg.train.device = device
+    amp = bool(_get(_get(cfg.train, "amp", {}), "enabled", False))
+    if amp and not device.startswith("cuda"):
+        if comm.is_main_process():
+            print("[vitdet_bench] train.amp.enabled=True ignored: AMP needs CUDA (running on "
+                  "CPU in fp32).", flush=True)
+        amp = False
+    seed = int(_get(cfg.train, "seed", DEFAULT_SEED))
+    seed_everything(seed + comm.get_rank())
+    torch.backends.cudnn.benchmark = False
+
+    model = _build_model(cfg, device)
+    logger.info("Model:\n{}".format(model))
+
+    if eval_only:
+        ckpt = AtomicCheckpointer(model, output_dir)
+        ckpt.resume_or_load(_get(cfg.train, "init_checkpoint", ""), resume=resume)
+        if comm.is_main_process():
+            save_config(cfg, os.path.join(output_dir, "config.yaml"))
+        return do_test(cfg, model, os.path.join(output_dir, "inference"),
+                       report_path=os.path.join(output_dir, "report.json"))
+
+    # Where does the run start?
+    probe = AtomicCheckpointer(model, output_dir)
+    start_iter = 0
+    if resume:
+        last = _peek_iteration(probe)
+        start_iter = 0 if last is None else last + 1
+
+    factory, n_images = _train_dataset_and_loader(cfg, seed, start_iter, False)
+    max_iter = compute_max_iter(cfg, n_images)
+    if _get(cfg.train, "epochs") is not None:
+        logger.info(f"train.epochs={cfg.train.epochs} x {cfg.train.num_train_images or n_images}"
+                    f" images / batch {cfg.dataloader.train.total_batch_size} -> "
+                    f"max_iter={max_iter}")
+        if comm.is_main_process():
+            print(f"[vitdet_bench] max_iter={max_iter} (from train.epochs={cfg.train.epochs})",
+                  flush=True)
+    cfg.train.max_iter = max_iter
+    if cfg.train.get("num_train_images", None) is None and n_images is not None \
+            and "num_train_images" in cfg.train:
+        cfg.train.num_train_images = n_images
+    warmup_iters = _get(cfg.train, "warmup_iters")
+    if warmup_iters is not None and "warmup_length" in cfg.lr_multiplier:
+        cfg.lr_multiplier.warmup_length = float(warmup_iters) / max_iter
+    if comm.is_main_process():
+        save_config(cfg, os.path.join(output_dir, "config.yaml"))
+
+    cfg.optimizer.params.model = model
+    optimizer = instantiate(cfg.optimizer)
+    ddp_model = _wrap_ddp(model, cfg, device)
+    loader = factory(start_iter)
+    trainer = (VitdetAMPTrainer if amp else VitdetSimpleTrainer)(ddp_model, loader, optimizer)
+    trainer._output_dir = output_dir
+    checkpointer = AtomicCheckpointer(model, output_dir, trainer=trainer)
+
+    def eval_fn(kind: str, iteration: int):
+        if kind == "final":
+            return do_test(cfg, ddp_model, os.path.join(output_dir, "inference"),
+                           report_path=os.path.join(output_dir, "report.json"))
+        return do_test(cfg, ddp_model, os.path.join(output_dir, f"eval_{iteration}"))
+
+    ck = cfg.train.checkpointer
+    trainer.register_hooks([
+        hooks.IterationTimer(),
+        hooks.LRScheduler(scheduler=instantiate(cfg.lr_multiplier)),
+        VitdetEvalHook(int(_get(cfg.train, "eval_period", 0)), eval_fn),
+        # after evaluation, so a resumed run sees the RNG state the uninterrupted run had
+        hooks.PeriodicCheckpointer(checkpointer, period=int(ck.period),
+                                   max_to_keep=_get(ck, "max_to_keep"))
+        if comm.is_main_process() else None,
+        hooks.PeriodicWriter(default_writers(output_dir, max_iter),
+                             period=int(_get(cfg.train, "log_period", 20)))
+        if comm.is_main_process() else None,
+    ])
+
+    extra = checkpointer.resume_or_load(_get(cfg.train, "init_checkpoint", ""), resume=resume)
+    if resume and checkpointer.has_checkpoint():
+        start_iter = trainer.iter + 1
+        rng = extra.get("rng_state") if isinstance(extra, dict) else None
+        if rng is not None and comm.get_world_size() == 1:
+            set_rng_state(rng)
+        else:
+            seed_everything(seed + comm.get_rank() + 1_000 * start_iter)
+        logger.info(f"Resuming from iteration {start_iter}")
+        if comm.is_main_process():
+            print(f"[vitdet_bench] resuming from {checkpointer.get_checkpoint_file()} at "
+                  f"iteration {start_iter}", flush=True)
+    trainer.train(start_iter, max_iter)
+    storage_results = {}
+    rp = os.path.join(output_dir, "report.json")
+    if os.path.isfile(rp):
+        storage_results["report_json"] = rp
+    return storage_results
