@@ -47,9 +47,10 @@ def _type_ok(old, new) -> bool:
         return True
     if isinstance(old, bool) or isinstance(new, bool):
         return isinstance(old, bool) and isinstance(new, bool)
-    if isinstance(old, (int, float)) and isinstance(new, (int, float)):
-        return not (isinstance(old, int) and isinstance(new, float) and not new.is_integer()) \
-            or isinstance(old, float)
+    if isinstance(old, (int, float)):
+        if not isinstance(new, (int, float)):
+            return False
+        return isinstance(old, float) or isinstance(new, int) or float(new).is_integer()
     if isinstance(old, str):
         return isinstance(new, str)
     if isinstance(old, (list, tuple, ListConfig)):

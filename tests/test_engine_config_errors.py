@@ -1,0 +1,62 @@
+"""tools/train_net.py rejects bad overrides / datasets before any heavy work."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+import vitdet_bench  # noqa: F401
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CFG = os.path.join(ROOT, "tests", "engine_fixtures", "tiny_rcnn.py")
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+import train_net  # noqa: E402
+from detectron2.config import LazyConfig  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return LazyConfig.load(CFG)
+
+
+def test_unknown_key_names_key_and_close_match(cfg):
+    with pytest.raises(train_net.ConfigError) as e:
+        train_net.check_overrides(cfg, ["train.max_iters=3"])
+    msg = str(e.value)
+    assert "train.max_iters" in msg and "train.max_iter" in msg
+
+
+def test_wrong_type(cfg):
+    with pytest.raises(train_net.ConfigError, match="Wrong type.*train.max_iter"):
+        train_net.check_overrides(cfg, ["train.max_iter=abc"])
+    with pytest.raises(train_net.ConfigError, match="Wrong type"):
+        train_net.check_overrides(cfg, ["train.amp.enabled=3"])
+
+
+def test_good_overrides_and_optional_keys(cfg):
+    train_net.check_overrides(cfg, ["train.max_iter=3", "optimizer.lr=0.001", "optimizer.lr=1",
+                                    "train.epochs=2", "train.warmup_iters=10",
+                                    "train.output_dir=/tmp/x"])
+
+
+def test_unregistered_dataset(cfg):
+    c = LazyConfig.apply_overrides(LazyConfig.load(CFG),
+                                   ["dataloader.train.dataset.names=shapes_trian"])
+    with pytest.raises(train_net.ConfigError, match="shapes_trian.*not registered.*shapes_train"):
+        train_net.check_datasets(c)
+
+
+def test_cli_exits_with_one_paragraph(tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "tests"),
+               VITDET_BENCH_CACHE=str(tmp_path / "cache"))
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "train_net.py"),
+                        "--config-file", CFG, f"train.output_dir={tmp_path / 'run'}",
+                        "train.chekpointer.period=5"], env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 2, p.stderr[-2000:]
+    assert "Configuration error" in p.stderr and "train.chekpointer" in p.stderr
+    assert "checkpointer" in p.stderr
+    assert "Traceback" not in p.stderr
+    assert not (tmp_path / "run").exists()
