@@ -1,0 +1,64 @@
+"""Pre-trained checkpoint loading for the five initializations of Li et al. 2021.
+
+MAE, BEiT, MoCo v3, supervised (DeiT / timm) and random; see ``docs/checkpoints.md``
+for the formats, where each public file comes from, and the paper's transfer rules.
+
+API
+---
+``load_pretrained(model_or_net, path, format="auto", strict_architecture=True) -> LoadReport``
+    Loads ``path`` into the first ``ViT`` of ``model_or_net`` (the detector's
+    ``backbone.bottom_up.net`` / ``backbone.net``, or a bare ViT). ``format`` is
+    ``"auto"`` (detected from the file) or a registered name. ``path`` "" / None
+    needs ``format="random"``: the paper's random init (:func:`init_random`).
+    Prints the report (``vitdet_bench`` logger if configured, else ``print``) and
+    returns it. Every problem raises :class:`CheckpointError` naming the file
+    and keys; with ``strict_architecture=False`` a partial overlap is loaded and
+    the leftovers are reported (``unexpected`` / ``initialized``) instead.
+
+``register_format(name, detect, convert, find_net=None)``
+    * ``detect(raw_checkpoint_dict: dict) -> bool`` gets the object ``torch.load``
+      returned (wrappers such as ``{'model': ...}`` included) and says whether it is
+      this format. Formats are tried newest-registered first.
+    * ``convert(state_dict: dict[str, Tensor], net: nn.Module, report: LoadReport)
+      -> dict[str, Tensor]`` gets the tensors inside the wrapper (``raw['model']``,
+      ``raw['state_dict']``, ``raw['module']`` or ``raw``; prefixes untouched) and
+      returns tensors in ``net.state_dict()``'s key space. It appends every key it
+      drops to ``report.ignored`` as ``(key, rule)``. It may return tensors whose
+      shape differs from the model's only for ``pos_embed`` (as ``(1, h, w, C)``)
+      and ``*relative_position_bias_table`` (square ``(2h-1)^2`` rows): those are
+      resized and reported. Model tensors it does not return are initialized by
+      rule (rel-pos tables 0, ``pos_embed`` trunc-normal, layer scale 1, qkv bias 0)
+      or, otherwise, are an error under ``strict_architecture``.
+    * ``find_net(model) -> nn.Module`` (optional): the target network inside a
+      detector, for non-``ViT`` backbones (e.g. ConvMAE); default: the first ``ViT``.
+
+``LoadReport`` (path, format, loaded, resized, initialized, ignored, unexpected;
+``str()`` is a table, ``to_dict()`` JSON-ready), ``CheckpointError(ValueError)``,
+``init_random(net)``.
+"""
+from .loader import (
+    apply_state_dict,
+    detect_format,
+    find_vit,
+    init_random,
+    load_pretrained,
+    read_checkpoint,
+    register_format,
+    registered_formats,
+    unwrap_state_dict,
+)
+from .report import CheckpointError, LoadReport
+from . import formats  # noqa: F401,E402  (registers the built-in formats)
+
+# The file names the five configs point ``train.init_checkpoint`` at (see docs/checkpoints.md).
+EXPECTED_FILES = {
+    "mae": "mae_pretrain_vit_base.pth",
+    "beit": "beit_base_patch16_224_pt22k.pth",
+    "mocov3": "vit-b-300ep.pth.tar",
+    "supervised": "deit_base_patch16_224-b5f2ef4d.pth",
+    "random": "",
+}
+
+__all__ = ["LoadReport", "CheckpointError", "register_format", "registered_formats",
+           "load_pretrained", "init_random", "read_checkpoint", "unwrap_state_dict",
+           "detect_format", "find_vit", "apply_state_dict", "EXPECTED_FILES"]

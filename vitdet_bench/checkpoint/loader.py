@@ -1,0 +1,320 @@
+"""Reading a checkpoint file, the format registry, and fitting tensors into a ViT."""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import pickle
+import zipfile
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional
+
+import torch
+import torch.nn as nn
+
+from ..layers.attention import resize_abs_pos_embed, resize_rel_pos_table
+from .report import CheckpointError, LoadReport
+
+__all__ = ["register_format", "registered_formats", "read_checkpoint", "unwrap_state_dict",
+           "detect_format", "load_pretrained", "find_vit", "init_random", "apply_state_dict"]
+
+logger = logging.getLogger("vitdet_bench")
+
+
+# ---------------------------------------------------------------- the registry
+@dataclass
+class _Format:
+    name: str
+    detect: Optional[Callable[[dict], bool]]
+    convert: Optional[Callable[[Dict[str, torch.Tensor], nn.Module, LoadReport], Dict[str, torch.Tensor]]]
+    find_net: Optional[Callable[[nn.Module], Optional[nn.Module]]] = None
+
+
+_FORMATS: Dict[str, _Format] = {}
+
+
+def register_format(name: str, detect, convert, find_net=None) -> None:
+    """Register (or replace) a checkpoint format; see the package docstring for the contract.
+
+    ``detect(raw_checkpoint_dict) -> bool``; ``convert(state_dict, net, report) ->
+    dict[str, Tensor]`` in ``net``'s key space; optional ``find_net(model) -> module``
+    locates the target network inside a detector (default: the first ``ViT``).
+    Auto-detection tries formats newest-registered first, so a project's format
+    wins over the built-in generic ones.
+    """
+    if not name or not isinstance(name, str):
+        raise ValueError("format name must be a non-empty string")
+    _FORMATS.pop(name, None)
+    _FORMATS[name] = _Format(name, detect, convert, find_net)
+
+
+def registered_formats() -> List[str]:
+    return list(_FORMATS)
+
+
+# ------------------------------------------------------------------- reading
+def read_checkpoint(path: str) -> dict:
+    """Load a checkpoint file into a dict, raising :class:`CheckpointError` on anything else."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint file {path!r} does not exist")
+    if path.endswith(".safetensors"):
+        try:
+            from safetensors.torch import load_file
+
+            return load_file(path, device="cpu")
+        except Exception as e:  # noqa: BLE001
+            raise CheckpointError(f"{path}: not a readable safetensors file ({type(e).__name__}: {e})") from e
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        # Training checkpoints (MAE, MoCo v3) may pickle argparse Namespaces; the public
+        # files are trusted releases, so retry with the full unpickler.
+        if "weights_only" not in str(e) and "Weights only" not in str(e):
+            raise CheckpointError(f"{path}: not a PyTorch checkpoint ({e})") from e
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as e2:  # noqa: BLE001
+            raise CheckpointError(f"{path}: unreadable checkpoint ({type(e2).__name__}: {e2})") from e2
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError) as e:
+        raise CheckpointError(
+            f"{path}: truncated or not a PyTorch checkpoint ({type(e).__name__}: {e})") from e
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path}: expected a dict checkpoint, got {type(obj).__name__}")
+    return obj
+
+
+def unwrap_state_dict(raw: dict, path: str = "") -> Dict[str, torch.Tensor]:
+    """The tensor dict inside a checkpoint: ``raw['model']``, ``raw['state_dict']``,
+    ``raw['module']`` or ``raw`` itself; key prefixes are left for the format to strip."""
+    for wrapper in ("model", "state_dict", "module"):
+        inner = raw.get(wrapper)
+        if isinstance(inner, dict) and any(torch.is_tensor(v) for v in inner.values()):
+            return {k: v for k, v in inner.items() if torch.is_tensor(v)}
+    tensors = {k: v for k, v in raw.items() if torch.is_tensor(v)}
+    if not tensors:
+        raise CheckpointError(
+            f"{path}: no tensors found (top-level keys: {sorted(map(str, raw))[:10]}); "
+            "not a model checkpoint")
+    return tensors
+
+
+def detect_format(raw: dict, path: str = "") -> str:
+    for fmt in reversed(list(_FORMATS.values())):
+        if fmt.detect is None:
+            continue
+        try:
+            if fmt.detect(raw):
+                return fmt.name
+        except Exception:  # noqa: BLE001  a project's detector must not break the others
+            logger.debug("format %s: detect() raised", fmt.name, exc_info=True)
+    try:
+        keys = sorted(unwrap_state_dict(raw, path))
+    except CheckpointError:
+        keys = sorted(map(str, raw))
+    raise CheckpointError(
+        f"{path}: unknown checkpoint layout (no registered format among "
+        f"{[n for n in _FORMATS if _FORMATS[n].detect]} recognises it); first keys: {keys[:8]}. "
+        "Force one with format=... (train.init_format).")
+
+
+# ------------------------------------------------------------ finding the net
+def find_vit(model: nn.Module) -> nn.Module:
+    """The first ``ViT`` in ``model`` (``model`` itself, ``backbone.bottom_up.net``, ``backbone.net`` ...)."""
+    from ..modeling.backbone.vit import ViT
+
+    for m in model.modules():
+        if isinstance(m, ViT):
+            return m
+    raise CheckpointError(f"no ViT module found in {type(model).__name__}")
+
+
+# ---------------------------------------------------------------- fresh inits
+def _is_rel_table(key: str) -> bool:
+    return key.endswith("relative_position_bias_table") or key.endswith(("rel_pos_h", "rel_pos_w"))
+
+
+_FRESH_RULES = (
+    (_is_rel_table, "zeros (paper: relative position biases start at zero unless BEiT's are transferred)",
+     lambda t: t.zero_()),
+    (lambda k: k == "pos_embed", "trunc_normal(std=0.02) (paper: random absolute embedding for BEiT)",
+     lambda t: nn.init.trunc_normal_(t, std=0.02)),
+    (lambda k: k.endswith(("gamma_1", "gamma_2")),
+     "ones (checkpoint has no layer scale; identity keeps the pre-trained function)",
+     lambda t: t.fill_(1.0)),
+    (lambda k: k.endswith("attn.qkv.bias"), "zeros (checkpoint has no qkv bias)", lambda t: t.zero_()),
+)
+
+
+def init_random(net: nn.Module, report: Optional[LoadReport] = None) -> LoadReport:
+    """The random initialization of the paper's "random" baseline.
+
+    Follows the MAE / MoCo v3 ViT initialization that the paper's random baseline
+    trains from: ``xavier_uniform`` for every Linear weight and for the patch
+    projection viewed as a matrix ``(C, 3*16*16)``, zero biases, LayerNorm weight 1 /
+    bias 0, absolute position embedding ``trunc_normal(std=0.02)``, relative
+    position tables zero, layer scale (if any) at the model's init value.
+    """
+    report = report if report is not None else LoadReport(path="", format="random")
+    names = {id(m): n for n, m in net.named_modules()}
+    with torch.no_grad():
+        for m in net.modules():
+            pre = names[id(m)] + "." if names[id(m)] else ""
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                report.initialized.append((pre + "weight", "xavier_uniform"))
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+                    report.initialized.append((pre + "bias", "zeros"))
+            elif isinstance(m, nn.Conv2d):
+                nn.init.xavier_uniform_(m.weight.view(m.weight.shape[0], -1))
+                report.initialized.append((pre + "weight", "xavier_uniform (as a C x 3*p*p matrix)"))
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+                    report.initialized.append((pre + "bias", "zeros"))
+            elif isinstance(m, (nn.LayerNorm, nn.GroupNorm)) and m.weight is not None:
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+                report.initialized.append((pre + "weight", "ones"))
+                report.initialized.append((pre + "bias", "zeros"))
+        for key, p in net.named_parameters():
+            if key == "pos_embed" or key.endswith(".pos_embed"):
+                nn.init.trunc_normal_(p, std=0.02)
+                report.initialized.append((key, "trunc_normal(std=0.02)"))
+            elif _is_rel_table(key):
+                p.zero_()
+                report.initialized.append((key, "zeros"))
+            elif key.endswith(("gamma_1", "gamma_2")):
+                report.initialized.append((key, f"constant {float(p.flatten()[0]):g} (layer_scale_init_value)"))
+    return report
+
+
+# ------------------------------------------------------------ fitting tensors
+def _square_side(rows: int) -> Optional[int]:
+    side = math.isqrt(rows)
+    if side * side != rows or side % 2 == 0:
+        return None
+    return (side + 1) // 2
+
+
+def _fit(key: str, value: torch.Tensor, target: torch.Tensor):
+    """Return ``value`` resized to ``target``'s shape, or None if it cannot be."""
+    if tuple(value.shape) == tuple(target.shape):
+        return value
+    if key == "pos_embed" or key.endswith(".pos_embed"):
+        if value.dim() == 4 and target.dim() == 4 and value.shape[-1] == target.shape[-1]:
+            return resize_abs_pos_embed(value.float(), tuple(target.shape[1:3])).to(target.dtype)
+        return None
+    if key.endswith("relative_position_bias_table"):
+        if value.dim() == 2 and value.shape[1] == target.shape[1]:
+            src, dst = _square_side(value.shape[0]), _square_side(target.shape[0])
+            if src and dst:
+                return resize_rel_pos_table(value.float(), (src, src), (dst, dst)).to(target.dtype)
+        return None
+    return None
+
+
+def apply_state_dict(net: nn.Module, converted: Dict[str, torch.Tensor], report: LoadReport,
+                     strict_architecture: bool = True) -> LoadReport:
+    """Copy ``converted`` (net key space) into ``net``: resize what the rules allow, init
+    the rest fresh by rule, and fail loudly on anything else."""
+    path = report.path
+    target = net.state_dict()
+    final: Dict[str, torch.Tensor] = {}
+    bad_shape = []
+    for key, value in converted.items():
+        if key not in target:
+            report.unexpected.append(key)
+            continue
+        fitted = _fit(key, value, target[key])
+        if fitted is None:
+            bad_shape.append(f"{key}: checkpoint {tuple(value.shape)} vs model {tuple(target[key].shape)}")
+            continue
+        if fitted is not value:
+            report.resized.append((key, tuple(value.shape), tuple(fitted.shape)))
+        final[key] = fitted.to(target[key].dtype)
+    if bad_shape:
+        raise CheckpointError(
+            f"{path}: checkpoint of another architecture; shapes that cannot be resized: "
+            + "; ".join(bad_shape[:10]) + (f" (+{len(bad_shape) - 10} more)" if len(bad_shape) > 10 else ""))
+    if not final:
+        raise CheckpointError(
+            f"{path}: checkpoint of another architecture ({report.format}): none of its tensors "
+            f"matches the model; checkpoint keys {sorted(converted)[:8]}, model keys {sorted(target)[:8]}")
+    missing = [k for k in target if k not in final]
+    fresh = []
+    unhandled = []
+    for key in missing:
+        for match, how, fn in _FRESH_RULES:
+            if match(key):
+                fresh.append((key, how, fn))
+                break
+        else:
+            unhandled.append(key)
+    if strict_architecture and (report.unexpected or unhandled):
+        raise CheckpointError(
+            f"{path}: checkpoint ({report.format}) does not fit the model: "
+            + (f"model tensors missing from it: {unhandled[:10]}; " if unhandled else "")
+            + (f"checkpoint tensors with no place in the model: {report.unexpected[:10]}; "
+               if report.unexpected else "")
+            + "pass strict_architecture=False to load the overlap (reported).")
+    params = dict(net.named_parameters())
+    params.update(dict(net.named_buffers()))
+    with torch.no_grad():
+        for key, value in final.items():
+            params[key].copy_(value)
+            report.loaded.append(key)
+        for key, how, fn in fresh:
+            fn(params[key])
+            report.initialized.append((key, how))
+    for key in unhandled:
+        report.initialized.append((key, "model's own init (missing from checkpoint)"))
+    return report
+
+
+# ------------------------------------------------------------------- loading
+def _emit(report: LoadReport) -> None:
+    text = str(report)
+    if logging.getLogger("vitdet_bench").hasHandlers():
+        logger.info("\n%s", text)
+    else:
+        print(text)
+
+
+def load_pretrained(model_or_net: nn.Module, path, format: str = "auto",
+                    strict_architecture: bool = True) -> LoadReport:
+    """Load a pre-trained checkpoint into the ViT of ``model_or_net`` by the paper's rules.
+
+    ``path`` "" / None with ``format="random"`` applies :func:`init_random`. Returns
+    the :class:`LoadReport` and prints it. Raises :class:`CheckpointError`.
+    """
+    fmt_name = (format or "auto").lower()
+    if not path:
+        if fmt_name != "random":
+            raise CheckpointError(
+                "no checkpoint path given; the random initialization must be selected explicitly "
+                "(format='random', i.e. train.init_format='random')")
+        net = find_vit(model_or_net)
+        report = init_random(net, LoadReport(path="", format="random"))
+        _emit(report)
+        return report
+    path = os.fspath(path)
+    if fmt_name == "random":
+        raise CheckpointError(f"format='random' takes no checkpoint, got {path!r}")
+    raw = read_checkpoint(path)
+    if fmt_name == "auto":
+        fmt_name = detect_format(raw, path)
+    elif fmt_name not in _FORMATS:
+        raise CheckpointError(f"{path}: unknown format {format!r}; registered: {registered_formats()}")
+    fmt = _FORMATS[fmt_name]
+    net = None
+    if fmt.find_net is not None:
+        net = fmt.find_net(model_or_net)
+    if net is None:
+        net = find_vit(model_or_net)
+    report = LoadReport(path=path, format=fmt_name)
+    state_dict = unwrap_state_dict(raw, path)
+    converted = fmt.convert(state_dict, net, report)
+    apply_state_dict(net, converted, report, strict_architecture=strict_architecture)
+    _emit(report)
+    return report
