@@ -16,37 +16,22 @@ is resized into both shared tables as Alpha-VL's ``ConvViTDet`` does.
 
 Position embeddings are resized (bicubic) to the detection grid; relative tables the
 checkpoint lacks are initialized (zero). Registered with
-``vitdet_bench.checkpoint.register_format("convmae", ...)`` when that module exists;
-otherwise :func:`load_convmae_checkpoint` runs standalone with the same report shape.
+``vitdet_bench.checkpoint.register_format("convmae", ...)`` on ``import convmae``, so
+``load_pretrained(model, path)`` (auto-detected) and ``train.init_format="convmae"``
+go through the same loader, report and errors as the ViT formats.
 """
 from __future__ import annotations
 
 import math
-import os
-from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
 import torch
 import torch.nn as nn
 
-from vitdet_bench.layers.attention import resize_abs_pos_embed, resize_rel_pos_table
-
-try:  # the shared loader machinery (written concurrently)
-    from vitdet_bench.checkpoint import CheckpointError, LoadReport  # type: ignore
-except Exception:  # pragma: no cover - depends on the tree
-    class CheckpointError(ValueError):
-        """A checkpoint that cannot be loaded into the target model."""
-
-    @dataclass
-    class LoadReport:  # same fields as vitdet_bench.checkpoint.LoadReport
-        loaded: List[str] = field(default_factory=list)
-        resized: List[Tuple[str, tuple, tuple]] = field(default_factory=list)
-        initialized: List[Tuple[str, str]] = field(default_factory=list)
-        ignored: List[Tuple[str, str]] = field(default_factory=list)
-        unexpected: List[str] = field(default_factory=list)
+from vitdet_bench.checkpoint import CheckpointError, LoadReport, load_pretrained, register_format
 
 __all__ = ["FORMAT_NAME", "detect_convmae", "convert_convmae", "load_convmae_checkpoint",
-           "register", "CheckpointError", "LoadReport", "IGNORE_RULES"]
+           "register", "find_convmae", "CheckpointError", "LoadReport", "IGNORE_RULES"]
 
 FORMAT_NAME = "convmae"
 
@@ -105,116 +90,52 @@ def _grid_pos_embed(pe: torch.Tensor, key: str) -> torch.Tensor:
     return pe.reshape(1, side, side, pe.shape[-1])
 
 
+def find_convmae(model: nn.Module):
+    """The first :class:`ConvMAE` inside ``model`` (the loader's ``find_net``)."""
+    return _find_convmae(model)[1]
+
+
 def convert_convmae(state_dict, net: nn.Module, report: LoadReport) -> Dict[str, torch.Tensor]:
-    """ConvMAE checkpoint -> ``net``'s key space (the ConvMAE inside ``net``, prefixed)."""
+    """ConvMAE checkpoint tensors -> ``net``'s key space (``net`` a ConvMAE, or a model holding one).
+
+    Keys keep their names (the backbone mirrors the public layout); ``pos_embed`` is
+    returned as a ``(1, h, w, C)`` grid (the loader resizes it to the detection grid
+    and reports it); a BEiT-style shared table, if present, goes to both shared
+    tables (class-token rows dropped). Pre-training-only keys are reported as
+    ignored; anything else is passed through so the loader reports it as unexpected.
+    """
     sd = _state_dict(state_dict)
     prefix, cm = _find_convmae(net)
     target = cm.state_dict()
     out: Dict[str, torch.Tensor] = {}
-    consumed = set()
-    mismatched, missing = [], []
-    for k, t in target.items():
-        if k.endswith("relative_position_index"):
-            continue
-        full = prefix + k
+    for k, v in sd.items():
         if k == "pos_embed":
-            if k not in sd:
-                missing.append(k)
-                continue
-            src = _grid_pos_embed(sd[k], k)
-            if src.shape[-1] != t.shape[-1]:
-                mismatched.append(f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(t.shape)}")
-                continue
-            new = resize_abs_pos_embed(src, tuple(t.shape[1:3])).to(t.dtype)
-            out[full] = new
-            consumed.add(k)
-            if tuple(sd[k].shape) != tuple(t.shape):
-                report.resized.append((full, tuple(sd[k].shape), tuple(t.shape)))
-            else:
-                report.loaded.append(full)
-            continue
-        if k.endswith("rel_pos_bias.relative_position_bias_table"):
-            if _REL_TABLE in sd:
-                src = sd[_REL_TABLE]
-                if src.shape[1] != t.shape[1]:
-                    mismatched.append(f"{_REL_TABLE}: {src.shape[1]} heads vs model {t.shape[1]}")
-                    continue
-                src = src[:-3] if int(math.isqrt(src.shape[0] - 3)) ** 2 == src.shape[0] - 3 else src
-                s = (math.isqrt(src.shape[0]) + 1) // 2
-                mod = cm.get_submodule(k.rsplit(".", 1)[0])
-                out[full] = resize_rel_pos_table(src, (s, s), mod.size).to(t.dtype)
-                consumed.add(_REL_TABLE)
-                report.resized.append((full, tuple(sd[_REL_TABLE].shape), tuple(t.shape)))
-            else:
-                report.initialized.append((full, "zero (the checkpoint has no relative positions)"))
-            continue
-        if k.endswith(".rel_pos_h") or k.endswith(".rel_pos_w"):
-            if k in sd and sd[k].shape == t.shape:
-                out[full] = sd[k]
-                consumed.add(k)
-                report.loaded.append(full)
-            else:
-                report.initialized.append((full, "zero (decomposed relative positions are new)"))
-            continue
-        if k not in sd:
-            missing.append(k)
-            continue
-        if tuple(sd[k].shape) != tuple(t.shape):
-            mismatched.append(f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(t.shape)}")
-            continue
-        out[full] = sd[k]
-        consumed.add(k)
-        report.loaded.append(full)
-    if mismatched or missing:
-        lines = []
-        if mismatched:
-            lines.append(f"{len(mismatched)} shape mismatch(es): " + "; ".join(mismatched[:8]))
-        if missing:
-            lines.append(f"{len(missing)} key(s) missing from the checkpoint: " + ", ".join(missing[:8]))
-        raise CheckpointError(
-            "ConvMAE checkpoint does not fit this ConvMAE backbone (another model size?): "
-            + " | ".join(lines))
-    for k in sd:
-        if k in consumed:
-            continue
-        rule = next((r for p, r in IGNORE_RULES if k.startswith(p)), None)
-        if rule is not None:
-            report.ignored.append((k, rule))
+            out[prefix + k] = _grid_pos_embed(v, k)
+        elif k == _REL_TABLE:
+            rows = v.shape[0]
+            if math.isqrt(rows - 3) ** 2 == rows - 3:
+                v = v[:-3]
+            for name in ("window_rel_pos_bias", "global_rel_pos_bias"):
+                if f"{name}.relative_position_bias_table" in target:
+                    out[f"{prefix}{name}.relative_position_bias_table"] = v
+        elif k in target:
+            out[prefix + k] = v
         else:
-            report.unexpected.append(k)
+            rule = next((r for p, r in IGNORE_RULES if k.startswith(p)), None)
+            if rule is not None:
+                report.ignored.append((k, rule))
+            else:
+                out[prefix + k] = v  # the loader reports it as unexpected
     return out
 
 
-def load_convmae_checkpoint(model_or_net: nn.Module, path: str) -> LoadReport:
-    """Load a ConvMAE checkpoint; through ``vitdet_bench.checkpoint`` when it exists."""
-    try:
-        from vitdet_bench.checkpoint import load_pretrained  # type: ignore
-    except Exception:
-        load_pretrained = None
-    if load_pretrained is not None:
-        return load_pretrained(model_or_net, path, format=FORMAT_NAME)
-    if not os.path.isfile(path):
-        raise CheckpointError(f"{path}: no such file")
-    try:
-        raw = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # truncated / not a torch file
-        raise CheckpointError(f"{path}: cannot be read as a PyTorch checkpoint ({type(e).__name__}: {e})") from e
-    if not detect_convmae(raw):
-        raise CheckpointError(f"{path}: not a ConvMAE checkpoint (no patch_embed1/patch_embed4/blocks3 keys)")
-    report = LoadReport()
-    sd = convert_convmae(raw, model_or_net, report)
-    model_or_net.load_state_dict(sd, strict=False)
-    return report
+def load_convmae_checkpoint(model_or_net: nn.Module, path: str, format: str = FORMAT_NAME,
+                            strict_architecture: bool = True) -> LoadReport:
+    """``vitdet_bench.checkpoint.load_pretrained`` with the ConvMAE format."""
+    register()
+    return load_pretrained(model_or_net, path, format=format, strict_architecture=strict_architecture)
 
 
-def register() -> bool:
-    """Register the format with the shared machinery; False if it has not landed."""
-    try:
-        from vitdet_bench.checkpoint import register_format  # type: ignore
-    except Exception:
-        return False
-    try:
-        register_format(FORMAT_NAME, detect_convmae, convert_convmae)
-    except Exception:  # already registered (module reloaded)
-        pass
-    return True
+def register() -> None:
+    """Register the format with the shared loader (auto-detection tries it first)."""
+    register_format(FORMAT_NAME, detect_convmae, convert_convmae, find_net=find_convmae)

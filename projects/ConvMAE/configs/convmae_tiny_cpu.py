@@ -1,0 +1,59 @@
+"""Tiny ConvMAE Mask R-CNN (design 1) on the synthetic shapes data: a CPU smoke config.
+
+Same detector and neck as ``convmae_b_mrcnn_25ep.py`` at 128x128 input with a
+32/48/96-channel, 1/1/4-block ConvMAE (8x8 stage-3 grid, 4x4 windows, blocks 0 and 3
+global). Used by tests/test_convmae_train.py.
+"""
+from detectron2.layers import ShapeSpec
+
+from .convmae_b_mrcnn_100ep import dataloader, lr_multiplier, model, optimizer, train
+
+image_size = 128
+
+net = model.backbone.bottom_up
+net.img_size = image_size
+net.embed_dims, net.depths, net.num_heads, net.mlp_ratios = (32, 48, 96), (1, 1, 4), 4, (2, 2, 2)
+net.drop_path_rate = 0.0
+net.window_size = 4
+net.global_block_indexes = (0, 3)
+net.freeze_pos_embed = False
+model.backbone.out_channels = 64
+model.backbone.square_pad = image_size
+model.proposal_generator.head.in_channels = 64
+model.proposal_generator.anchor_generator.sizes = [[8], [16], [32], [64], [128]]
+model.proposal_generator.pre_nms_topk = (500, 300)
+model.proposal_generator.post_nms_topk = (200, 100)
+model.roi_heads.box_head.input_shape = ShapeSpec(channels=64, height=7, width=7)
+model.roi_heads.box_head.conv_dims = [64, 64]
+model.roi_heads.box_head.fc_dims = [256]
+model.roi_heads.box_predictor.input_shape = ShapeSpec(channels=256)
+model.roi_heads.mask_head.input_shape = ShapeSpec(channels=64, height=14, width=14)
+model.roi_heads.mask_head.conv_dims = [64, 64]
+model.roi_heads.batch_size_per_image = 64
+model.roi_heads.num_classes = 5
+
+dataloader.train.dataset.names = "shapes_train"
+dataloader.train.mapper.image_size = image_size
+dataloader.train.mapper.min_scale = 0.8
+dataloader.train.mapper.max_scale = 1.2
+dataloader.train.total_batch_size = 4
+dataloader.train.num_workers = 0
+dataloader.test.dataset.names = "shapes_val"
+dataloader.test.mapper.image_size = image_size
+dataloader.test.num_workers = 0
+
+optimizer.lr = 1e-3
+optimizer.weight_decay = 0.05
+
+train.epochs = 1
+train.max_iter = 40
+train.warmup_iters = 5
+train.amp.enabled = False
+train.eval_period = 0
+train.device = "cpu"
+train.init_checkpoint = ""
+train.init_format = "auto"
+train.output_dir = "./output/convmae_tiny_cpu"
+train.vitdet_bench = dict(init="random", model_size="tiny", epochs=1)
+
+__all__ = ["dataloader", "lr_multiplier", "model", "optimizer", "train"]
