@@ -32,7 +32,19 @@ __all__ = [
     "window_partition",
     "window_unpartition",
     "shifted_window_mask",
+    "LazyRelPosBias",
+    "chunked_attention",
+    "relative_position_index_rows",
+    "CPU_CHUNKED_MIN_TOKENS",
+    "uses_chunked_attention",
 ]
+
+# Global attention on CPU at or above this many tokens goes through
+# :func:`chunked_attention` (query-blocked, recomputing backward, no N x N tensor
+# kept for backward). 0 disables the chunked path. Tests lower it to exercise it.
+CPU_CHUNKED_MIN_TOKENS = 1024
+# Bytes of fp32 scores one query block may hold (B * heads * rows * N * 4).
+CPU_CHUNK_BYTES = 64 << 20
 
 
 # --------------------------------------------------------------------- windows
@@ -165,10 +177,179 @@ class RelativePositionBias(nn.Module):
             table = resize_rel_pos_table(table, self.size, size)
             index = relative_position_index(size).to(table.device)
         n = size[0] * size[1]
-        return table[index.view(-1)].view(n, n, -1).permute(2, 0, 1).contiguous()
+        # Gather straight into (heads, N*N): one materialized tensor, no permute copy.
+        return torch.index_select(table.t(), 1, index.reshape(-1)).view(-1, n, n)
+
+    def lazy(self, size: Optional[Tuple[int, int]] = None) -> "LazyRelPosBias":
+        """The bias as a :class:`LazyRelPosBias`: gathered block by block where it is used."""
+        size = self.size if size is None else tuple(size)
+        table = self.relative_position_bias_table
+        if size != self.size:
+            table = resize_rel_pos_table(table, self.size, size)
+        return LazyRelPosBias(table, size, self if size == self.size else None)
 
     def extra_repr(self) -> str:
         return f"size={self.size}, num_heads={self.num_heads}"
+
+
+def relative_position_index_rows(size: Tuple[int, int], start: int, stop: int,
+                                 device=None) -> torch.Tensor:
+    """Rows ``start:stop`` of :func:`relative_position_index` computed directly, ``(rows, N)``."""
+    h, w = size
+    qi = torch.arange(start, stop, device=device)
+    ki = torch.arange(h * w, device=device)
+    dh = (qi // w)[:, None] - (ki // w)[None, :] + (h - 1)
+    dw = (qi % w)[:, None] - (ki % w)[None, :] + (w - 1)
+    return dh * (2 * w - 1) + dw
+
+
+class LazyRelPosBias:
+    """A shared BEiT relative-position bias that is not materialized as ``(heads, N, N)``.
+
+    The chunked CPU attention gathers the rows it needs from the ``(rows, heads)``
+    table block by block and scatters gradients straight back into the table; the
+    dense paths (SDPA, reference) call :meth:`dense`, which builds the tensor once
+    per forward and caches it for all blocks sharing this object.
+    """
+
+    def __init__(self, table: torch.Tensor, size: Tuple[int, int],
+                 module: Optional[RelativePositionBias] = None):
+        self.table = table
+        self.size = tuple(size)
+        self._module = module
+        self._dense: Optional[torch.Tensor] = None
+
+    @property
+    def num_tokens(self) -> int:
+        return self.size[0] * self.size[1]
+
+    def dense(self) -> torch.Tensor:
+        if self._dense is None:
+            if self._module is not None:
+                index = self._module.relative_position_index
+            else:
+                index = relative_position_index(self.size).to(self.table.device)
+            n = self.num_tokens
+            self._dense = torch.index_select(self.table.t(), 1, index.reshape(-1)).view(-1, n, n)
+        return self._dense
+
+
+def uses_chunked_attention(use_sdpa: bool, device: torch.device, num_tokens: int) -> bool:
+    """Whether :class:`Attention` takes the query-blocked CPU path for this input."""
+    return bool(use_sdpa) and torch.device(device).type == "cpu" and \
+        0 < CPU_CHUNKED_MIN_TOKENS <= num_tokens
+
+
+def _dense_bias(bias):
+    return bias.dense() if isinstance(bias, LazyRelPosBias) else bias
+
+
+class _ChunkedAttention(torch.autograd.Function):
+    """Query-blocked exact attention with an additive bias; backward recomputes scores.
+
+    Memory: only ``q, k, v``, the output and the per-row log-sum-exp are saved;
+    the ``(B, heads, rows, N)`` scores of one query block are the largest
+    temporary, in forward and backward. A rel-pos ``table`` is gathered per block
+    and its gradient accumulated per block (no ``(heads, N, N)`` gradient either).
+    """
+
+    @staticmethod
+    def forward(ctx, q, k, v, bias, table, grid, scale, rows):
+        B, nh, N, d = q.shape
+        out = torch.empty_like(q)
+        lse = torch.empty(B, nh, N, 1, dtype=torch.float32, device=q.device)
+        kt = k.transpose(-2, -1)
+        table_t = table.t() if table is not None else None
+        for i0 in range(0, N, rows):
+            i1 = min(N, i0 + rows)
+            s = torch.matmul(q[:, :, i0:i1], kt).float().mul_(scale)
+            if bias is not None:
+                s += bias[..., i0:i1, :]
+            if table_t is not None:
+                idx = relative_position_index_rows(grid, i0, i1, q.device)
+                s += torch.index_select(table_t, 1, idx.view(-1)).view(nh, i1 - i0, N)
+            m = s.amax(dim=-1, keepdim=True)
+            s.sub_(m).exp_()
+            ssum = s.sum(dim=-1, keepdim=True)
+            s.div_(ssum)
+            lse[:, :, i0:i1] = m + ssum.log()
+            torch.matmul(s.to(v.dtype), v, out=out[:, :, i0:i1])
+        ctx.save_for_backward(q, k, v, out, lse, bias, table)
+        ctx.grid, ctx.scale, ctx.rows = grid, scale, rows
+        ctx.bias_shape = None if bias is None else bias.shape
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        q, k, v, out, lse, bias, table = ctx.saved_tensors
+        grid, scale, rows = ctx.grid, ctx.scale, ctx.rows
+        B, nh, N, d = q.shape
+        dout = dout.contiguous()
+        need_bias = bias is not None and ctx.needs_input_grad[3]
+        need_table = table is not None and ctx.needs_input_grad[4]
+        dq = torch.empty_like(q)
+        dk = torch.zeros(k.shape, dtype=torch.float32, device=k.device)
+        dv = torch.zeros(v.shape, dtype=torch.float32, device=v.device)
+        dbias = torch.zeros(bias.shape, dtype=torch.float32, device=bias.device) if need_bias else None
+        dtable_t = (torch.zeros(table.shape[::-1], dtype=torch.float32, device=table.device)
+                    if need_table else None)
+        table_t = table.t() if table is not None else None
+        kt = k.transpose(-2, -1)
+        vt = v.transpose(-2, -1)
+        delta = (dout.float() * out.float()).sum(-1, keepdim=True)  # (B, nh, N, 1)
+        for i0 in range(0, N, rows):
+            i1 = min(N, i0 + rows)
+            qi, doi = q[:, :, i0:i1], dout[:, :, i0:i1]
+            p = torch.matmul(qi, kt).float().mul_(scale)
+            if bias is not None:
+                p += bias[..., i0:i1, :]
+            idx = None
+            if table_t is not None:
+                idx = relative_position_index_rows(grid, i0, i1, q.device)
+                p += torch.index_select(table_t, 1, idx.view(-1)).view(nh, i1 - i0, N)
+            p.sub_(lse[:, :, i0:i1]).exp_()  # probabilities
+            dv += torch.matmul(p.transpose(-2, -1), doi.float())
+            ds = torch.matmul(doi, vt).float()
+            ds.sub_(delta[:, :, i0:i1]).mul_(p)  # dScores
+            del p
+            if need_bias:
+                dbias[..., i0:i1, :] += ds.sum_to_size(dbias[..., i0:i1, :].shape)
+            if need_table:
+                g = ds.sum(0) if ds.dim() == 4 else ds  # (nh, rows, N)
+                dtable_t.index_add_(1, idx.view(-1), g.reshape(nh, -1))
+            ds = ds.to(q.dtype)
+            torch.matmul(ds, k, out=dq[:, :, i0:i1])
+            dk += torch.matmul(ds.transpose(-2, -1), qi).float()
+        dq.mul_(scale)
+        dk.mul_(scale)
+        return (dq, dk.to(k.dtype), dv.to(v.dtype),
+                None if dbias is None else dbias.to(bias.dtype),
+                None if dtable_t is None else dtable_t.t().to(table.dtype),
+                None, None, None)
+
+
+def chunked_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_bias=None,
+                      scale: Optional[float] = None, rows: Optional[int] = None) -> torch.Tensor:
+    """Exact softmax attention of ``(B, heads, N, d)`` tensors, one query block at a time.
+
+    ``attn_bias``: ``None``, a dense additive tensor broadcastable to
+    ``(B, heads, N, N)``, or a :class:`LazyRelPosBias`. Same result and gradients
+    as the reference path (tests hold them to 1e-5), without keeping any ``N x N``
+    tensor for backward: the CPU analogue of the fused memory-efficient kernels.
+    """
+    B, nh, N, d = q.shape
+    scale = d ** -0.5 if scale is None else scale
+    if rows is None:
+        rows = max(1, min(N, CPU_CHUNK_BYTES // max(1, B * nh * N * 4)))
+    bias = table = None
+    grid = None
+    if isinstance(attn_bias, LazyRelPosBias):
+        if attn_bias.num_tokens != N:
+            raise ValueError(f"relative-position bias is for {attn_bias.size}, got {N} tokens")
+        table, grid = attn_bias.table, attn_bias.size
+    elif attn_bias is not None:
+        bias = attn_bias
+    return _ChunkedAttention.apply(q, k, v, bias, table, grid, scale, rows)
 
 
 # ------------------------------------------------- decomposed (ViTDet) rel-pos
@@ -250,17 +431,24 @@ class Attention(nn.Module):
 
         if self.decomposed_rel_pos_size is not None:
             rel = decomposed_rel_pos_bias(q, self.rel_pos_h, self.rel_pos_w, (H, W), (H, W))
-            attn_bias = rel if attn_bias is None else rel + attn_bias
+            attn_bias = rel if attn_bias is None else rel.add_(_dense_bias(attn_bias))
 
-        if self.use_sdpa:
+        if uses_chunked_attention(self.use_sdpa, q.device, N):
+            # CPU SDPA with a float mask falls back to the math path (N x N tensors
+            # kept for backward); the query-blocked kernel keeps none.
+            out = chunked_attention(q, k, v, attn_bias, scale=self.scale)
+        elif self.use_sdpa:
+            attn_bias = _dense_bias(attn_bias)
             mask = None if attn_bias is None else attn_bias.to(q.dtype)
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         else:
+            attn_bias = _dense_bias(attn_bias)
             attn = (q * self.scale) @ k.transpose(-2, -1)
-            if attn_bias is not None:
-                attn = attn + attn_bias
             # Softmax in fp32 even under AMP: large logits overflow fp16.
-            attn = attn.float().softmax(dim=-1).to(v.dtype)
+            attn = attn.float()
+            if attn_bias is not None:
+                attn += attn_bias  # in place: the matmul output is not needed for backward
+            attn = attn.softmax(dim=-1).to(v.dtype)
             out = attn @ v
         out = out.transpose(1, 2).reshape(B, H, W, C)
         return self.proj(out)

@@ -23,11 +23,13 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+import torch.utils.checkpoint
 from timm.layers import DropPath, Mlp
 
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY, Backbone
 
+from ...layers import attention as _attention
 from ...layers.attention import (
     Attention,
     RelativePositionBias,
@@ -127,6 +129,8 @@ class Block(nn.Module):
         self.mlp = Mlp(in_features=dim, hidden_features=int(dim * mlp_ratio), act_layer=act_layer)
         self.window_size = window_size
         self.shift_size = shift_size
+        # Activation checkpointing of this block (set by ViT from checkpoint_block_indexes).
+        self.use_checkpoint = False
         if layer_scale_init_value > 0:
             self.gamma_1 = nn.Parameter(torch.full((dim,), float(layer_scale_init_value)))
             self.gamma_2 = nn.Parameter(torch.full((dim,), float(layer_scale_init_value)))
@@ -153,6 +157,14 @@ class Block(nn.Module):
         return x
 
     def forward(self, x: torch.Tensor, attn_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if self.use_checkpoint and torch.is_grad_enabled() and x.requires_grad:
+            # Non-reentrant checkpointing: correct for tensors reached through
+            # arguments or closures (e.g. a LazyRelPosBias table), any subset of blocks.
+            return torch.utils.checkpoint.checkpoint(self._forward, x, attn_bias,
+                                                     use_reentrant=False)
+        return self._forward(x, attn_bias)
+
+    def _forward(self, x: torch.Tensor, attn_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
         y = self._attend(self.norm1(x), attn_bias)
         if self.gamma_1 is not None:
             y = self.gamma_1 * y
@@ -294,10 +306,9 @@ class ViT(Backbone):
                 layer_scale_init_value=layer_scale_init_value, use_sdpa=use_sdpa,
                 decomposed_rel_pos_size=decomposed,
             )
-            if i in checkpoint_block_indexes:
-                from fairscale.nn.checkpoint import checkpoint_wrapper
-
-                block = checkpoint_wrapper(block)
+            # Checkpointing lives inside Block (torch.utils.checkpoint, non-reentrant):
+            # same state-dict keys as fairscale's checkpoint_wrapper, which strips its prefix.
+            block.use_checkpoint = i in checkpoint_block_indexes
             blocks.append(block)
         self.blocks = nn.ModuleList(blocks)
 
@@ -313,8 +324,9 @@ class ViT(Backbone):
 
     @staticmethod
     def _unwrap(block: nn.Module) -> Block:
-        # fairscale's checkpoint_wrapper keeps the wrapped module's state-dict keys.
-        return block if isinstance(block, Block) else block._checkpoint_wrapped_module
+        # Blocks are no longer wrapped (checkpointing is Block.use_checkpoint); kept for
+        # callers written against fairscale's checkpoint_wrapper.
+        return getattr(block, "_checkpoint_wrapped_module", block)
 
     @staticmethod
     def _init_weights(m: nn.Module) -> None:
@@ -334,9 +346,16 @@ class ViT(Backbone):
         hw = tuple(x.shape[1:3])
         if self.pos_embed is not None:
             x = x + resize_abs_pos_embed(self.pos_embed, hw)
-        # The shared biases are built once per forward and reused by every block.
+        # The shared biases are built once per forward and reused by every block. The
+        # global one is (heads, N, N) (800 MB fp32 for ViT-B at 1024): where attention
+        # runs query-blocked (CPU) it stays a lazy table gathered block by block.
         window_bias = self.window_rel_pos_bias() if self.window_rel_pos_bias is not None else None
-        global_bias = self.global_rel_pos_bias(hw) if self.global_rel_pos_bias is not None else None
+        global_bias = None
+        if self.global_rel_pos_bias is not None:
+            global_bias = self.global_rel_pos_bias.lazy(hw)
+            use_sdpa = self._unwrap(self.blocks[0]).attn.use_sdpa
+            if not _attention.uses_chunked_attention(use_sdpa, x.device, hw[0] * hw[1]):
+                global_bias = global_bias.dense()
         outputs = {}
         for i, blk in enumerate(self.blocks):
             x = blk(x, global_bias if self.is_global_block(i) else window_bias)
