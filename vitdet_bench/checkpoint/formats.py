@@ -61,10 +61,13 @@ def convert_timm_vit(state_dict: Dict[str, torch.Tensor], net: nn.Module, report
                      prefix: str = "", other_rule: str = "") -> Dict[str, torch.Tensor]:
     """timm/DeiT/MAE key layout -> ViT key space (keys identical but for the dropped ones)."""
     out = {}
+    outside: Dict[str, int] = {}
     for key, value in state_dict.items():
         if prefix:
             if not key.startswith(prefix):
-                report.ignored.append((key, other_rule or f"outside {prefix!r}"))
+                # one report line per foreign module ("module.momentum_encoder.*": N tensors)
+                head = ".".join(key.split(".")[:2]) if key.startswith("module.") else key.split(".")[0]
+                outside[head] = outside.get(head, 0) + 1
                 continue
             key = key[len(prefix):]
         rule = ignore_rule(key)
@@ -74,6 +77,8 @@ def convert_timm_vit(state_dict: Dict[str, torch.Tensor], net: nn.Module, report
         if key == "pos_embed":
             value = pos_embed_to_grid(value, prefix + key, report)
         out[key] = value
+    for head, n in outside.items():
+        report.ignored.append((f"{head}.*", f"{other_rule or 'outside ' + repr(prefix)} ({n} tensors)"))
     return out
 
 
