@@ -108,11 +108,19 @@ class _StepMixin:
         start = time.perf_counter()
         data = next(self._data_loader_iter)
         data_time = time.perf_counter() - start
-        if self.amp_enabled:
-            with torch.autocast(device_type="cuda"):
+        try:
+            if self.amp_enabled:
+                with torch.autocast(device_type="cuda"):
+                    loss_dict = self.model(data)
+            else:
                 loss_dict = self.model(data)
-        else:
-            loss_dict = self.model(data)
+        except FloatingPointError as e:  # e.g. RPN: "Predicted boxes or scores contain Inf/NaN"
+            raise NonFiniteLossError(
+                f"Non-finite loss at iteration {self.iter}: the forward pass failed before the "
+                f"loss terms could be computed ({e}); every loss term is non-finite. Training "
+                "stopped; the state of this iteration was not saved; the last good checkpoint "
+                "is the one named in last_checkpoint (if any). Lower the learning rate, enable "
+                "gradient clipping, or check the data.") from e
         if isinstance(loss_dict, torch.Tensor):
             loss_dict = {"total_loss": loss_dict}
         losses = sum(loss_dict.values())
