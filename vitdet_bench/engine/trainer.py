@@ -270,6 +270,31 @@ def _peek_iteration(checkpointer: AtomicCheckpointer) -> Optional[int]:
     return None if it is None else int(it)
 
 
+def load_initialization(cfg, model, checkpointer) -> dict:
+    """Initialize a fresh run from ``train.init_checkpoint`` / ``train.init_format``.
+
+    Pre-trained backbones (mae, beit, mocov3, supervised, a project's format, or
+    "random") go through :func:`vitdet_bench.checkpoint.load_pretrained`, which
+    applies the paper's transfer rules and prints its load report.
+    ``init_format="detectron2"`` loads a whole detector checkpoint instead.
+    """
+    path = _get(cfg.train, "init_checkpoint", "") or ""
+    fmt = _get(cfg.train, "init_format", "auto") or "auto"
+    if fmt == "detectron2":
+        return checkpointer.resume_or_load(path, resume=False)
+    if not path and fmt == "auto":
+        return {}
+    from ..checkpoint import load_pretrained
+
+    net = model.module if hasattr(model, "module") else model
+    report = load_pretrained(net, path, format=fmt)
+    if comm.is_main_process():
+        from ..utils.io import atomic_write_json
+
+        atomic_write_json(os.path.join(cfg.train.output_dir, "init_report.json"), report.to_dict())
+    return {}
+
+
 def run(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, Any]:
     """Train and evaluate as the config says; returns the final evaluation results."""
     output_dir = cfg.train.output_dir
@@ -355,7 +380,10 @@ def run(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, Any]:
         if comm.is_main_process() else None,
     ])
 
-    extra = checkpointer.resume_or_load(_get(cfg.train, "init_checkpoint", ""), resume=resume)
+    if resume and checkpointer.has_checkpoint():
+        extra = checkpointer.resume_or_load("", resume=True)
+    else:
+        extra = load_initialization(cfg, model, checkpointer)
     if resume and checkpointer.has_checkpoint():
         start_iter = trainer.iter + 1
         rng = extra.get("rng_state") if isinstance(extra, dict) else None

@@ -35,7 +35,9 @@ __all__ = ["MultiScaleAdaptor", "ViTFPN", "SimpleFeaturePyramid", "build_vit_fpn
 def resample_module(scale: float, channels: int, norm: str = "GN") -> nn.Module:
     """The adaptor's per-scale module: 4x, 2x, 1x or 0.5x, keeping ``channels``."""
     if scale == 4.0:
-        mid_norm = nn.GroupNorm(32, channels) if norm == "GN" else LayerNorm2d(channels)
+        # 32 groups as usual; fewer when a small model has fewer channels.
+        mid_norm = (nn.GroupNorm(math.gcd(32, channels), channels) if norm == "GN"
+                    else LayerNorm2d(channels))
         return nn.Sequential(
             nn.ConvTranspose2d(channels, channels, kernel_size=2, stride=2),
             mid_norm,
