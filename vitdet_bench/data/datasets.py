@@ -184,6 +184,13 @@ def ensure_dataset_files(name: str) -> str:
 
     Call before building a COCOEvaluator, which reads ``metadata.json_file`` directly.
     """
-    if name not in _ENSURE_FILES:
-        raise KeyError(f"{name!r} is not a vitdet_bench dataset; known: {sorted(_ENSURE_FILES)}")
-    return _ENSURE_FILES[name]()
+    if name in _ENSURE_FILES:
+        return _ENSURE_FILES[name]()
+    # Any other registered COCO-style dataset (coco_2017_val, register_coco_instances, ...).
+    json_file = MetadataCatalog.get(name).get("json_file", None) if name in DatasetCatalog.list() else None
+    if json_file is None or not os.path.isfile(json_file):
+        raise KeyError(
+            f"dataset {name!r} has no COCO json to evaluate against (metadata json_file="
+            f"{json_file!r}); register it with register_coco_instances or use one of "
+            f"{sorted(_ENSURE_FILES)}")
+    return json_file
