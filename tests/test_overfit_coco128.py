@@ -3,10 +3,11 @@
 The demo's architecture (configs/demo/vit_tiny_shapes.py: the paper's detector
 shrunk to a 128-d ViT) trains from scratch on the first 4 coco128 images at
 256 px (no scale jitter, flips only) and is evaluated on the same images.
-Measured on the 2-core dev machine (120 iterations, batch 4): the smoothed
-total loss falls from about 3.9 to 1.3, box AP50 about 30 on the training images;
-chance is ~0. The asserted thresholds are well above chance and below the
-measured values to absorb run-to-run variation across machines.
+Measured on the 2-core dev machine (120 iterations, batch 4, 93 s including
+evaluation): total loss 5.54 -> 1.69, box AP50 70.6 (AP 46.1) on the training
+images; chance is ~0. The asserted thresholds (loss at most 60% of its start,
+AP50 > 25) are well above chance and below the measured values, to absorb
+run-to-run variation across machines.
 """
 import json
 import os
@@ -83,5 +84,7 @@ def test_tiny_vit_mask_rcnn_overfits_coco128(tmp_path):
     assert len(losses) >= 5
     assert losses[-1] < 0.6 * losses[0], losses
     report = json.loads((tmp_path / "run" / "report.json").read_text())
-    assert report["bbox"]["coco"]["AP50"] > 10.0, report["bbox"]["coco"]
+    print(f"overfit coco128: total_loss {losses[0]:.3f} -> {losses[-1]:.3f}; "
+          f"box AP50 {report['bbox']['coco']['AP50']:.1f}, AP {report['bbox']['coco']['AP']:.1f}")
+    assert report["bbox"]["coco"]["AP50"] > 25.0, report["bbox"]["coco"]
     assert "segm" in report
