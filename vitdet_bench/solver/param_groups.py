@@ -83,6 +83,7 @@ def get_param_groups(model: nn.Module, base_lr: float, weight_decay: float,
                          "cls_token", "gamma"),
                      weight_decay_norm: Optional[float] = 0.0,
                      weight_decay_bias: Optional[float] = 0.0,
+                     layer_id_fn=None,
                      ) -> List[Dict[str, Any]]:
     """Optimizer param groups with layer-wise lr decay and per-kind weight decay.
 
@@ -95,6 +96,9 @@ def get_param_groups(model: nn.Module, base_lr: float, weight_decay: float,
     A parameter whose name contains a ``no_weight_decay_names`` token (as a name
     component, e.g. ``blocks.0.gamma_1`` matches ``gamma`` as prefix of a component)
     gets weight decay 0.
+
+    ``layer_id_fn(name, num_layers, backbone_prefix) -> int`` replaces the ViT layer
+    numbering (:func:`get_layer_id`) for other backbone families (e.g. ConvMAE).
     """
     if model is None:
         raise ValueError("get_param_groups: model is None; set optimizer.params.model = model "
@@ -113,7 +117,7 @@ def get_param_groups(model: nn.Module, base_lr: float, weight_decay: float,
                 continue
             seen.add(id(p))
             full = f"{module_name}.{pname}" if module_name else pname
-            layer_id = get_layer_id(full, num_layers, backbone_prefix)
+            layer_id = (layer_id_fn or get_layer_id)(full, num_layers, backbone_prefix)
             scale = layer_decay ** (num_layers + 1 - layer_id)
             comps = full.split(".")
             if any(c == tok or c.startswith(tok) for tok in no_wd for c in comps):

@@ -45,7 +45,7 @@ from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY, Backbone
 
 from vitdet_bench.layers.attention import RelativePositionBias, resize_abs_pos_embed
-from vitdet_bench.modeling.backbone.vit import Block
+from vitdet_bench.modeling.backbone.vit import Block, ViT
 
 __all__ = [
     "ConvMAE", "ConvBlock", "ConvPatchEmbed", "CONVMAE_SIZES", "DESIGNS",
@@ -313,15 +313,8 @@ class ConvMAE(Backbone):
     def _unwrap(block: nn.Module) -> nn.Module:
         return getattr(block, "_checkpoint_wrapped_module", block)
 
-    @staticmethod
-    def _init_weights(m: nn.Module) -> None:
-        if isinstance(m, nn.Linear):
-            nn.init.trunc_normal_(m.weight, std=0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+    # Same init as the plain ViT (trunc-normal 0.02 linears, unit LayerNorms).
+    _init_weights = staticmethod(ViT._init_weights)
 
     def is_global_block(self, i: int) -> bool:
         return i in self.global_block_indexes

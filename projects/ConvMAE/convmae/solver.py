@@ -38,42 +38,11 @@ def get_convmae_param_groups(model: nn.Module, base_lr: float, weight_decay: flo
                                  "rel_pos_w"),
                              weight_decay_norm: Optional[float] = 0.0,
                              weight_decay_bias: Optional[float] = 0.0) -> List[Dict[str, Any]]:
-    """Same contract as ``vitdet_bench.solver.get_param_groups`` with ConvMAE layer ids."""
-    if model is None:
-        raise ValueError("get_convmae_param_groups: model is None; set optimizer.params.model")
-    from vitdet_bench.solver.param_groups import _is_norm_module
+    """``vitdet_bench.solver.get_param_groups`` with ConvMAE's layer ids."""
+    from vitdet_bench.solver import get_param_groups
 
-    wd_norm = weight_decay if weight_decay_norm is None else weight_decay_norm
-    wd_bias = weight_decay if weight_decay_bias is None else weight_decay_bias
-    no_wd = tuple(no_weight_decay_names)
-    seen, groups, order = set(), {}, []
-    for mname, module in model.named_modules():
-        is_norm = _is_norm_module(module)
-        for pname, p in module.named_parameters(recurse=False):
-            if not p.requires_grad or id(p) in seen:
-                continue
-            seen.add(id(p))
-            full = f"{mname}.{pname}" if mname else pname
-            lid = convmae_layer_id(full, num_layers, backbone_prefix)
-            scale = layer_decay ** (num_layers + 1 - lid)
-            comps = full.split(".")
-            if any(c.startswith(t) for t in no_wd for c in comps):
-                wd = 0.0
-            elif is_norm:
-                wd = wd_norm
-            elif pname == "bias":
-                wd = wd_bias
-            else:
-                wd = weight_decay
-            key = (base_lr * scale, wd)
-            if key not in groups:
-                groups[key] = {"params": [], "lr": key[0], "weight_decay": wd, "lr_scale": scale,
-                               "layer_ids": set()}
-                order.append(key)
-            groups[key]["params"].append(p)
-            groups[key]["layer_ids"].add(lid)
-    out = []
-    for k in order:
-        groups[k]["layer_ids"] = sorted(groups[k]["layer_ids"])
-        out.append(groups[k])
-    return out
+    return get_param_groups(model, base_lr, weight_decay, layer_decay=layer_decay,
+                            num_layers=num_layers, backbone_prefix=backbone_prefix,
+                            no_weight_decay_names=no_weight_decay_names,
+                            weight_decay_norm=weight_decay_norm,
+                            weight_decay_bias=weight_decay_bias, layer_id_fn=convmae_layer_id)
