@@ -128,3 +128,14 @@ def test_datasets_root_follows_env(monkeypatch, tmp_path):
     assert json_file == os.path.join(str(tmp_path), "coco128", "annotations",
                                      "instances_train2017.json")
     assert image_root == os.path.join(str(tmp_path), "coco128", "train2017")
+
+
+def test_ensure_dataset_files_accepts_any_registered_coco_dataset(tmp_path):
+    from detectron2.data.datasets import register_coco_instances
+
+    gt = tmp_path / "gt.json"
+    gt.write_text('{"images": [], "annotations": [], "categories": [{"id": 1, "name": "a"}]}')
+    name = "test_plain_coco_registration"
+    if name not in DatasetCatalog.list():
+        register_coco_instances(name, {}, str(gt), str(tmp_path))
+    assert vdata.ensure_dataset_files(name) == str(gt)

@@ -190,7 +190,7 @@ def ensure_dataset_files(name: str) -> str:
     json_file = MetadataCatalog.get(name).get("json_file", None) if name in DatasetCatalog.list() else None
     if json_file is None or not os.path.isfile(json_file):
         raise KeyError(
-            f"dataset {name!r} has no COCO json to evaluate against (metadata json_file="
-            f"{json_file!r}); register it with register_coco_instances or use one of "
-            f"{sorted(_ENSURE_FILES)}")
+            f"dataset {name!r} is not a vitdet_bench dataset and has no COCO json to evaluate "
+            f"against (metadata json_file={json_file!r}); register it with "
+            f"register_coco_instances or use one of {sorted(_ENSURE_FILES)}")
     return json_file
