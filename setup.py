@@ -50,7 +50,7 @@ setup(
         # tidecv 1.0.1 is the numerical reference for the error analysis (tests only).
         # It declares opencv-python, which clashes with the headless build, so
         # tools/install_env.sh installs it with --no-deps; these are its other needs.
-        "test": ["pytest>=7", "appdirs", "seaborn", "pandas"],
+        "test": ["pytest>=7", "appdirs", "seaborn", "pandas", "faster-coco-eval>=1.6"],
         "fast-eval": ["faster-coco-eval>=1.6"],
     },
 )
