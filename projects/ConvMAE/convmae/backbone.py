@@ -45,7 +45,7 @@ from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY, Backbone
 
 from vitdet_bench.layers.attention import RelativePositionBias, resize_abs_pos_embed
-from vitdet_bench.modeling.backbone.vit import Block, ViT
+from vitdet_bench.modeling.backbone.vit import Block, ViT, block_attention_settings
 
 __all__ = [
     "ConvMAE", "ConvBlock", "ConvPatchEmbed", "CONVMAE_SIZES", "DESIGNS",
@@ -273,22 +273,15 @@ class ConvMAE(Backbone):
                     self.grid_size, num_heads, init=rel_pos_init)
 
         blocks3 = []
-        windowed_seen = 0
-        for i in range(depth3):
-            windowed = i not in global_block_indexes
-            shift = 0
-            if windowed:
-                if window_shift and windowed_seen % 2 == 1:
-                    shift = window_size // 2
-                windowed_seen += 1
-            decomposed = None
-            if rel_pos == "decomposed":
-                decomposed = (window_size, window_size) if windowed else self.grid_size
+        settings = block_attention_settings(
+            [i not in global_block_indexes for i in range(depth3)], window_size, window_shift,
+            rel_pos, self.grid_size)
+        for i, (ws, shift, decomposed) in enumerate(settings):
             b = Block(
                 c3, num_heads, mlp_ratio=mlp_ratios[2], qkv_bias=qkv_bias,
                 drop_path=dpr[depths[0] + depths[1] + i],
                 norm_layer=lambda d: nn.LayerNorm(d, eps=1e-6),
-                window_size=window_size if windowed else 0, shift_size=shift,
+                window_size=ws, shift_size=shift,
                 use_sdpa=use_sdpa, decomposed_rel_pos_size=decomposed,
             )
             if i in checkpoint_block_indexes:

@@ -40,7 +40,7 @@ from ...layers.attention import (
 )
 
 __all__ = ["ViT", "Block", "PatchEmbed", "ATTENTION_STRATEGIES", "attention_strategy_layout",
-           "VIT_SIZES", "build_vit_backbone"]
+           "VIT_SIZES", "build_vit_backbone", "block_attention_settings"]
 
 ATTENTION_STRATEGIES = ("window", "window_global", "global_checkpoint", "global")
 
@@ -79,6 +79,28 @@ def attention_strategy_layout(strategy: str, depth: int) -> Dict[str, Tuple[int,
     if strategy == "global_checkpoint":
         return dict(window_block_indexes=(), checkpoint_block_indexes=everything)
     return dict(window_block_indexes=(), checkpoint_block_indexes=())
+
+
+def block_attention_settings(windowed, window_size, window_shift, rel_pos, grid_size):
+    """Per-block ``(window_size, shift_size, decomposed_rel_pos_size)`` for a block stack.
+
+    ``windowed[i]`` says whether block i uses windows; with ``window_shift`` every
+    other windowed block is shifted by half a window (Swin); ViTDet's decomposed
+    positions are sized to the window or to the global grid. Shared by every
+    backbone family built from :class:`Block`.
+    """
+    settings, windowed_seen = [], 0
+    for is_windowed in windowed:
+        shift = 0
+        if is_windowed:
+            if window_shift and windowed_seen % 2 == 1:
+                shift = window_size // 2
+            windowed_seen += 1
+        decomposed = None
+        if rel_pos == "decomposed":
+            decomposed = (window_size, window_size) if is_windowed else tuple(grid_size)
+        settings.append((window_size if is_windowed else 0, shift, decomposed))
+    return settings
 
 
 class PatchEmbed(nn.Module):
@@ -287,22 +309,15 @@ class ViT(Backbone):
                     self.grid_size, num_heads, init=rel_pos_init)
 
         dpr = torch.linspace(0, drop_path_rate, depth).tolist()
-        windowed_seen = 0
+        settings = block_attention_settings(
+            [i in window_block_indexes for i in range(depth)], window_size, window_shift,
+            rel_pos, self.grid_size)
         blocks = []
-        for i in range(depth):
-            windowed = i in window_block_indexes
-            shift = 0
-            if windowed:
-                if window_shift and windowed_seen % 2 == 1:
-                    shift = window_size // 2
-                windowed_seen += 1
-            decomposed = None
-            if rel_pos == "decomposed":
-                decomposed = (window_size, window_size) if windowed else self.grid_size
+        for i, (ws, shift, decomposed) in enumerate(settings):
             block = Block(
                 embed_dim, num_heads, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, drop_path=dpr[i],
                 norm_layer=lambda d: nn.LayerNorm(d, eps=1e-6),
-                window_size=window_size if windowed else 0, shift_size=shift,
+                window_size=ws, shift_size=shift,
                 layer_scale_init_value=layer_scale_init_value, use_sdpa=use_sdpa,
                 decomposed_rel_pos_size=decomposed,
             )
