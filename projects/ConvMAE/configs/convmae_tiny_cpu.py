@@ -2,7 +2,11 @@
 
 Same detector and neck as ``convmae_b_mrcnn_25ep.py`` at 128x128 input with a
 32/48/96-channel, 1/1/4-block ConvMAE (8x8 stage-3 grid, 4x4 windows, blocks 0 and 3
-global). Used by tests/test_convmae_train.py.
+global). Used by tests/test_convmae_train.py; trains through the standard entry point:
+
+    python tools/train_net.py --config-file projects/ConvMAE/configs/convmae_tiny_cpu.py
+
+(40 iterations of batch 4, then COCO box + mask evaluation on shapes_val and a report).
 """
 from detectron2.layers import ShapeSpec
 
@@ -31,6 +35,7 @@ model.roi_heads.mask_head.input_shape = ShapeSpec(channels=64, height=14, width=
 model.roi_heads.mask_head.conv_dims = [64, 64]
 model.roi_heads.batch_size_per_image = 64
 model.roi_heads.num_classes = 5
+model.roi_heads.box_predictor.test_topk_per_image = 20  # shapes images hold 2-5 objects
 
 dataloader.train.dataset.names = "shapes_train"
 dataloader.train.mapper.image_size = image_size
@@ -45,7 +50,7 @@ dataloader.test.num_workers = 0
 optimizer.lr = 1e-3
 optimizer.weight_decay = 0.05
 
-train.epochs = 1
+train.epochs = None  # schedule by iterations (train.max_iter), not epochs
 train.max_iter = 40
 train.warmup_iters = 5
 train.amp.enabled = False
