@@ -149,6 +149,43 @@ def test_registry_and_sizes():
     assert convmae.CONVMAE_SIZES["B"] == ((256, 384, 768), (2, 2, 11), 12, (4, 4, 4))
 
 
+# Stage channels C1/C2/C3, depths L1/L2/L3, stage-3 heads, MLP ratios (sources: README "Sizes").
+SIZES = {
+    "S": ((128, 256, 384), (2, 2, 11), 6, (4, 4, 4)),
+    "L": ((384, 768, 1024), (2, 2, 23), 16, (8, 8, 4)),
+}
+
+
+@pytest.mark.parametrize("size", sorted(SIZES))
+def test_small_and_large_presets(size):
+    assert convmae.CONVMAE_SIZES[size] == SIZES[size]
+    dims, depths, heads, ratios = SIZES[size]
+    with torch.device("meta"):
+        net = ConvMAE(img_size=1024, embed_dims=dims, depths=depths, num_heads=heads, mlp_ratios=ratios,
+                      **design_kwargs("multiscale"))
+        out = net(torch.empty(1, 3, 1024, 1024))
+    assert (len(net.blocks1), len(net.blocks2), len(net.blocks3)) == depths
+    assert {k: tuple(v.shape[1:]) for k, v in out.items()} == {
+        "s0": (dims[0], 256, 256), "s1": (dims[1], 128, 128), "s2": (dims[2], 64, 64), "s3": (dims[2], 32, 32)}
+    assert {k: s.channels for k, s in net.output_shape().items()} == {
+        "s0": dims[0], "s1": dims[1], "s2": dims[2], "s3": dims[2]}
+    assert net.blocks1[0].mlp.fc1.out_channels == dims[0] * ratios[0]
+    assert net.blocks2[0].mlp.fc1.out_channels == dims[1] * ratios[1]
+    assert net.blocks3[0].mlp.fc1.out_features == dims[2] * ratios[2]
+    assert net.blocks3[0].attn.num_heads == heads
+
+
+def test_large_preset_parameter_count():
+    # 224x224 classification encoder, as the early Alpha-VL/ConvMAE README's
+    # "ConvMAE-L | 322" M parameters (MLP 4/4/4 in stages 1-2 would give ~310 M).
+    dims, depths, heads, ratios = convmae.CONVMAE_SIZES["L"]
+    with torch.device("meta"):
+        net = ConvMAE(img_size=224, embed_dims=dims, depths=depths, num_heads=heads, mlp_ratios=ratios,
+                      window_size=0, rel_pos=None)
+    n = sum(p.numel() for p in net.parameters()) + 2 * dims[2] + dims[2] * 1000 + 1000  # + norm, head
+    assert abs(n / 322e6 - 1) < 0.005, n
+
+
 def test_layer_decay_groups():
     from convmae import convmae_layer_id
 

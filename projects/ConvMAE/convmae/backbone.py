@@ -52,14 +52,18 @@ __all__ = [
     "design_kwargs", "build_convmae_backbone", "build_convmae_fpn",
 ]
 
-# (embed_dims, depths, num_heads, mlp_ratios).
-# B: Alpha-VL/ConvMAE models_convmae.py / DET/models/convmae.py (and the issue).
-# S, L, H: ConvMAE paper (arXiv:2205.03892v2), appendix Table 8 "architecture
-# details"; see README.md for the provenance caveat.
+# (embed_dims, depths, num_heads, mlp_ratios). Sources (README.md "Sizes"); the
+# paper's appendix Table 8 (arXiv:2205.03892) could not be read in this work:
 CONVMAE_SIZES = {
+    # moreh-dev/FastConvMAE models_fastconvmae.py fastconvmae_convvit_small_patch16_dec512d8b
+    # (fork of Alpha-VL/FastConvMAE); some third-party copies use 12 heads.
     "S": ((128, 256, 384), (2, 2, 11), 6, (4, 4, 4)),
+    # Alpha-VL/ConvMAE models_convvit.py convvit_base_patch16, DET/models/convmae.py.
     "B": ((256, 384, 768), (2, 2, 11), 12, (4, 4, 4)),
+    # dconvmae_convvit_large_patch16_dec512d8b (copy of Alpha-VL models_convmae.py);
+    # 322M at 224 px with a 1000-class head = "ConvMAE-L 322" M in an early Alpha-VL README.
     "L": ((384, 768, 1024), (2, 2, 23), 16, (8, 8, 4)),
+    # dconvmae_convvit_huge_patch16_dec512d8b (same file); no published count to check.
     "H": ((768, 1024, 1280), (2, 2, 31), 16, (8, 8, 4)),
 }
 
