@@ -34,7 +34,6 @@ __all__ = [
     "shifted_window_mask",
     "LazyRelPosBias",
     "chunked_attention",
-    "relative_position_index_rows",
     "CPU_CHUNKED_MIN_TOKENS",
     "uses_chunked_attention",
 ]
@@ -192,22 +191,11 @@ class RelativePositionBias(nn.Module):
         return f"size={self.size}, num_heads={self.num_heads}"
 
 
-def relative_position_index_rows(size: Tuple[int, int], start: int, stop: int,
-                                 device=None) -> torch.Tensor:
-    """Rows ``start:stop`` of :func:`relative_position_index` computed directly, ``(rows, N)``."""
-    h, w = size
-    qi = torch.arange(start, stop, device=device)
-    ki = torch.arange(h * w, device=device)
-    dh = (qi // w)[:, None] - (ki // w)[None, :] + (h - 1)
-    dw = (qi % w)[:, None] - (ki % w)[None, :] + (w - 1)
-    return dh * (2 * w - 1) + dw
-
-
 class LazyRelPosBias:
     """A shared BEiT relative-position bias that is not materialized as ``(heads, N, N)``.
 
-    The chunked CPU attention gathers the rows it needs from the ``(rows, heads)``
-    table block by block and scatters gradients straight back into the table; the
+    The chunked CPU attention expands the rows it needs from a strided view of the
+    ``(rows, heads)`` table block by block and adds gradients straight back into it; the
     dense paths (SDPA, reference) call :meth:`dense`, which builds the tensor once
     per forward and caches it for all blocks sharing this object.
     """
@@ -244,88 +232,136 @@ def _dense_bias(bias):
     return bias.dense() if isinstance(bias, LazyRelPosBias) else bias
 
 
+def _table_bias_view(table_t: torch.Tensor, grid: Tuple[int, int]) -> torch.Tensor:
+    """``(heads, h, w, h, w)`` strided *view* of a BEiT table for keys in reversed order.
+
+    With the key grid flipped (``c' = h-1-c``, ``d' = w-1-d``) the bias of query
+    ``(a, b)`` and key ``(c', d')`` is ``table[a + c', b + d']``: every stride is
+    positive, so the bias of a block of query rows is a strided view of the small
+    table (copied once per block) instead of a gather through an ``N x N`` index.
+    """
+    h, w = grid
+    nh = table_t.shape[0]
+    t = table_t.contiguous()
+    return t.as_strided((nh, h, w, h, w), (t.stride(0), 2 * w - 1, 1, 2 * w - 1, 1))
+
+
+def _table_index_view(grid: Tuple[int, int], device=None) -> torch.Tensor:
+    """``(h, w, h, w)`` table-row index matching :func:`_table_bias_view` (keys reversed)."""
+    h, w = grid
+    rows = torch.arange((2 * h - 1) * (2 * w - 1), device=device)
+    return rows.as_strided((h, w, h, w), (2 * w - 1, 1, 2 * w - 1, 1))
+
+
 class _ChunkedAttention(torch.autograd.Function):
     """Query-blocked exact attention with an additive bias; backward recomputes scores.
 
     Memory: only ``q, k, v``, the output and the per-row log-sum-exp are saved;
     the ``(B, heads, rows, N)`` scores of one query block are the largest
-    temporary, in forward and backward. A rel-pos ``table`` is gathered per block
-    and its gradient accumulated per block (no ``(heads, N, N)`` gradient either).
+    temporary, in forward and backward. A rel-pos ``table`` is expanded per block
+    from a strided view (keys taken in reversed grid order, see
+    :func:`_table_bias_view`) and its gradient is ``index_add_``-ed per block into
+    the table, so neither the ``(heads, N, N)`` bias nor its gradient ever exists.
+    Speed: the bias enters through ``baddbmm`` (added by the GEMM itself), the
+    scale is folded into ``q`` once, and the softmax normalisation is applied to
+    the ``(rows, d)`` output instead of the ``(rows, N)`` probabilities.
     """
 
     @staticmethod
     def forward(ctx, q, k, v, bias, table, grid, scale, rows):
         B, nh, N, d = q.shape
-        out = torch.empty_like(q)
-        lse = torch.empty(B, nh, N, 1, dtype=torch.float32, device=q.device)
-        kt = k.transpose(-2, -1)
-        table_t = table.t() if table is not None else None
+        # (B*nh, N, d) contiguous; scale folded into q once (exact up to rounding).
+        qs = (q * scale).reshape(B * nh, N, d)
+        if table is not None:  # keys (and values) in reversed grid order, see above
+            k = k.flip(2)
+            v = v.flip(2)
+            w = grid[1]
+            rows = max(1, rows // w) * w
+            tview = _table_bias_view(table.t(), grid)
+        kf = k.reshape(B * nh, N, d)
+        vf = v.reshape(B * nh, N, d)
+        kt = kf.transpose(1, 2)
+        out = torch.empty(B * nh, N, d, dtype=q.dtype, device=q.device)
+        lse = torch.empty(B * nh, N, 1, dtype=torch.float32, device=q.device)
         for i0 in range(0, N, rows):
             i1 = min(N, i0 + rows)
-            s = torch.matmul(q[:, :, i0:i1], kt).float().mul_(scale)
-            if bias is not None:
-                s += bias[..., i0:i1, :]
-            if table_t is not None:
-                idx = relative_position_index_rows(grid, i0, i1, q.device)
-                s += torch.index_select(table_t, 1, idx.view(-1)).view(nh, i1 - i0, N)
+            qi = qs[:, i0:i1]
+            if table is not None:
+                tb = tview[:, i0 // w:(i1 + w - 1) // w].reshape(nh, i1 - i0, N)
+                s = torch.baddbmm(tb.repeat(B, 1, 1) if B > 1 else tb, qi, kt)
+            elif bias is not None:
+                bb = bias[..., i0:i1, :].expand(B, nh, i1 - i0, N).reshape(B * nh, i1 - i0, N)
+                s = torch.baddbmm(bb.to(qi.dtype), qi, kt)
+            else:
+                s = torch.bmm(qi, kt)
+            s = s.float()
             m = s.amax(dim=-1, keepdim=True)
             s.sub_(m).exp_()
             ssum = s.sum(dim=-1, keepdim=True)
-            s.div_(ssum)
-            lse[:, :, i0:i1] = m + ssum.log()
-            torch.matmul(s.to(v.dtype), v, out=out[:, :, i0:i1])
-        ctx.save_for_backward(q, k, v, out, lse, bias, table)
+            lse[:, i0:i1] = m + ssum.log()
+            out[:, i0:i1] = torch.bmm(s.to(v.dtype), vf).div_(ssum.to(v.dtype))
+        out = out.view(B, nh, N, d)
+        ctx.save_for_backward(qs, kf, vf, out, lse, bias, table)
         ctx.grid, ctx.scale, ctx.rows = grid, scale, rows
-        ctx.bias_shape = None if bias is None else bias.shape
         return out
 
     @staticmethod
     def backward(ctx, dout):
-        q, k, v, out, lse, bias, table = ctx.saved_tensors
+        qs, kf, vf, out, lse, bias, table = ctx.saved_tensors
         grid, scale, rows = ctx.grid, ctx.scale, ctx.rows
-        B, nh, N, d = q.shape
-        dout = dout.contiguous()
+        B, nh, N, d = out.shape
+        dout = dout.reshape(B * nh, N, d)
         need_bias = bias is not None and ctx.needs_input_grad[3]
         need_table = table is not None and ctx.needs_input_grad[4]
-        dq = torch.empty_like(q)
-        dk = torch.zeros(k.shape, dtype=torch.float32, device=k.device)
-        dv = torch.zeros(v.shape, dtype=torch.float32, device=v.device)
+        dq = torch.empty_like(qs)
+        dk = torch.zeros(kf.shape, dtype=torch.float32, device=kf.device)
+        dv = torch.zeros(vf.shape, dtype=torch.float32, device=vf.device)
         dbias = torch.zeros(bias.shape, dtype=torch.float32, device=bias.device) if need_bias else None
-        dtable_t = (torch.zeros(table.shape[::-1], dtype=torch.float32, device=table.device)
-                    if need_table else None)
-        table_t = table.t() if table is not None else None
-        kt = k.transpose(-2, -1)
-        vt = v.transpose(-2, -1)
-        delta = (dout.float() * out.float()).sum(-1, keepdim=True)  # (B, nh, N, 1)
+        if table is not None:
+            w = grid[1]
+            tview = _table_bias_view(table.t(), grid)
+            index = _table_index_view(grid, table.device)
+            dtable = torch.zeros(nh, table.shape[0], dtype=torch.float32,
+                                 device=table.device) if need_table else None
+        kt, vt = kf.transpose(1, 2), vf.transpose(1, 2)
+        delta = (dout.float() * out.reshape(B * nh, N, d).float()).sum(-1, keepdim=True)
         for i0 in range(0, N, rows):
             i1 = min(N, i0 + rows)
-            qi, doi = q[:, :, i0:i1], dout[:, :, i0:i1]
-            p = torch.matmul(qi, kt).float().mul_(scale)
-            if bias is not None:
-                p += bias[..., i0:i1, :]
-            idx = None
-            if table_t is not None:
-                idx = relative_position_index_rows(grid, i0, i1, q.device)
-                p += torch.index_select(table_t, 1, idx.view(-1)).view(nh, i1 - i0, N)
-            p.sub_(lse[:, :, i0:i1]).exp_()  # probabilities
-            dv += torch.matmul(p.transpose(-2, -1), doi.float())
-            ds = torch.matmul(doi, vt).float()
-            ds.sub_(delta[:, :, i0:i1]).mul_(p)  # dScores
+            qi, doi = qs[:, i0:i1], dout[:, i0:i1]
+            if table is not None:
+                tb = tview[:, i0 // w:(i1 + w - 1) // w].reshape(nh, i1 - i0, N)
+                p = torch.baddbmm(tb.repeat(B, 1, 1) if B > 1 else tb, qi, kt)
+            elif bias is not None:
+                bb = bias[..., i0:i1, :].expand(B, nh, i1 - i0, N).reshape(B * nh, i1 - i0, N)
+                p = torch.baddbmm(bb.to(qi.dtype), qi, kt)
+            else:
+                p = torch.bmm(qi, kt)
+            p = p.float().sub_(lse[:, i0:i1]).exp_()  # probabilities
+            dv += torch.bmm(p.transpose(1, 2), doi.float())
+            ds = torch.bmm(doi, vt).float()
+            ds.sub_(delta[:, i0:i1]).mul_(p)  # d(scores)
             del p
             if need_bias:
-                dbias[..., i0:i1, :] += ds.sum_to_size(dbias[..., i0:i1, :].shape)
+                g = ds.view(B, nh, i1 - i0, N)
+                dbias[..., i0:i1, :] += g.sum_to_size(dbias[..., i0:i1, :].shape)
             if need_table:
-                g = ds.sum(0) if ds.dim() == 4 else ds  # (nh, rows, N)
-                dtable_t.index_add_(1, idx.view(-1), g.reshape(nh, -1))
-            ds = ds.to(q.dtype)
-            torch.matmul(ds, k, out=dq[:, :, i0:i1])
-            dk += torch.matmul(ds.transpose(-2, -1), qi).float()
-        dq.mul_(scale)
-        dk.mul_(scale)
-        return (dq, dk.to(k.dtype), dv.to(v.dtype),
+                g = ds.view(B, nh, i1 - i0, N).sum(0) if B > 1 else ds
+                idx = index[i0 // w:(i1 + w - 1) // w].reshape(-1)
+                dtable.index_add_(1, idx, g.reshape(nh, -1))
+            ds = ds.to(qs.dtype)
+            dq[:, i0:i1] = torch.bmm(ds, kf)
+            dk += torch.bmm(ds.transpose(1, 2), qi).float()
+        dq = dq.mul_(scale).view(B, nh, N, d)
+        dk = dk.view(B, nh, N, d)
+        dv = dv.view(B, nh, N, d)
+        if table is not None:  # back to the caller's key order
+            dk, dv = dk.flip(2), dv.flip(2)
+        dtable_out = None
+        if need_table:
+            dtable_out = dtable.t().to(table.dtype)
+        return (dq.to(qs.dtype), dk.to(kf.dtype), dv.to(vf.dtype),
                 None if dbias is None else dbias.to(bias.dtype),
-                None if dtable_t is None else dtable_t.t().to(table.dtype),
-                None, None, None)
+                dtable_out, None, None, None)
 
 
 def chunked_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_bias=None,
