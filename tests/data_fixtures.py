@@ -9,7 +9,7 @@ import copy
 import json
 import os
 import shutil
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple, Union
 
 import pytest
 
@@ -56,10 +56,13 @@ def write_json(path: str, data: dict) -> None:
 # ----------------------------------------------------------------------------- broken corpus
 # Each corruption edits a COCO dict (and maybe image files) and returns what it broke,
 # so tests can check that the message names exactly that image / annotation.
+# Annotation corruptions take ``nth``: which polygon annotation to break (0 = the first),
+# so several can be combined in one dataset (see make_broken_dataset).
 
-def _first_ann_with_polygon(data: dict) -> dict:
-    return next(a for a in data["annotations"]
-                if not a.get("iscrowd", 0) and isinstance(a.get("segmentation"), list))
+def _first_ann_with_polygon(data: dict, nth: int = 0) -> dict:
+    anns = [a for a in data["annotations"]
+            if not a.get("iscrowd", 0) and isinstance(a.get("segmentation"), list)]
+    return anns[nth]
 
 
 def break_missing_image(data: dict, image_root: str, work: str) -> dict:
@@ -95,44 +98,44 @@ def break_image_size(data: dict, image_root: str, work: str) -> dict:
     return {"image_id": img["id"], "file_name": img["file_name"]}
 
 
-def break_empty_box(data: dict, image_root: str, work: str) -> dict:
-    ann = _first_ann_with_polygon(data)
+def break_empty_box(data: dict, image_root: str, work: str, nth: int = 0) -> dict:
+    ann = _first_ann_with_polygon(data, nth)
     ann["bbox"][2] = 0.0
     return {"image_id": ann["image_id"], "annotation_id": ann["id"]}
 
 
-def break_negative_box(data: dict, image_root: str, work: str) -> dict:
-    ann = _first_ann_with_polygon(data)
+def break_negative_box(data: dict, image_root: str, work: str, nth: int = 0) -> dict:
+    ann = _first_ann_with_polygon(data, nth)
     ann["bbox"][3] = -abs(ann["bbox"][3]) - 1.0
     return {"image_id": ann["image_id"], "annotation_id": ann["id"]}
 
 
-def break_polygon_points(data: dict, image_root: str, work: str) -> dict:
-    ann = _first_ann_with_polygon(data)
+def break_polygon_points(data: dict, image_root: str, work: str, nth: int = 0) -> dict:
+    ann = _first_ann_with_polygon(data, nth)
     ann["segmentation"] = [ann["segmentation"][0][:4]]  # 2 points
     return {"image_id": ann["image_id"], "annotation_id": ann["id"]}
 
 
-def break_polygon_zero_area(data: dict, image_root: str, work: str) -> dict:
-    ann = _first_ann_with_polygon(data)
+def break_polygon_zero_area(data: dict, image_root: str, work: str, nth: int = 0) -> dict:
+    ann = _first_ann_with_polygon(data, nth)
     x, y, w, h = ann["bbox"]
     ann["segmentation"] = [[x, y, x + w / 2, y + h / 2, x + w, y + h]]  # collinear
     return {"image_id": ann["image_id"], "annotation_id": ann["id"]}
 
 
-def break_unknown_category(data: dict, image_root: str, work: str) -> dict:
-    ann = _first_ann_with_polygon(data)
+def break_unknown_category(data: dict, image_root: str, work: str, nth: int = 0) -> dict:
+    ann = _first_ann_with_polygon(data, nth)
     ann["category_id"] = 999
     return {"image_id": ann["image_id"], "annotation_id": ann["id"]}
 
 
-def break_missing_segmentation(data: dict, image_root: str, work: str) -> dict:
-    ann = _first_ann_with_polygon(data)
+def break_missing_segmentation(data: dict, image_root: str, work: str, nth: int = 0) -> dict:
+    ann = _first_ann_with_polygon(data, nth)
     del ann["segmentation"]  # a box-only annotation among masked ones
     return {"image_id": ann["image_id"], "annotation_id": ann["id"]}
 
 
-CORRUPTIONS: Dict[str, Callable[[dict, str, str], dict]] = {
+CORRUPTIONS: Dict[str, Callable[..., dict]] = {
     "missing_image": break_missing_image,
     "unreadable_image": break_unreadable_image,
     "truncated_image": break_truncated_image,
@@ -145,14 +148,24 @@ CORRUPTIONS: Dict[str, Callable[[dict, str, str], dict]] = {
     "missing_segmentation": break_missing_segmentation,
 }
 
+# Problems that stop a run (with a message) and problems that are dropped and counted.
+FATAL_CORRUPTIONS = ("missing_image", "unreadable_image", "truncated_image", "size_mismatch",
+                     "unknown_category")
+ANNOTATION_CORRUPTIONS = ("empty_box", "negative_box", "polygon_two_points", "polygon_zero_area",
+                          "unknown_category", "missing_segmentation")
+SKIPPED_CORRUPTIONS = tuple(c for c in ANNOTATION_CORRUPTIONS if c not in FATAL_CORRUPTIONS)
 
-def make_broken_dataset(source_json: str, image_root: str, work: str, corruption: str,
+
+def make_broken_dataset(source_json: str, image_root: str, work: str,
+                        corruption: Union[str, Sequence[str]],
                         keep_images: int = 4) -> Tuple[str, str, dict]:
     """Write a corrupted copy of the first ``keep_images`` images' annotations.
 
     Images are not copied: the json points at ``image_root`` (or, for files the
     corruption creates, at absolute paths under ``work``). Returns
-    (json_file, image_root, what_was_broken).
+    (json_file, image_root, what_was_broken). ``corruption`` may be a list of
+    annotation corruptions: each breaks a different polygon annotation (the k-th
+    for the k-th name) and what_was_broken maps each name to what it broke.
     """
     os.makedirs(work, exist_ok=True)
     data = copy.deepcopy(load_json(source_json))
@@ -162,8 +175,15 @@ def make_broken_dataset(source_json: str, image_root: str, work: str, corruption
     keep = set(with_polygons[:keep_images])
     data["images"] = sorted([i for i in data["images"] if i["id"] in keep], key=lambda i: i["id"])
     data["annotations"] = [a for a in data["annotations"] if a["image_id"] in keep]
-    broken = CORRUPTIONS[corruption](data, image_root, work)
-    json_file = os.path.join(work, f"broken_{corruption}.json")
+    if isinstance(corruption, str):
+        broken = CORRUPTIONS[corruption](data, image_root, work)
+        tag = corruption
+    else:
+        assert all(c in ANNOTATION_CORRUPTIONS for c in corruption), corruption
+        broken = {c: CORRUPTIONS[c](data, image_root, work, nth=k)
+                  for k, c in enumerate(corruption)}
+        tag = "+".join(corruption)
+    json_file = os.path.join(work, f"broken_{tag}.json")
     write_json(json_file, data)
     return json_file, image_root, broken
 

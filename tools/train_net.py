@@ -5,9 +5,13 @@
         [--num-gpus N] [--num-machines M --machine-rank R --dist-url URL] [key=value ...]
 
 Overrides are checked against the loaded config before any heavy work: an unknown key
-(where its parent exists), a value of the wrong type, or an unregistered dataset name
-stops with a one-paragraph error (exit code 2). ``--num-gpus N`` without CUDA runs N
-CPU processes with the gloo backend.
+(where its parent exists), a value of the wrong type, an unregistered dataset name, an
+unknown ``attention_strategy`` or a missing ``train.init_checkpoint`` file stops with a
+one-paragraph error (exit code 2). Later errors that are the user's to fix -- bad data,
+a checkpoint of another architecture, a non-finite loss -- print one paragraph naming
+the file / image / iteration and exit with code 1 (a checkpoint error: 2); anything else
+is a bug and keeps its traceback. ``--num-gpus N`` without CUDA runs N CPU processes with
+the gloo backend (BatchNorm becomes NaiveSyncBatchNorm, logged as "BatchNorm: world size N").
 """
 from __future__ import annotations
 
@@ -139,11 +143,58 @@ def check_datasets(cfg) -> None:
                 "coco128_train, coco128_val, coco128_first16.")
 
 
+def check_attention_strategies(cfg) -> None:
+    """Every ``attention_strategy`` in the config must be a known strategy (or None)."""
+    from vitdet_bench.modeling.backbone.vit import ATTENTION_STRATEGIES
+
+    def walk(node, path):
+        if isinstance(node, DictConfig):
+            for k in node.keys():
+                try:
+                    v = node[k]
+                except Exception:
+                    continue
+                key = f"{path}.{k}".lstrip(".")
+                if k == "attention_strategy" and (v is None or isinstance(v, str)):
+                    if v is not None and v not in ATTENTION_STRATEGIES:
+                        close = difflib.get_close_matches(v, ATTENTION_STRATEGIES, n=1, cutoff=0.5)
+                        raise ConfigError(
+                            f"Unknown attention strategy {v!r} at {key}."
+                            + (f" Did you mean {close[0]!r}?" if close else "")
+                            + f" Known strategies: {', '.join(ATTENTION_STRATEGIES)} (all "
+                            "windowed; windowed + 4 global; all global with activation "
+                            "checkpointing; all global).")
+                else:
+                    walk(v, key)
+        elif isinstance(node, ListConfig):
+            for i, v in enumerate(node):
+                walk(v, f"{path}.{i}")
+
+    walk(cfg, "")
+
+
+def check_init_checkpoint(cfg, resume: bool = False) -> None:
+    """A local ``train.init_checkpoint`` must exist, unless a resume will not read it."""
+    train = cfg.get("train", None)
+    path = train.get("init_checkpoint", "") if train is not None else ""
+    if not path or not isinstance(path, str) or "://" in path or os.path.isfile(path):
+        return
+    out = train.get("output_dir", None)
+    if resume and out and os.path.isfile(os.path.join(str(out), "last_checkpoint")):
+        return
+    raise ConfigError(
+        f"train.init_checkpoint={path!r} does not exist (relative paths are relative to "
+        f"{os.getcwd()!r}). See the table of expected files in README.md (put them under "
+        "pretrained/), or set train.init_checkpoint='' with train.init_format=random.")
+
+
 def load_config(args):
     cfg = LazyConfig.load(args.config_file)
     check_overrides(cfg, args.opts)
     cfg = LazyConfig.apply_overrides(cfg, args.opts)
     check_datasets(cfg)
+    check_attention_strategies(cfg)
+    check_init_checkpoint(cfg, resume=getattr(args, "resume", False))
     return cfg
 
 
@@ -152,6 +203,32 @@ def main(args):
 
     cfg = load_config(args)
     return run(cfg, resume=args.resume, eval_only=args.eval_only)
+
+
+def main_guarded(args):
+    """``main``; an error that is the user's to fix becomes one paragraph and an exit code."""
+    from vitdet_bench.checkpoint import CheckpointError
+    from vitdet_bench.engine.errors import is_user_error, user_error_message
+
+    try:
+        return main(args)
+    except ConfigError as e:
+        _fail("Configuration error", str(e), 2)
+    except Exception as e:
+        if not is_user_error(e):
+            raise
+        kind = {"NonFiniteLossError": "Training diverged"}.get(type(e).__name__, "Error")
+        _fail(f"{kind} ({type(e).__name__})", user_error_message(e),
+              2 if isinstance(e, CheckpointError) else 1)
+
+
+def _fail(title: str, message: str, code: int):
+    from detectron2.utils import comm
+
+    rank = f"[rank {comm.get_rank()}] " if comm.get_world_size() > 1 else ""
+    sys.stdout.flush()
+    print(f"{rank}{title}: {message}", file=sys.stderr, flush=True)
+    sys.exit(code)
 
 
 def _cpu_worker(local_rank, world_size, num_machines, machine_rank, dist_url, args):
@@ -168,7 +245,7 @@ def _cpu_worker(local_rank, world_size, num_machines, machine_rank, dist_url, ar
         if i == machine_rank:
             comm._LOCAL_PROCESS_GROUP = pg
     comm.synchronize()
-    main(args)
+    main_guarded(args)  # a user error exits this process; launch_cpu stops the others
     dist.destroy_process_group()
 
 
@@ -180,9 +257,16 @@ def launch_cpu(args):
     dist_url = args.dist_url
     if dist_url == "auto":
         dist_url = f"tcp://127.0.0.1:{_find_free_port()}"
-    mp.start_processes(_cpu_worker, nprocs=args.num_gpus,
-                       args=(world_size, args.num_machines, args.machine_rank, dist_url, args),
-                       daemon=False, start_method="spawn")
+    try:
+        mp.start_processes(_cpu_worker, nprocs=args.num_gpus,
+                           args=(world_size, args.num_machines, args.machine_rank, dist_url,
+                                 args),
+                           daemon=False, start_method="spawn")
+    except mp.ProcessExitedException as e:
+        # A worker printed its one-paragraph error and exited; the others were stopped.
+        print(f"[vitdet_bench] training process {e.error_index} exited with code "
+              f"{e.exit_code}; the other processes were stopped.", file=sys.stderr, flush=True)
+        sys.exit(e.exit_code if isinstance(e.exit_code, int) and e.exit_code > 0 else 1)
 
 
 def cli(argv=None):
@@ -194,11 +278,14 @@ def cli(argv=None):
         sys.exit(2)
     world = args.num_gpus * args.num_machines
     if world > 1 and not torch.cuda.is_available():
-        print(f"[vitdet_bench] --num-gpus {args.num_gpus} without CUDA: {world} CPU processes "
-              "(gloo).", flush=True)
+        where = (f"{world} CPU processes" if args.num_machines == 1 else
+                 f"{args.num_gpus} CPU process(es) on machine {args.machine_rank} of "
+                 f"{args.num_machines}, {world} in all")
+        print(f"[vitdet_bench] --num-gpus {args.num_gpus} without CUDA: {where} (gloo).",
+              flush=True)
         launch_cpu(args)
     else:
-        launch(main, args.num_gpus, num_machines=args.num_machines,
+        launch(main_guarded, args.num_gpus, num_machines=args.num_machines,
                machine_rank=args.machine_rank, dist_url=args.dist_url, args=(args,))
 
 

@@ -39,7 +39,7 @@ __all__ = [
     "Problem", "ValidationReport", "validate_coco_json",
     "box_problem", "polygon_problem", "split_polygons", "read_image_size",
     "missing_image_message", "unreadable_image_message", "size_mismatch_message",
-    "drop_images_with_bad_files",
+    "drop_images_with_bad_files", "evaluable_ground_truth",
 ]
 
 logger = logging.getLogger(__name__)
@@ -138,7 +138,8 @@ def box_problem(bbox: Any, xywh: bool = True) -> Optional[str]:
     if w <= 0 or h <= 0:
         kind = "negative" if (w < 0 or h < 0) else "empty"
         layout = "[x, y, w, h]" if xywh else "[x0, y0, x1, y1]"
-        return f"has an {kind} bbox {layout}={values} (width {w:g}, height {h:g})"
+        article = "a" if kind == "negative" else "an"
+        return f"has {article} {kind} bbox {layout}={values} (width {w:g}, height {h:g})"
     return None
 
 
@@ -560,3 +561,65 @@ def drop_images_with_bad_files(dataset_dicts: List[dict], decode: bool = False) 
         logger.warning("Dropped %d of %d images whose files cannot be used: %s",
                        len(dataset_dicts) - len(kept), len(dataset_dicts), details)
     return kept
+
+
+# ------------------------------------------------------------------- evaluation ground truth
+
+def evaluable_ground_truth(json_file: str, out_file: str, masks: bool = True
+                           ) -> Tuple[str, Dict[str, int]]:
+    """The ground truth an evaluation can use: ``(json path, counts of what was dropped)``.
+
+    pycocotools crashes deep inside on a polygon with fewer than 3 points (a 2-point
+    polygon is even taken for a box) and on a non-crowd annotation without a
+    segmentation when masks are evaluated. The same annotations the training mapper
+    drops are dropped here, counted and logged: non-crowd ones with an empty,
+    negative or non-finite box, and -- with ``masks`` -- unusable polygons (the whole
+    annotation when none is left) and missing segmentations. When nothing needs
+    dropping this returns ``json_file`` itself and writes nothing; otherwise the
+    cleaned copy goes to ``out_file`` (atomically) and metrics are over the objects
+    that remain.
+    """
+    from vitdet_bench.utils.io import atomic_write_json
+
+    data = _load_json(json_file)
+    counts: Dict[str, int] = collections.Counter()
+    examples: List[str] = []
+    kept = []
+    for ann in data["annotations"]:
+        if not isinstance(ann, dict) or ann.get("iscrowd", 0):
+            kept.append(ann)
+            continue
+        where = _describe_annotation(ann.get("id"), ann.get("image_id"))
+        kind = None
+        if box_problem(ann.get("bbox"), xywh=True) is not None:
+            kind = INVALID_BOX
+        elif masks:
+            seg = ann.get("segmentation")
+            if seg is None or (isinstance(seg, list) and len(seg) == 0):
+                kind = MISSING_SEGMENTATION
+            elif isinstance(seg, list):
+                good, reasons = split_polygons(seg)
+                if reasons:
+                    counts[DEGENERATE_POLYGON] += 1
+                    if len(examples) < 5:
+                        examples.append(f"{where}: {'; '.join(reasons)}")
+                    if good:
+                        ann = dict(ann, segmentation=good)
+                    else:
+                        continue
+        if kind is not None:
+            counts[kind] += 1
+            if len(examples) < 5:
+                examples.append(f"{where}: {kind}")
+            continue
+        kept.append(ann)
+    if not counts:
+        return json_file, {}
+    data["annotations"] = kept
+    atomic_write_json(out_file, data)
+    logger.warning(
+        "Evaluation ground truth %r: %s annotation(s) that cannot be evaluated were dropped "
+        "or had their unusable polygons removed (%s; e.g. %s), as in training. Metrics are "
+        "computed against the cleaned copy %r.", json_file, sum(counts.values()),
+        ", ".join(f"{k}={v}" for k, v in sorted(counts.items())), "; ".join(examples), out_file)
+    return out_file, dict(counts)

@@ -7,7 +7,7 @@ Public API::
     select_device(requested) -> str
     seed_everything(seed)
     AtomicCheckpointer, get_rng_state, set_rng_state
-    NonFiniteLossError
+    NonFiniteLossError; errors.is_user_error / user_error_message (one-paragraph errors)
 """
 from .checkpoint import AtomicCheckpointer, get_rng_state, set_rng_state
 from .hooks import NonFiniteLossError, VitdetEvalHook

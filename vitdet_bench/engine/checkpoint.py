@@ -1,17 +1,25 @@
 """Atomic checkpoints and RNG state capture for exact resume."""
 from __future__ import annotations
 
+import glob
 import os
 import random
-from typing import Any, Dict
+import time
+from typing import Any, Dict, List
 
 import numpy as np
 import torch
 from detectron2.checkpoint import DetectionCheckpointer
 
-from vitdet_bench.utils.io import atomic_torch_save, atomic_write_text
+from vitdet_bench.utils.io import atomic_open, atomic_write_text
 
-__all__ = ["AtomicCheckpointer", "get_rng_state", "set_rng_state"]
+__all__ = ["AtomicCheckpointer", "get_rng_state", "set_rng_state", "PAUSE_IN_SAVE_ENV"]
+
+# Test hook (tests/test_engine_kill_save.py): with VITDET_BENCH_TEST_PAUSE_IN_SAVE=<name>
+# the save of <name>.pth stops after its temporary file is fully written and before
+# the rename, prints one line and sleeps, so a test can SIGKILL the process exactly
+# mid-save. Unset (always, outside that test) it costs one dict lookup per save.
+PAUSE_IN_SAVE_ENV = "VITDET_BENCH_TEST_PAUSE_IN_SAVE"
 
 
 def get_rng_state() -> Dict[str, Any]:
@@ -38,8 +46,13 @@ class AtomicCheckpointer(DetectionCheckpointer):
 
     The checkpoint goes to a temp file that is renamed over ``<name>.pth`` once
     complete; only then is ``last_checkpoint`` rewritten (atomically, too). A kill at
-    any moment leaves ``last_checkpoint`` naming a complete file. Every save also
+    any moment leaves ``last_checkpoint`` naming a complete file (a leftover temp file
+    is never read; :meth:`remove_stale_temp_files` deletes it). Every save also
     stores the python/numpy/torch RNG states (``rng_state``) unless given.
+
+    Loading raises :class:`vitdet_bench.checkpoint.CheckpointError` (naming the file)
+    for a missing or unreadable file and for a checkpoint that fits none of the
+    model's tensors (another architecture), where detectron2 would only log warnings.
     """
 
     def save(self, name: str, **kwargs: Any) -> None:
@@ -53,8 +66,74 @@ class AtomicCheckpointer(DetectionCheckpointer):
         basename = f"{name}.pth"
         save_file = os.path.join(self.save_dir, basename)
         self.logger.info("Saving checkpoint to {}".format(save_file))
-        atomic_torch_save(data, save_file)
+        with atomic_open(save_file, "wb") as f:
+            torch.save(data, f)
+            if os.environ.get(PAUSE_IN_SAVE_ENV) == name:
+                f.flush()
+                temp = glob.glob(os.path.join(self.save_dir, f".{basename}.*.tmp"))
+                print(f"[vitdet_bench] test hook {PAUSE_IN_SAVE_ENV}: {basename} written to "
+                      f"{', '.join(temp)}, pausing before the rename", flush=True)
+                time.sleep(3600)
         self.tag_last_checkpoint(basename)
+
+    def remove_stale_temp_files(self) -> List[str]:
+        """Delete temporary files left by a save that was killed before its rename.
+
+        They are never read (``last_checkpoint`` only ever names a renamed, complete
+        file); this just returns their disk space. Call it only while no other process
+        saves into this folder (the trainer does, on the main process, at start).
+        """
+        if not self.save_dir or not os.path.isdir(self.save_dir):
+            return []
+        stale = sorted(set(glob.glob(os.path.join(self.save_dir, ".*.pth.*.tmp")))
+                       | set(glob.glob(os.path.join(self.save_dir, ".last_checkpoint.*.tmp"))))
+        for f in stale:
+            try:
+                os.unlink(f)
+            except FileNotFoundError:
+                pass
+        if stale:
+            self.logger.warning(
+                "Removed %d incomplete checkpoint file(s) left by an interrupted save (never "
+                "used; last_checkpoint names only complete files): %s", len(stale),
+                ", ".join(os.path.basename(f) for f in stale))
+        return stale
+
+    def _load_model(self, checkpoint: Any):
+        """detectron2's loading, but a checkpoint that fits no tensor of the model is an error.
+
+        detectron2 only logs shape mismatches and missing keys, so a checkpoint of
+        another architecture would "load" and leave the model as initialized.
+        """
+        incompatible = super()._load_model(checkpoint)
+        # missing_keys includes the wrongly shaped ones; BatchNorm never reports a
+        # missing num_batches_tracked, so those do not count as loaded.
+        model_keys = {k for k in self.model.state_dict().keys()
+                      if not k.endswith("num_batches_tracked")}
+        loaded = model_keys - set(incompatible.missing_keys)
+        if model_keys and not loaded:
+            from vitdet_bench.checkpoint import CheckpointError
+
+            source = getattr(self, "_loading_path", "the checkpoint")
+            theirs = sorted(str(k) for k in incompatible.unexpected_keys)
+            shapes = [f"{k}: checkpoint {tuple(a)} vs model {tuple(b)}"
+                      for k, a, b in incompatible.incorrect_shapes[:3]]
+            raise CheckpointError(
+                f"{source}: checkpoint of another architecture: none of the model's "
+                f"{len(model_keys)} tensors could be loaded from it"
+                + (f" (shape mismatches, e.g. {'; '.join(shapes)})" if shapes else "")
+                + (f"; its keys look like {theirs[:3]}" if theirs else "")
+                + ". Check train.init_checkpoint / train.init_format (a pre-trained backbone "
+                "needs its format, e.g. mae, beit, mocov3, supervised, not 'detectron2').")
+        return incompatible
+
+    def load(self, path: str, checkpointables=None) -> Dict[str, Any]:
+        if path and "://" not in path and not os.path.isfile(path):
+            from vitdet_bench.checkpoint import CheckpointError
+
+            raise CheckpointError(f"{path}: checkpoint file does not exist.")
+        self._loading_path = path
+        return super().load(path, checkpointables=checkpointables)
 
     def tag_last_checkpoint(self, last_filename_basename: str) -> None:
         atomic_write_text(os.path.join(self.save_dir, "last_checkpoint"), last_filename_basename)
@@ -65,8 +144,11 @@ class AtomicCheckpointer(DetectionCheckpointer):
         if f.endswith(".pth") and os.path.isfile(f):
             try:
                 data = torch.load(f, map_location="cpu", weights_only=False)
-            except TypeError:  # pragma: no cover - old torch
-                data = torch.load(f, map_location="cpu")
+            except Exception as e:
+                from vitdet_bench.checkpoint import CheckpointError
+
+                raise CheckpointError(f"{f}: cannot be read as a PyTorch checkpoint (truncated, "
+                                      f"or not a checkpoint): {type(e).__name__}: {e}") from e
             if isinstance(data, dict) and "model" in data and "rng_state" in data:
                 return data
         return super()._load_file(f)

@@ -8,11 +8,9 @@ from detectron2.engine.train_loop import HookBase
 from detectron2.evaluation.testing import flatten_results_dict
 from detectron2.utils import comm
 
+from .errors import NonFiniteLossError
+
 __all__ = ["NonFiniteLossError", "VitdetEvalHook"]
-
-
-class NonFiniteLossError(FloatingPointError):
-    """Raised when a loss term is NaN/inf; nothing is checkpointed for that iteration."""
 
 
 class VitdetEvalHook(HookBase):

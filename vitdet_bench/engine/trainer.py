@@ -31,7 +31,8 @@ from vitdet_bench.utils.io import atomic_write_json
 
 from .checkpoint import AtomicCheckpointer, set_rng_state
 from .data import build_resumable_train_loader
-from .hooks import NonFiniteLossError, VitdetEvalHook
+from .errors import NonFiniteLossError, install_user_error_log_filter
+from .hooks import VitdetEvalHook
 
 __all__ = ["DEFAULT_SEED", "select_device", "seed_everything", "save_config", "compute_max_iter",
            "do_test", "run"]
@@ -156,6 +157,19 @@ class _StepMixin:
                 f"The last good checkpoint is the one named in {ckpt} (if any). Lower the "
                 "learning rate, enable gradient clipping, or check the data.")
 
+    def after_train(self):
+        # detectron2 leaves self.iter == max_iter only when every iteration finished. After
+        # a failure (bad data, non-finite loss, Ctrl-C) the state is not that of a finished
+        # iteration: no final checkpoint and no final evaluation of it (their hooks test
+        # ``iter + 1 >= max_iter``, which a failure in the last iteration also passes);
+        # the other hooks (timer, metric writers) still run.
+        if self.iter >= self.max_iter:
+            return super().after_train()
+        self.storage.iter = self.iter
+        for h in self._hooks:
+            if not isinstance(h, (hooks.PeriodicCheckpointer, VitdetEvalHook)):
+                h.after_train()
+
 
 class VitdetSimpleTrainer(_StepMixin, SimpleTrainer):
     pass
@@ -188,7 +202,22 @@ def do_test(cfg, model, output_dir: str, report_path: Optional[str] = None) -> D
     os.makedirs(output_dir, exist_ok=True)
     kwargs = {k: ev_cfg[k] for k in ("tasks", "distributed", "max_dets_per_image")
               if k in ev_cfg and ev_cfg[k] is not None}
-    evaluator = COCOEvaluator(dataset_name, output_dir=output_dir, use_fast_impl=False, **kwargs)
+    eval_name = dataset_name
+    if comm.is_main_process():
+        gt_json = _evaluable_gt(cfg, gt_json, output_dir, kwargs.get("tasks"))
+    gt_json = comm.all_gather(gt_json)[0]
+    if gt_json != ensure_dataset_files(dataset_name):
+        # COCOEvaluator reads metadata.json_file: evaluate against the cleaned copy.
+        from detectron2.data import MetadataCatalog
+
+        eval_name = f"{dataset_name}@evaluable"
+        meta = {k: v for k, v in MetadataCatalog.get(dataset_name).as_dict().items()
+                if k != "name"}
+        meta["json_file"] = gt_json
+        if eval_name in MetadataCatalog.list():
+            MetadataCatalog.remove(eval_name)
+        MetadataCatalog.get(eval_name).set(**meta)
+    evaluator = COCOEvaluator(eval_name, output_dir=output_dir, use_fast_impl=False, **kwargs)
     loader = instantiate(cfg.dataloader.test)
     results = inference_on_dataset(model, loader, evaluator)
     if comm.is_main_process():
@@ -199,6 +228,11 @@ def do_test(cfg, model, output_dir: str, report_path: Optional[str] = None) -> D
 
             with open(res_json) as f:
                 dets = json.load(f)
+            if not dets:
+                logger.warning(f"The model made no detection on {dataset_name!r}: every AP is 0; "
+                               f"no report written to {output_dir}.")
+                comm.synchronize()
+                return results
             has_segm = any("segmentation" in d for d in dets) if dets else "segm" in results
             iou_types = ("bbox", "segm") if has_segm else ("bbox",)
             report = write_report(gt_json, res_json, output_dir, iou_types=iou_types,
@@ -209,17 +243,50 @@ def do_test(cfg, model, output_dir: str, report_path: Optional[str] = None) -> D
     return results
 
 
+def _evaluable_gt(cfg, gt_json: str, output_dir: str, tasks) -> str:
+    """``gt_json`` or a cleaned copy without annotations pycocotools cannot evaluate."""
+    from vitdet_bench.data.validate import evaluable_ground_truth
+
+    if tasks:
+        masks = "segm" in tuple(tasks)
+    else:
+        try:
+            masks = "mask_head" in cfg.model.roi_heads and bool(cfg.model.roi_heads.mask_head)
+        except Exception:
+            masks = True
+    path, _ = evaluable_ground_truth(
+        gt_json, os.path.join(output_dir, "ground_truth_evaluable.json"), masks=masks)
+    return path
+
+
 # ----------------------------------------------------------------------------- setup
 def _setup_logging(output_dir: str) -> None:
     rank = comm.get_rank()
     setup_logger(output_dir, distributed_rank=rank, name="fvcore")
     setup_logger(output_dir, distributed_rank=rank, name="detectron2")
     setup_logger(output_dir, distributed_rank=rank, name="vitdet_bench", abbrev_name="vb")
+    install_user_error_log_filter()
+
+
+def _count_norms(model) -> Dict[str, int]:
+    counts: Dict[str, int] = {}
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            counts[type(m).__name__] = counts.get(type(m).__name__, 0) + 1
+    return counts
 
 
 def _build_model(cfg, device: str):
     model = instantiate(cfg.model)
-    model = convert_batchnorm_for_world(model, comm.get_world_size(), device)
+    world = comm.get_world_size()
+    before = _count_norms(model)
+    model = convert_batchnorm_for_world(model, world, device)
+    after = _count_norms(model)
+    if before:
+        what = ", ".join(f"{n} {k}" for k, n in sorted(after.items()))
+        logger.info(f"BatchNorm: world size {world} on {device}: {what}"
+                    + (" (synchronized across processes)" if world > 1 else
+                       " (one process: plain BatchNorm, no synchronization)"))
     model.to(device)
     return model
 
@@ -247,6 +314,7 @@ def _train_dataset_and_loader(cfg, seed: int, start_iter: int, max_iter_known: b
     if all(k in tl for k in ("dataset", "mapper", "total_batch_size")):
         dicts = instantiate(tl.dataset)
         mapper = instantiate(tl.mapper)
+        _TRAIN_MAPPERS.append(mapper)
         if not isinstance(dicts, list):
             dicts = list(dicts)
 
@@ -273,6 +341,9 @@ def _peek_iteration(checkpointer: AtomicCheckpointer) -> Optional[int]:
 def load_initialization(cfg, model, checkpointer) -> dict:
     """Initialize a fresh run from ``train.init_checkpoint`` / ``train.init_format``.
 
+    Called right after the model is built, before the data, optimizer and processes'
+    DDP wrapper: a wrong checkpoint fails in seconds (CheckpointError naming the file).
+
     Pre-trained backbones (mae, beit, mocov3, supervised, a project's format, or
     "random") go through :func:`vitdet_bench.checkpoint.load_pretrained`, which
     applies the paper's transfer rules and prints its load report.
@@ -293,6 +364,23 @@ def load_initialization(cfg, model, checkpointer) -> dict:
 
         atomic_write_json(os.path.join(cfg.train.output_dir, "init_report.json"), report.to_dict())
     return {}
+
+
+_TRAIN_MAPPERS: list = []
+
+
+def _log_skip_counts(cfg) -> None:
+    """Log what the training mapper dropped (see RobustDatasetMapper.skip_counts)."""
+    for mapper in _TRAIN_MAPPERS:
+        counts = dict(getattr(mapper, "skip_counts", {}) or {})
+        if counts:
+            workers = int(_get(cfg.dataloader.train, "num_workers", 0))
+            logger.warning(
+                "Training data: annotations dropped and counted by the mapper: "
+                + ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
+                + (f" (this process only; each of the {workers} data loader workers logs its "
+                   "own drops)" if workers else ""))
+    _TRAIN_MAPPERS.clear()
 
 
 def run(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, Any]:
@@ -317,21 +405,26 @@ def run(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, Any]:
 
     model = _build_model(cfg, device)
     logger.info("Model:\n{}".format(model))
+    probe = AtomicCheckpointer(model, output_dir)
+    if comm.is_main_process():
+        probe.remove_stale_temp_files()
+    comm.synchronize()
 
     if eval_only:
-        ckpt = AtomicCheckpointer(model, output_dir)
-        ckpt.resume_or_load(_get(cfg.train, "init_checkpoint", ""), resume=resume)
+        probe.resume_or_load(_get(cfg.train, "init_checkpoint", ""), resume=resume)
         if comm.is_main_process():
             save_config(cfg, os.path.join(output_dir, "config.yaml"))
         return do_test(cfg, model, os.path.join(output_dir, "inference"),
                        report_path=os.path.join(output_dir, "report.json"))
 
     # Where does the run start?
-    probe = AtomicCheckpointer(model, output_dir)
+    resuming = resume and probe.has_checkpoint()
     start_iter = 0
-    if resume:
+    if resuming:
         last = _peek_iteration(probe)
         start_iter = 0 if last is None else last + 1
+    else:
+        load_initialization(cfg, model, probe)
 
     factory, n_images = _train_dataset_and_loader(cfg, seed, start_iter, False)
     max_iter = compute_max_iter(cfg, n_images)
@@ -380,11 +473,8 @@ def run(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, Any]:
         if comm.is_main_process() else None,
     ])
 
-    if resume and checkpointer.has_checkpoint():
+    if resuming:
         extra = checkpointer.resume_or_load("", resume=True)
-    else:
-        extra = load_initialization(cfg, model, checkpointer)
-    if resume and checkpointer.has_checkpoint():
         start_iter = trainer.iter + 1
         rng = extra.get("rng_state") if isinstance(extra, dict) else None
         if rng is not None and comm.get_world_size() == 1:
@@ -395,7 +485,10 @@ def run(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, Any]:
         if comm.is_main_process():
             print(f"[vitdet_bench] resuming from {checkpointer.get_checkpoint_file()} at "
                   f"iteration {start_iter}", flush=True)
-    trainer.train(start_iter, max_iter)
+    try:
+        trainer.train(start_iter, max_iter)
+    finally:
+        _log_skip_counts(cfg)
     storage_results = {}
     rp = os.path.join(output_dir, "report.json")
     if os.path.isfile(rp):
