@@ -89,6 +89,51 @@ def test_window_shift_option():
     assert not torch.allclose(a(x)["s2"], b(x)["s2"])
 
 
+def test_attention_strategies_set_global_and_checkpointed_blocks():
+    layouts = {}
+    for strategy in ("window", "window_global", "global_checkpoint", "global", None):
+        net = tiny(attention_strategy=strategy)
+        layouts[strategy] = ([i for i in range(4) if net.is_global_block(i)],
+                             [i for i, b in enumerate(net.blocks3) if b.use_checkpoint])
+    assert layouts == {"window": ([], []), "window_global": ([0, 3], []),
+                       "global_checkpoint": ([0, 1, 2, 3], [0, 1, 2, 3]),
+                       "global": ([0, 1, 2, 3], []), None: ([0, 3], [])}
+    with pytest.raises(ValueError, match="global_ckpt.*window_global"):
+        tiny(attention_strategy="global_ckpt")
+
+
+@pytest.mark.parametrize("use_sdpa", [True, False])
+def test_checkpointed_stage3_same_outputs_and_gradients(use_sdpa, monkeypatch):
+    """Checkpointing recomputes; nothing changes, the shared tables' gradients included.
+
+    With a 16x16 grid (and the threshold lowered to 256 tokens) the CPU SDPA path is the query-blocked kernel whose global bias is
+    a lazy (non-tensor) view of the table: the case a reentrant checkpoint would break.
+    """
+    import vitdet_bench.layers.attention as attention
+
+    monkeypatch.setattr(attention, "CPU_CHUNKED_MIN_TOKENS", 256)
+    kw = dict(img_size=256, window_size=8, use_sdpa=use_sdpa)
+    ref = tiny(**kw).train()
+    ckpt = tiny(**kw, checkpoint_block_indexes=(0, 1, 2, 3)).train()
+    ckpt.load_state_dict(ref.state_dict())
+    with torch.no_grad():  # non-zero tables so their gradients are tested for real
+        for net in (ref, ckpt):
+            torch.manual_seed(1)
+            for t in (net.global_rel_pos_bias, net.window_rel_pos_bias):
+                t.relative_position_bias_table.normal_(0, 0.5)
+    x = torch.randn(1, 3, 256, 256)
+    outs = [net(x) for net in (ref, ckpt)]
+    for o in outs:
+        sum((v * torch.linspace(-1, 1, v.numel()).view_as(v)).sum() for v in o.values()).backward()
+    for k in outs[0]:
+        torch.testing.assert_close(outs[0][k], outs[1][k], rtol=1e-5, atol=1e-5)
+    grads = {n: p.grad for n, p in ref.named_parameters()}
+    for n, p in ckpt.named_parameters():
+        assert p.grad is not None, n
+        torch.testing.assert_close(p.grad, grads[n], rtol=1e-4, atol=1e-5, msg=n)
+    assert grads["global_rel_pos_bias.relative_position_bias_table"].abs().sum() > 0
+
+
 def test_masked_depthwise_conv_matches_reference():
     torch.manual_seed(0)
     blk = ConvBlock(8, mlp_ratio=2.0).eval()

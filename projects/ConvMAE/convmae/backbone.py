@@ -45,7 +45,7 @@ from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY, Backbone
 
 from vitdet_bench.layers.attention import RelativePositionBias, resize_abs_pos_embed
-from vitdet_bench.modeling.backbone.vit import Block, ViT, block_attention_settings
+from vitdet_bench.modeling.backbone.vit import ATTENTION_STRATEGIES, Block, ViT, block_attention_settings
 
 __all__ = [
     "ConvMAE", "ConvBlock", "ConvPatchEmbed", "CONVMAE_SIZES", "DESIGNS",
@@ -165,9 +165,14 @@ class ConvMAE(Backbone):
         use_abs_pos / abs_pos_init / freeze_pos_embed: absolute embedding; the
             released DET model sets ``requires_grad=False`` on it (a side effect
             of its ``sincos_pos_embed=True``), which ``freeze_pos_embed`` mimics.
-        checkpoint_block_indexes: stage-3 blocks under fairscale's
-            ``checkpoint_wrapper``; ``checkpoint_conv_blocks`` does the same for
-            stages 1-2.
+        checkpoint_block_indexes: stage-3 blocks whose activations are recomputed in
+            backward (``Block.use_checkpoint``, as in the ViT); ``checkpoint_conv_blocks``
+            wraps the stage 1-2 blocks in fairscale's ``checkpoint_wrapper``.
+        attention_strategy: None (use the two index lists as given) or one of the
+            ViT's ``ATTENTION_STRATEGIES``, so one benchmark / config key drives both
+            families: "window" (no global block), "window_global" (the given
+            ``global_block_indexes``: the design's four), "global_checkpoint" (all
+            stage-3 blocks global and checkpointed), "global" (all global).
         conv_norm_eps: LayerNorm eps of patch embeddings and conv blocks
             (1e-5 in Alpha-VL DET, 1e-6 in Official-ConvMAE-Det); stage-3
             blocks use 1e-6 in both.
@@ -198,8 +203,22 @@ class ConvMAE(Backbone):
         conv_norm_eps: float = 1e-5,
         use_sdpa: bool = True,
         out_features: Sequence[str] = ("s0", "s1", "s2", "s3"),
+        attention_strategy: Optional[str] = None,
     ):
         super().__init__()
+        depth3 = depths[2] if len(depths) == 3 else 0
+        if attention_strategy is not None:
+            if attention_strategy not in ATTENTION_STRATEGIES:
+                raise ValueError(
+                    f"ConvMAE attention_strategy={attention_strategy!r} is not one of "
+                    f"{', '.join(ATTENTION_STRATEGIES)} (or None: use global_block_indexes "
+                    "and checkpoint_block_indexes as given).")
+            if attention_strategy == "window":
+                global_block_indexes = ()
+            elif attention_strategy in ("global", "global_checkpoint"):
+                global_block_indexes = None
+            if attention_strategy == "global_checkpoint":
+                checkpoint_block_indexes = tuple(range(depth3))
         if len(embed_dims) != 3 or len(depths) != 3 or len(mlp_ratios) != 3 or len(patch_sizes) != 3:
             raise ValueError("ConvMAE needs three embed_dims, depths, mlp_ratios and patch_sizes")
         stride3 = patch_sizes[0] * patch_sizes[1] * patch_sizes[2]
@@ -207,7 +226,6 @@ class ConvMAE(Backbone):
             raise ValueError(f"img_size={img_size} is not a multiple of the stage-3 stride {stride3}")
         if rel_pos not in ("shared", "decomposed", None):
             raise ValueError(f"rel_pos must be 'shared', 'decomposed' or None, got {rel_pos!r}")
-        depth3 = depths[2]
         if global_block_indexes is None or not window_size:
             global_block_indexes = tuple(range(depth3))
         global_block_indexes = tuple(global_block_indexes)
@@ -288,10 +306,9 @@ class ConvMAE(Backbone):
                 window_size=ws, shift_size=shift,
                 use_sdpa=use_sdpa, decomposed_rel_pos_size=decomposed,
             )
-            if i in checkpoint_block_indexes:
-                from fairscale.nn.checkpoint import checkpoint_wrapper
-
-                b = checkpoint_wrapper(b)
+            # torch.utils.checkpoint inside Block (non-reentrant): the shared bias reaches
+            # the block as an argument that may be a lazy, non-tensor view of the table.
+            b.use_checkpoint = i in checkpoint_block_indexes
             blocks3.append(b)
         self.blocks3 = nn.ModuleList(blocks3)
 
