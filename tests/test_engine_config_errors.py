@@ -35,6 +35,16 @@ def test_wrong_type(cfg):
         train_net.check_overrides(cfg, ["train.amp.enabled=3"])
 
 
+def test_values_parsed_as_detectron2_applies_them(cfg):
+    """hydra's grammar (what LazyConfig.apply_overrides uses): null is None, None a string."""
+    train_net.check_overrides(cfg, ["train.epochs=null", "train.amp.enabled=true",
+                                    "optimizer.lr=1e-3"])
+    c = LazyConfig.apply_overrides(LazyConfig.load(CFG), ["train.epochs=null"])
+    assert c.train.epochs is None
+    with pytest.raises(train_net.ConfigError, match="gives str 'None'.*write null for None"):
+        train_net.check_overrides(cfg, ["train.max_iter=None"])
+
+
 def test_good_overrides_and_optional_keys(cfg):
     train_net.check_overrides(cfg, ["train.max_iter=3", "optimizer.lr=0.001", "optimizer.lr=1",
                                     "train.epochs=2", "train.warmup_iters=10",

@@ -40,6 +40,14 @@ class ConfigError(ValueError):
 
 
 def _parse_value(v: str):
+    """The value ``LazyConfig.apply_overrides`` will set: hydra's override grammar
+    (``null`` is None, ``true``/``false`` are bools), else a Python literal, else the string."""
+    try:
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        return OverridesParser.create().parse_overrides([f"k={v}"])[0].value()
+    except Exception:
+        pass
     try:
         return ast.literal_eval(v)
     except Exception:
@@ -102,7 +110,8 @@ def check_overrides(cfg, overrides) -> None:
                 raise ConfigError(
                     f"Wrong type for config key {key!r}: override {ov!r} gives "
                     f"{type(new).__name__} {new!r}, but the config has "
-                    f"{type(node).__name__} {node!r}.")
+                    f"{type(node).__name__} {node!r}."
+                    + (" Overrides use hydra's grammar: write null for None." if value.strip() == "None" else ""))
 
 
 def _dataset_names(cfg):
