@@ -1,10 +1,18 @@
 """The embedded default: a tiny ViT Mask R-CNN trained from scratch on synthetic shapes.
 
-Runs on a 2-core CPU in minutes (README quick start) and really learns: the
-same detector as the paper's recipe (multi-scale adaptor, BN FPN, 2-conv RPN,
-4conv1fc BN box head, BN mask head), shrunk to a 128-d, 8-block ViT with 64-channel FPN and heads at 256x256
-input on the deterministic `shapes_train` / `shapes_val` data (5 classes,
-generated once into the cache folder).
+The same detector as the paper's recipe (multi-scale adaptor, BN FPN, 2-conv RPN,
+4conv1fc BN box head, BN mask head), shrunk to a 128-d, 8-block ViT with 64-channel
+FPN and heads at 256x256 input, trained on the deterministic `shapes_train` /
+`shapes_val` data (5 classes, generated once into the cache folder).
+
+Measured with ``bash tools/quickstart.sh demo`` on the 2-core CPU dev machine (no
+other job running), 900 iterations: box AP50 59.7 (AP 40.3), mask AP50 58.7 (AP 42.7)
+on shapes_val; 11 min 18 s in all (training 10 min 21 s at 0.69 s/iteration,
+evaluation 18 s, start-up 22 s). A second run of the same settings (one thread,
+evaluation every 450 iterations) reached box AP50 62.0. The 10-minute goal is not
+met on this machine: 750 iterations (``train.epochs=5``) took 11 min 11 s on a slower
+pass of the same machine and reached only 46.3 box AP50; 192 px input (900
+iterations) 40.7 in 10 min 20 s.
 """
 from detectron2.layers import ShapeSpec
 
@@ -33,25 +41,32 @@ model.roi_heads.box_head.fc_dims = [256]
 model.roi_heads.box_predictor.input_shape = ShapeSpec(channels=256)
 model.roi_heads.mask_head.input_shape = ShapeSpec(channels=64, height=14, width=14)
 model.roi_heads.mask_head.conv_dims = [64, 64, 64, 64, 64]
-model.roi_heads.batch_size_per_image = 64
+# 32 sampled ROIs per image, half of them positive (detectron2: 512 at 25%): the
+# short from-scratch schedule learns the box and mask heads from the positives,
+# and fewer ROIs make each iteration cheaper. Measured on shapes_val after 900
+# iterations: box AP50 62.0 with 32 @ 50%, 48.7 with 32 @ 25%.
+model.roi_heads.batch_size_per_image = 32
+model.roi_heads.positive_fraction = 0.5
 model.roi_heads.num_classes = 5
 
 dataloader.train.dataset.names = "shapes_train"
 dataloader.train.mapper.image_size = image_size
 dataloader.train.mapper.min_scale = 0.75   # mild jitter: learns faster from scratch
 dataloader.train.mapper.max_scale = 1.25
-dataloader.train.total_batch_size = 8
+dataloader.train.total_batch_size = 4   # more, smaller steps: 48.7 vs 45.7 AP50 (batch 8, same images)
 dataloader.train.num_workers = 1
 dataloader.test.dataset.names = "shapes_val"
 dataloader.test.mapper.image_size = image_size
 dataloader.test.num_workers = 1
 
-optimizer.lr = 4e-4
+optimizer.lr = 1e-3   # from scratch, short schedule: 1e-3 > 4e-4 (45.7 vs 38.5 AP50) > 2e-3
 optimizer.weight_decay = 0.05
 optimizer.params.layer_decay = 1.0   # trained from scratch
 optimizer.params.num_layers = 8
 
-train.epochs = 6                     # 600 images x 6 / batch 8 = 450 iterations
+# 600 images x 6 / batch 4 = 900 iterations; the step decay stays late (88.9%, 96.3%):
+# decaying at 70% gave 42.7 AP50, a cosine schedule 35.3 (vs 48.7, same settings).
+train.epochs = 6
 train.warmup_iters = 50
 train.amp.enabled = False
 train.checkpointer.period = 200
