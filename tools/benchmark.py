@@ -71,15 +71,8 @@ def _cuda():
 
 # ------------------------------------------------------------------ one cell
 def _vmhwm_gb():
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 2**20
-    except OSError:
-        pass
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    from vitdet_bench.utils.memory import peak_rss_gb
+    return peak_rss_gb()
 
 
 def _reset_peak(device):

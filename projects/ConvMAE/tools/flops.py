@@ -165,10 +165,10 @@ def main(argv=None):
         print(f"score_thresh={thresh}: Total GFlops: {np.mean(totals):.1f}±{np.std(totals):.1f} "
               f"over {len(totals)} image(s)", flush=True)
     if args.output:
+        from vitdet_bench.utils.io import atomic_write_json
+
         os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-        with open(args.output + ".tmp", "w") as f:
-            json.dump(results, f, indent=1)
-        os.replace(args.output + ".tmp", args.output)
+        atomic_write_json(args.output, results, indent=1)
     return results
 
 

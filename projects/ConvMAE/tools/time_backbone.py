@@ -26,17 +26,8 @@ sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.join(REPO, "projects", "ConvMAE"))
 
 import vitdet_bench  # noqa: E402,F401  (compat patches before detectron2)
-
-
-def _vmhwm_gb():
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 2**20
-    except OSError:
-        pass
-    return None
+from vitdet_bench.utils.io import atomic_write_json  # noqa: E402
+from vitdet_bench.utils.memory import peak_rss_gb  # noqa: E402
 
 
 def main(argv=None):
@@ -89,13 +80,11 @@ def main(argv=None):
         print(f"step {i}: forward {t1 - t0:.1f} s, backward {t2 - t1:.1f} s, "
               f"loadavg {os.getloadavg()[0]:.2f}", flush=True)
     res.update(forward_s=fwd, backward_s=bwd, fwd_bwd_s=[a + b for a, b in zip(fwd, bwd)],
-               peak_rss_GB=_vmhwm_gb(), loadavg_after=os.getloadavg())
+               peak_rss_GB=peak_rss_gb(), loadavg_after=os.getloadavg())
     print(json.dumps(res), flush=True)
     if args.output:
         os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-        with open(args.output + ".tmp", "w") as f:
-            json.dump(res, f, indent=1)
-        os.replace(args.output + ".tmp", args.output)
+        atomic_write_json(args.output, res, indent=1)
     return res
 
 
