@@ -114,27 +114,31 @@ def check_overrides(cfg, overrides) -> None:
                     + (" Overrides use hydra's grammar: write null for None." if value.strip() == "None" else ""))
 
 
+def _config_entries(node, keys, path=""):
+    """``(dotted path, value)`` of every entry named in ``keys`` whose value is a string,
+    a list of them or None, anywhere under ``node``; other entries are searched into."""
+    if isinstance(node, DictConfig):
+        for k in node.keys():
+            try:
+                v = node[k]
+            except Exception:  # an unresolvable interpolation: nothing to check there
+                continue
+            key = f"{path}.{k}".lstrip(".")
+            if k in keys and (v is None or isinstance(v, (str, ListConfig))):
+                yield key, v
+            else:
+                yield from _config_entries(v, keys, key)
+    elif isinstance(node, ListConfig):
+        for i, v in enumerate(node):
+            yield from _config_entries(v, keys, f"{path}.{i}")
+
+
 def _dataset_names(cfg):
     out = []
-
-    def walk(node, path):
-        if isinstance(node, DictConfig):
-            for k in node.keys():
-                try:
-                    v = node[k]
-                except Exception:
-                    continue
-                if k in ("names", "dataset_name") and isinstance(v, (str, ListConfig)):
-                    vals = [v] if isinstance(v, str) else list(v)
-                    out.extend((f"{path}.{k}".lstrip("."), x) for x in vals)
-                else:
-                    walk(v, f"{path}.{k}")
-        elif isinstance(node, ListConfig):
-            for i, v in enumerate(node):
-                walk(v, f"{path}.{i}")
-
     if "dataloader" in cfg:
-        walk(cfg.dataloader, "dataloader")
+        for path, v in _config_entries(cfg.dataloader, ("names", "dataset_name"), "dataloader"):
+            if v is not None:
+                out.extend((path, x) for x in ([v] if isinstance(v, str) else list(v)))
     return out
 
 
@@ -156,30 +160,15 @@ def check_attention_strategies(cfg) -> None:
     """Every ``attention_strategy`` in the config must be a known strategy (or None)."""
     from vitdet_bench.modeling.backbone.vit import ATTENTION_STRATEGIES
 
-    def walk(node, path):
-        if isinstance(node, DictConfig):
-            for k in node.keys():
-                try:
-                    v = node[k]
-                except Exception:
-                    continue
-                key = f"{path}.{k}".lstrip(".")
-                if k == "attention_strategy" and (v is None or isinstance(v, str)):
-                    if v is not None and v not in ATTENTION_STRATEGIES:
-                        close = difflib.get_close_matches(v, ATTENTION_STRATEGIES, n=1, cutoff=0.5)
-                        raise ConfigError(
-                            f"Unknown attention strategy {v!r} at {key}."
-                            + (f" Did you mean {close[0]!r}?" if close else "")
-                            + f" Known strategies: {', '.join(ATTENTION_STRATEGIES)} (all "
-                            "windowed; windowed + 4 global; all global with activation "
-                            "checkpointing; all global).")
-                else:
-                    walk(v, key)
-        elif isinstance(node, ListConfig):
-            for i, v in enumerate(node):
-                walk(v, f"{path}.{i}")
-
-    walk(cfg, "")
+    for key, v in _config_entries(cfg, ("attention_strategy",)):
+        if isinstance(v, str) and v not in ATTENTION_STRATEGIES:
+            close = difflib.get_close_matches(v, ATTENTION_STRATEGIES, n=1, cutoff=0.5)
+            raise ConfigError(
+                f"Unknown attention strategy {v!r} at {key}."
+                + (f" Did you mean {close[0]!r}?" if close else "")
+                + f" Known strategies: {', '.join(ATTENTION_STRATEGIES)} (all "
+                "windowed; windowed + 4 global; all global with activation "
+                "checkpointing; all global).")
 
 
 def check_init_checkpoint(cfg, resume: bool = False) -> None:

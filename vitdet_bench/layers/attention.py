@@ -253,6 +253,25 @@ def _table_index_view(grid: Tuple[int, int], device=None) -> torch.Tensor:
     return rows.as_strided((h, w, h, w), (2 * w - 1, 1, 2 * w - 1, 1))
 
 
+def _block_scores(qs, kt, i0, i1, B, nh, bias, tview, grid):
+    """Scaled scores of query rows ``i0:i1`` plus their bias, ``(B*nh, rows, N)``.
+
+    Shared by forward and the backward recomputation so both see the same logits; the
+    bias enters through ``baddbmm`` (the GEMM adds it). ``tview`` is the strided table
+    view of :func:`_table_bias_view` (rows are whole grid rows of width ``grid[1]``).
+    """
+    qi = qs[:, i0:i1]
+    n = kt.shape[-1]
+    if tview is not None:
+        w = grid[1]
+        tb = tview[:, i0 // w:(i1 + w - 1) // w].reshape(nh, i1 - i0, n)
+        return torch.baddbmm(tb.repeat(B, 1, 1) if B > 1 else tb, qi, kt)
+    if bias is not None:
+        bb = bias[..., i0:i1, :].expand(B, nh, i1 - i0, n).reshape(B * nh, i1 - i0, n)
+        return torch.baddbmm(bb.to(qi.dtype), qi, kt)
+    return torch.bmm(qi, kt)
+
+
 class _ChunkedAttention(torch.autograd.Function):
     """Query-blocked exact attention with an additive bias; backward recomputes scores.
 
@@ -272,6 +291,7 @@ class _ChunkedAttention(torch.autograd.Function):
         B, nh, N, d = q.shape
         # (B*nh, N, d) contiguous; scale folded into q once (exact up to rounding).
         qs = (q * scale).reshape(B * nh, N, d)
+        tview = None
         if table is not None:  # keys (and values) in reversed grid order, see above
             k = k.flip(2)
             v = v.flip(2)
@@ -285,16 +305,7 @@ class _ChunkedAttention(torch.autograd.Function):
         lse = torch.empty(B * nh, N, 1, dtype=torch.float32, device=q.device)
         for i0 in range(0, N, rows):
             i1 = min(N, i0 + rows)
-            qi = qs[:, i0:i1]
-            if table is not None:
-                tb = tview[:, i0 // w:(i1 + w - 1) // w].reshape(nh, i1 - i0, N)
-                s = torch.baddbmm(tb.repeat(B, 1, 1) if B > 1 else tb, qi, kt)
-            elif bias is not None:
-                bb = bias[..., i0:i1, :].expand(B, nh, i1 - i0, N).reshape(B * nh, i1 - i0, N)
-                s = torch.baddbmm(bb.to(qi.dtype), qi, kt)
-            else:
-                s = torch.bmm(qi, kt)
-            s = s.float()
+            s = _block_scores(qs, kt, i0, i1, B, nh, bias, tview, grid).float()
             m = s.amax(dim=-1, keepdim=True)
             s.sub_(m).exp_()
             ssum = s.sum(dim=-1, keepdim=True)
@@ -317,6 +328,7 @@ class _ChunkedAttention(torch.autograd.Function):
         dk = torch.zeros(kf.shape, dtype=torch.float32, device=kf.device)
         dv = torch.zeros(vf.shape, dtype=torch.float32, device=vf.device)
         dbias = torch.zeros(bias.shape, dtype=torch.float32, device=bias.device) if need_bias else None
+        tview = None
         if table is not None:
             w = grid[1]
             tview = _table_bias_view(table.t(), grid)
@@ -328,14 +340,7 @@ class _ChunkedAttention(torch.autograd.Function):
         for i0 in range(0, N, rows):
             i1 = min(N, i0 + rows)
             qi, doi = qs[:, i0:i1], dout[:, i0:i1]
-            if table is not None:
-                tb = tview[:, i0 // w:(i1 + w - 1) // w].reshape(nh, i1 - i0, N)
-                p = torch.baddbmm(tb.repeat(B, 1, 1) if B > 1 else tb, qi, kt)
-            elif bias is not None:
-                bb = bias[..., i0:i1, :].expand(B, nh, i1 - i0, N).reshape(B * nh, i1 - i0, N)
-                p = torch.baddbmm(bb.to(qi.dtype), qi, kt)
-            else:
-                p = torch.bmm(qi, kt)
+            p = _block_scores(qs, kt, i0, i1, B, nh, bias, tview, grid)
             p = p.float().sub_(lse[:, i0:i1]).exp_()  # probabilities
             dv += torch.bmm(p.transpose(1, 2), doi.float())
             ds = torch.bmm(doi, vt).float()
