@@ -47,8 +47,10 @@ def test_chunked_matches_reference_dense_bias(bias_shape, rows):
            inputs)
 
 
-@pytest.mark.parametrize("grid,resize", [((4, 5), False), ((3, 3), True)])
-def test_chunked_lazy_table_matches_dense(grid, resize):
+@pytest.mark.parametrize("grid,resize", [((4, 5), False), ((5, 4), False), ((3, 3), True)])
+@pytest.mark.parametrize("rows", [5, 8, 100])
+def test_chunked_lazy_table_matches_dense(grid, resize, rows):
+    """Blocks of whole grid rows, including a shorter last block (5x4 grid, 8 rows)."""
     rpb = A.RelativePositionBias((3, 3) if resize else grid, num_heads=2, init="random")
     size = (4, 4) if resize else grid
     n = size[0] * size[1]
@@ -56,8 +58,22 @@ def test_chunked_lazy_table_matches_dense(grid, resize):
     q, k, v = (torch.randn(2, 2, n, 8, generator=g, requires_grad=True) for _ in range(3))
     inputs = [q, k, v, rpb.relative_position_bias_table]
     _check([lambda: _reference(q, k, v, rpb(size)),
-            lambda: A.chunked_attention(q, k, v, rpb.lazy(size), rows=5),
+            lambda: A.chunked_attention(q, k, v, rpb.lazy(size), rows=rows),
             lambda: _reference(q, k, v, rpb.lazy(size).dense())], inputs)
+
+
+def test_chunked_low_precision_inputs_compute_in_fp32():
+    """bf16 q/k/v/table: fp32 inside, outputs and gradients in the callers' dtypes."""
+    rpb = A.RelativePositionBias((4, 4), num_heads=2, init="random")
+    g = torch.Generator().manual_seed(0)
+    q32, k32, v32 = (torch.randn(1, 2, 16, 8, generator=g) for _ in range(3))
+    q, k, v = (t.bfloat16().requires_grad_() for t in (q32, k32, v32))
+    out = A.chunked_attention(q, k, v, rpb.lazy(), rows=8)
+    assert out.dtype == torch.bfloat16
+    ref = _reference(q.float(), k.float(), v.float(), rpb())
+    torch.testing.assert_close(out.float(), ref, atol=2e-2, rtol=2e-2)
+    dq, dk, dv = torch.autograd.grad(out.float().sum(), [q, k, v])
+    assert dq.dtype == dk.dtype == dv.dtype == torch.bfloat16
 
 
 def test_rel_pos_index_rows_and_dense_bias():

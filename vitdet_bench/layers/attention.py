@@ -253,23 +253,34 @@ def _table_index_view(grid: Tuple[int, int], device=None) -> torch.Tensor:
     return rows.as_strided((h, w, h, w), (2 * w - 1, 1, 2 * w - 1, 1))
 
 
-def _block_scores(qs, kt, i0, i1, B, nh, bias, tview, grid):
-    """Scaled scores of query rows ``i0:i1`` plus their bias, ``(B*nh, rows, N)``.
+def _block_scores(s, qs, kt, i0, i1, B, nh, bias, tview, grid):
+    """Write the scaled scores of query rows ``i0:i1`` plus their bias into ``s``.
 
-    Shared by forward and the backward recomputation so both see the same logits; the
-    bias enters through ``baddbmm`` (the GEMM adds it). ``tview`` is the strided table
-    view of :func:`_table_bias_view` (rows are whole grid rows of width ``grid[1]``).
+    ``s`` is a reused ``(B*nh, rows, N)`` fp32 workspace: fresh 64 MB tensors cost a
+    page fault per 4 KB on first touch, which on CPU takes longer than the GEMM
+    itself. The bias is copied in first and the GEMM accumulates onto it
+    (``baddbmm_``). ``tview`` is the strided table view of :func:`_table_bias_view`
+    (rows are whole grid rows of width ``grid[1]``). Shared by forward and the
+    backward recomputation so both see the same logits.
     """
     qi = qs[:, i0:i1]
-    n = kt.shape[-1]
+    r, n = i1 - i0, kt.shape[-1]
     if tview is not None:
-        w = grid[1]
-        tb = tview[:, i0 // w:(i1 + w - 1) // w].reshape(nh, i1 - i0, n)
-        return torch.baddbmm(tb.repeat(B, 1, 1) if B > 1 else tb, qi, kt)
-    if bias is not None:
-        bb = bias[..., i0:i1, :].expand(B, nh, i1 - i0, n).reshape(B * nh, i1 - i0, n)
-        return torch.baddbmm(bb.to(qi.dtype), qi, kt)
-    return torch.bmm(qi, kt)
+        h, w = grid
+        s.view(B, nh, r // w, w, h, w).copy_(tview[:, i0 // w:i1 // w])
+        s.baddbmm_(qi, kt)
+    elif bias is not None:
+        s.view(B, nh, r, n).copy_(bias[..., i0:i1, :])
+        s.baddbmm_(qi, kt)
+    else:
+        torch.bmm(qi, kt, out=s)
+    return s
+
+
+def _workspace(buf: torch.Tensor, r: int) -> torch.Tensor:
+    """The first ``r`` rows of a ``(BH, rows, N)`` workspace as a contiguous tensor."""
+    bh, _, n = buf.shape
+    return buf.view(-1)[: bh * r * n].view(bh, r, n)
 
 
 class _ChunkedAttention(torch.autograd.Function):
@@ -277,96 +288,105 @@ class _ChunkedAttention(torch.autograd.Function):
 
     Memory: only ``q, k, v``, the output and the per-row log-sum-exp are saved;
     the ``(B, heads, rows, N)`` scores of one query block are the largest
-    temporary, in forward and backward. A rel-pos ``table`` is expanded per block
-    from a strided view (keys taken in reversed grid order, see
-    :func:`_table_bias_view`) and its gradient is ``index_add_``-ed per block into
-    the table, so neither the ``(heads, N, N)`` bias nor its gradient ever exists.
-    Speed: the bias enters through ``baddbmm`` (added by the GEMM itself), the
-    scale is folded into ``q`` once, and the softmax normalisation is applied to
-    the ``(rows, d)`` output instead of the ``(rows, N)`` probabilities.
+    temporary (two of them in backward), allocated once per call and reused by
+    every block. A rel-pos ``table`` is expanded per block from a strided view
+    (keys taken in reversed grid order, see :func:`_table_bias_view`) and its
+    gradient is ``index_add_``-ed per block into the table, so neither the
+    ``(heads, N, N)`` bias nor its gradient ever exists. Speed: the GEMM accumulates
+    onto the bias in place, the scale is folded into ``q`` once, the softmax
+    normalisation divides the ``(rows, d)`` output instead of the ``(rows, N)``
+    probabilities, and dK/dV accumulate in place (``baddbmm_``). Computes in fp32.
     """
 
     @staticmethod
     def forward(ctx, q, k, v, bias, table, grid, scale, rows):
         B, nh, N, d = q.shape
-        # (B*nh, N, d) contiguous; scale folded into q once (exact up to rounding).
-        qs = (q * scale).reshape(B * nh, N, d)
+        ctx.dtypes = (q.dtype, k.dtype, v.dtype, None if bias is None else bias.dtype,
+                      None if table is None else table.dtype)
+        f32 = torch.float32
+        # (B*nh, N, d) contiguous fp32; scale folded into q once (exact up to rounding).
+        qs = (q.to(f32) * scale).reshape(B * nh, N, d)
         tview = None
         if table is not None:  # keys (and values) in reversed grid order, see above
-            k = k.flip(2)
-            v = v.flip(2)
-            w = grid[1]
-            rows = max(1, rows // w) * w
-            tview = _table_bias_view(table.t(), grid)
-        kf = k.reshape(B * nh, N, d)
-        vf = v.reshape(B * nh, N, d)
+            k, v = k.flip(2), v.flip(2)
+            rows = max(1, rows // grid[1]) * grid[1]
+            tview = _table_bias_view(table.to(f32).t(), grid)
+        if bias is not None:
+            bias = bias.to(f32)
+        kf = k.to(f32).reshape(B * nh, N, d)
+        vf = v.to(f32).reshape(B * nh, N, d)
         kt = kf.transpose(1, 2)
-        out = torch.empty(B * nh, N, d, dtype=q.dtype, device=q.device)
-        lse = torch.empty(B * nh, N, 1, dtype=torch.float32, device=q.device)
+        rows = min(rows, N)
+        out = torch.empty(B * nh, N, d, dtype=f32, device=q.device)
+        lse = torch.empty(B * nh, N, 1, dtype=f32, device=q.device)
+        ws = torch.empty(B * nh, rows, N, dtype=f32, device=q.device)
         for i0 in range(0, N, rows):
             i1 = min(N, i0 + rows)
-            s = _block_scores(qs, kt, i0, i1, B, nh, bias, tview, grid).float()
+            s = _block_scores(_workspace(ws, i1 - i0), qs, kt, i0, i1, B, nh, bias, tview, grid)
             m = s.amax(dim=-1, keepdim=True)
             s.sub_(m).exp_()
             ssum = s.sum(dim=-1, keepdim=True)
             lse[:, i0:i1] = m + ssum.log()
-            out[:, i0:i1] = torch.bmm(s.to(v.dtype), vf).div_(ssum.to(v.dtype))
+            out[:, i0:i1] = torch.bmm(s, vf).div_(ssum)
+        del ws
         out = out.view(B, nh, N, d)
         ctx.save_for_backward(qs, kf, vf, out, lse, bias, table)
         ctx.grid, ctx.scale, ctx.rows = grid, scale, rows
-        return out
+        return out.to(q.dtype)
 
     @staticmethod
     def backward(ctx, dout):
         qs, kf, vf, out, lse, bias, table = ctx.saved_tensors
         grid, scale, rows = ctx.grid, ctx.scale, ctx.rows
         B, nh, N, d = out.shape
-        dout = dout.reshape(B * nh, N, d)
+        f32 = torch.float32
+        dout = dout.to(f32).reshape(B * nh, N, d)
         need_bias = bias is not None and ctx.needs_input_grad[3]
         need_table = table is not None and ctx.needs_input_grad[4]
         dq = torch.empty_like(qs)
-        dk = torch.zeros(kf.shape, dtype=torch.float32, device=kf.device)
-        dv = torch.zeros(vf.shape, dtype=torch.float32, device=vf.device)
-        dbias = torch.zeros(bias.shape, dtype=torch.float32, device=bias.device) if need_bias else None
-        tview = None
+        dk = torch.zeros_like(kf)
+        dv = torch.zeros_like(vf)
+        dbias = torch.zeros_like(bias) if need_bias else None
+        tview = dtable = index0 = None
         if table is not None:
-            w = grid[1]
-            tview = _table_bias_view(table.t(), grid)
-            index = _table_index_view(grid, table.device)
-            dtable = torch.zeros(nh, table.shape[0], dtype=torch.float32,
-                                 device=table.device) if need_table else None
+            h, w = grid
+            tview = _table_bias_view(table.to(f32).t(), grid)
+            if need_table:
+                dtable = torch.zeros(nh, table.shape[0], dtype=f32, device=table.device)
+                # Table rows of the first block; block starting at grid row a0 reads the
+                # same pattern shifted by a0 * (2w - 1) rows.
+                index0 = _table_index_view(grid, table.device)[: rows // w].reshape(-1)
         kt, vt = kf.transpose(1, 2), vf.transpose(1, 2)
-        delta = (dout.float() * out.reshape(B * nh, N, d).float()).sum(-1, keepdim=True)
+        delta = (dout * out.reshape(B * nh, N, d)).sum(-1, keepdim=True)
+        ws_p = torch.empty(B * nh, rows, N, dtype=f32, device=qs.device)
+        ws_ds = torch.empty_like(ws_p)
         for i0 in range(0, N, rows):
             i1 = min(N, i0 + rows)
+            r = i1 - i0
             qi, doi = qs[:, i0:i1], dout[:, i0:i1]
-            p = _block_scores(qs, kt, i0, i1, B, nh, bias, tview, grid)
-            p = p.float().sub_(lse[:, i0:i1]).exp_()  # probabilities
-            dv += torch.bmm(p.transpose(1, 2), doi.float())
-            ds = torch.bmm(doi, vt).float()
+            p = _block_scores(_workspace(ws_p, r), qs, kt, i0, i1, B, nh, bias, tview, grid)
+            p.sub_(lse[:, i0:i1]).exp_()  # probabilities
+            dv.baddbmm_(p.transpose(1, 2), doi)
+            ds = torch.bmm(doi, vt, out=_workspace(ws_ds, r))
             ds.sub_(delta[:, i0:i1]).mul_(p)  # d(scores)
-            del p
             if need_bias:
-                g = ds.view(B, nh, i1 - i0, N)
+                g = ds.view(B, nh, r, N)
                 dbias[..., i0:i1, :] += g.sum_to_size(dbias[..., i0:i1, :].shape)
             if need_table:
-                g = ds.view(B, nh, i1 - i0, N).sum(0) if B > 1 else ds
-                idx = index[i0 // w:(i1 + w - 1) // w].reshape(-1)
-                dtable.index_add_(1, idx, g.reshape(nh, -1))
-            ds = ds.to(qs.dtype)
+                g = ds.view(B, nh, r * N).sum(0) if B > 1 else ds.view(nh, r * N)
+                dtable[:, (i0 // w) * (2 * w - 1):].index_add_(1, index0[: r * N], g)
             dq[:, i0:i1] = torch.bmm(ds, kf)
-            dk += torch.bmm(ds.transpose(1, 2), qi).float()
+            dk.baddbmm_(ds.transpose(1, 2), qi)
+        del ws_p, ws_ds
         dq = dq.mul_(scale).view(B, nh, N, d)
         dk = dk.view(B, nh, N, d)
         dv = dv.view(B, nh, N, d)
         if table is not None:  # back to the caller's key order
             dk, dv = dk.flip(2), dv.flip(2)
-        dtable_out = None
-        if need_table:
-            dtable_out = dtable.t().to(table.dtype)
-        return (dq.to(qs.dtype), dk.to(kf.dtype), dv.to(vf.dtype),
-                None if dbias is None else dbias.to(bias.dtype),
-                dtable_out, None, None, None)
+        qdt, kdt, vdt, bdt, tdt = ctx.dtypes
+        return (dq.to(qdt), dk.to(kdt), dv.to(vdt),
+                None if dbias is None else dbias.to(bdt),
+                None if dtable is None else dtable.t().to(tdt), None, None, None)
 
 
 def chunked_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_bias=None,
