@@ -158,6 +158,12 @@ def test_simple_feature_pyramid_variant():
     assert isinstance(sfp, SimpleFeaturePyramid)
     out = sfp(torch.randn(1, 3, 128, 128))
     assert {k: v.shape[-1] for k, v in out.items()} == {"p2": 32, "p3": 16, "p4": 8, "p5": 4, "p6": 2}
+    # ViTDet's branch widths: 4x narrows dim -> dim/2 -> dim/4, 2x dim -> dim/2, 1x/0.5x keep dim.
+    dim = net.embed_dim
+    firsts = [stage[1].in_channels for stage in sfp.stages]  # the 1x1 conv after resampling
+    assert firsts == [dim // 4, dim // 2, dim, dim]
+    assert [m.out_channels for m in sfp.stages[0][0] if isinstance(m, nn.ConvTranspose2d)] == \
+        [dim // 2, dim // 4]
 
 
 @pytest.fixture(scope="module")

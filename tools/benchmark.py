@@ -34,6 +34,10 @@ import sys
 import time
 
 STRATEGIES = ("window", "window_global", "global_checkpoint", "global")
+REFERENCE = "reference"  # detectron2's ViTDet backbone + SFP (tools/reference_vitdet.py)
+NUMERIC = ("params_M", "gflops_per_image", "train_fwd_bwd_s", "train_step_s", "infer_s_per_image",
+           "fwd_bwd_peak_GB", "train_peak_GB", "infer_peak_GB", "train_first_step_s",
+           "rss_after_build_GB", "wall_s")
 
 
 def parse_args(argv=None):
@@ -57,6 +61,13 @@ def parse_args(argv=None):
     p.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
     p.add_argument("--output-dir", default="runs/benchmark")
     p.add_argument("--opts", nargs="*", default=[], help="extra LazyConfig overrides key=value")
+    p.add_argument("--reference", action="store_true",
+                   help="also time detectron2's ViTDet backbone + simple feature pyramid of the "
+                        "same width/depth (tools/reference_vitdet.py), in the same run, and print "
+                        "each cell's speed and memory relative to it (backbone target only)")
+    p.add_argument("--repeats", type=int, default=1,
+                   help="run the whole list of cells this many times, interleaved, and report "
+                        "per-cell medians (the machine's speed drifts; ratios stay comparable)")
     p.add_argument("--cell", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -138,6 +149,16 @@ def run_cell(spec):
     vit = cfg
     for part in spec["vit_path"].split("."):
         vit = vit[part]
+    if spec["strategy"] == REFERENCE:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from reference_vitdet import build_reference
+        from vitdet_bench.modeling.backbone.vit import quarter_block_indexes
+
+        depth = int(vit.get("depth", 12))
+        model, origin = build_reference(img_size=size, embed_dim=int(vit.get("embed_dim", 768)),
+                                        depth=depth, num_heads=int(vit.get("num_heads", 12)),
+                                        global_blocks=quarter_block_indexes(depth))
+        return _measure(spec, model.to(device), {"reference": origin})
     vit.attention_strategy = spec["strategy"]
     vit.img_size = size
     vit.use_sdpa = spec["path"] == "sdpa"
@@ -151,8 +172,14 @@ def run_cell(spec):
         model = instantiate(cfg.model.backbone)
     else:
         model = instantiate(cfg.model)
-    model.to(device)
-    res = {"params_M": sum(p.numel() for p in model.parameters()) / 1e6}
+    return _measure(spec, model.to(device), {})
+
+
+def _measure(spec, model, res):
+    import torch
+
+    device, size, bs = spec["device"], spec["size"], spec["batch_size"]
+    res["params_M"] = sum(p.numel() for p in model.parameters()) / 1e6
     amp = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[spec["amp"]]
     dev_type = "cuda" if device.startswith("cuda") else "cpu"
 
@@ -288,6 +315,74 @@ def plot(rows, path):
     return True
 
 
+def run_cell_subprocess(spec, timeout):
+    """One cell in a fresh interpreter: its result dict (status ok / OOM / error / timeout)."""
+    t0 = time.time()
+    try:
+        p = subprocess.run([sys.executable, os.path.abspath(__file__), "--cell", json.dumps(spec)],
+                           capture_output=True, text=True, timeout=timeout)
+        line = [ln for ln in p.stdout.splitlines() if ln.startswith("@@CELL ")]
+        if line:
+            res = json.loads(line[-1][7:])
+        elif p.returncode in (-9, 137):  # killed by the kernel's OOM killer
+            res = {"status": "OOM", "error": "killed (SIGKILL)"}
+        else:
+            res = {"status": "error", "error": p.stderr[-500:]}
+    except subprocess.TimeoutExpired:
+        res = {"status": "timeout"}
+    res["wall_s"] = time.time() - t0
+    return res
+
+
+def aggregate(runs, cells):
+    """One row per cell: medians of the numeric fields over its repeats that succeeded."""
+    rows = []
+    for size, strategy, path in cells:
+        mine = [r for r in runs if (r["size"], r["strategy"], r["path"]) == (size, strategy, path)]
+        ok = [r for r in mine if r.get("status") == "ok"]
+        if not ok:
+            rows.append({k: v for k, v in mine[-1].items() if k != "repeat"})
+            continue
+        row = {k: v for k, v in ok[0].items() if k not in NUMERIC and k != "repeat"}
+        for k in NUMERIC:
+            vals = [r[k] for r in ok if isinstance(r.get(k), (int, float))]
+            if vals:
+                row[k] = statistics.median(vals)
+        row["repeats"] = len(ok)
+        rows.append(row)
+    return rows
+
+
+def relative_to_reference(rows):
+    """Per size, each cell's time and peak memory against the reference cell of that size."""
+    out = []
+    for ref in [r for r in rows if r["strategy"] == REFERENCE and r["status"] == "ok"]:
+        for r in rows:
+            if r is ref or r["size"] != ref["size"] or r["status"] != "ok":
+                continue
+            rel = dict(strategy=r["strategy"], path=r["path"], size=r["size"])
+            for k in ("train_fwd_bwd_s", "infer_s_per_image", "fwd_bwd_peak_GB", "infer_peak_GB"):
+                if r.get(k) and ref.get(k):
+                    rel[k] = dict(ours=r[k], reference=ref[k], less_pct=100 * (1 - r[k] / ref[k]))
+            out.append(rel)
+    return out
+
+
+def format_relative(rel):
+    lines = ["", "Against the reference (detectron2 ViTDet backbone + SFP), same run "
+             "(positive = faster / less memory):",
+             "| strategy | size | path | fwd+bwd | infer | fwd+bwd peak | infer peak |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rel:
+        cells = []
+        for k in ("train_fwd_bwd_s", "infer_s_per_image", "fwd_bwd_peak_GB", "infer_peak_GB"):
+            v = r.get(k)
+            cells.append("-" if v is None else
+                         f"{v['ours']:.2f} vs {v['reference']:.2f} ({v['less_pct']:+.0f}%)")
+        lines.append(f"| {r['strategy']} | {r['size']} | {r['path']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.cell:
@@ -304,32 +399,27 @@ def main(argv=None):
         print("@@CELL " + json.dumps(res), flush=True)
         return 0
     os.makedirs(args.output_dir, exist_ok=True)
-    rows = []
-    for size in args.sizes:
-        for strategy in args.strategies:
-            for path in args.paths:
-                spec = dict(config_file=args.config_file, vit_path=args.vit_path, target=args.target,
-                            strategy=strategy, size=size, path=path, device=args.device,
-                            amp=args.amp, batch_size=args.batch_size, steps=args.steps,
-                            warmup=args.warmup, no_flops=args.no_flops, no_train=args.no_train,
-                            no_infer=args.no_infer, opts=args.opts)
-                t0 = time.time()
-                try:
-                    p = subprocess.run([sys.executable, os.path.abspath(__file__), "--cell",
-                                        json.dumps(spec)], capture_output=True, text=True,
-                                       timeout=args.timeout)
-                    line = [ln for ln in p.stdout.splitlines() if ln.startswith("@@CELL ")]
-                    if line:
-                        res = json.loads(line[-1][7:])
-                    elif p.returncode in (-9, 137):  # killed by the kernel's OOM killer
-                        res = {"status": "OOM", "error": "killed (SIGKILL)"}
-                    else:
-                        res = {"status": "error", "error": p.stderr[-500:]}
-                except subprocess.TimeoutExpired:
-                    res = {"status": "timeout"}
-                row = dict(strategy=strategy, size=size, path=path, wall_s=time.time() - t0, **res)
-                rows.append(row)
-                print(json.dumps(row), flush=True)
+    if args.reference and args.target != "backbone":
+        print("--reference times a backbone + neck; use it with --target backbone", file=sys.stderr)
+        return 2
+    cells = [(size, strategy, path) for size in args.sizes for strategy in args.strategies
+             for path in args.paths]
+    if args.reference:
+        cells += [(size, REFERENCE, "plain") for size in args.sizes]
+        cells.sort(key=lambda c: args.sizes.index(c[0]))
+    runs = []
+    for rep in range(max(1, args.repeats)):
+        for size, strategy, path in cells:
+            spec = dict(config_file=args.config_file, vit_path=args.vit_path, target=args.target,
+                        strategy=strategy, size=size, path=path, device=args.device,
+                        amp=args.amp, batch_size=args.batch_size, steps=args.steps,
+                        warmup=args.warmup, no_flops=args.no_flops, no_train=args.no_train,
+                        no_infer=args.no_infer, opts=args.opts)
+            row = dict(strategy=strategy, size=size, path=path, repeat=rep,
+                       **run_cell_subprocess(spec, args.timeout))
+            runs.append(row)
+            print(json.dumps(row), flush=True)
+    rows = aggregate(runs, cells)
     meta = dict(config=args.config_file, target=args.target, device=args.device, amp=args.amp,
                 batch_size=args.batch_size, steps=args.steps, warmup=args.warmup,
                 cpu_count=os.cpu_count(), loadavg=os.getloadavg(), platform=platform.platform())
@@ -342,9 +432,13 @@ def main(argv=None):
         pass
     out = os.path.join(args.output_dir, "benchmark.json")
     with open(out + ".tmp", "w") as f:
-        json.dump({"meta": meta, "rows": rows}, f, indent=1)
+        json.dump({"meta": meta, "rows": rows, "runs": runs,
+                   "relative_to_reference": relative_to_reference(rows)}, f, indent=1)
     os.replace(out + ".tmp", out)
     print(table(rows))
+    rel = relative_to_reference(rows)
+    if rel:
+        print(format_relative(rel))
     if plot(rows, os.path.join(args.output_dir, "benchmark.png")):
         print("plot:", os.path.join(args.output_dir, "benchmark.png"))
     print("json:", out)

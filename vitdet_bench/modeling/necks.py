@@ -53,6 +53,20 @@ def resample_module(scale: float, channels: int, norm: str = "GN") -> nn.Module:
     raise ValueError(f"scale factor {scale} is not supported (4, 2, 1 or 0.5)")
 
 
+def _sfp_resample(scale: float, dim: int, norm: str):
+    """ViTDet's per-scale branch and its output channels: the up-sampling branches narrow
+    the map as they enlarge it (4x: dim -> dim/2 -> dim/4; 2x: dim -> dim/2), unlike the
+    Benchmarking adaptor, which keeps ``dim`` at every scale."""
+    if scale == 4.0:
+        mid = nn.GroupNorm(math.gcd(32, dim // 2), dim // 2) if norm == "GN" else LayerNorm2d(dim // 2)
+        return nn.Sequential(nn.ConvTranspose2d(dim, dim // 2, kernel_size=2, stride=2), mid,
+                             nn.GELU(),
+                             nn.ConvTranspose2d(dim // 2, dim // 4, kernel_size=2, stride=2)), dim // 4
+    if scale == 2.0:
+        return nn.ConvTranspose2d(dim, dim // 2, kernel_size=2, stride=2), dim // 2
+    return resample_module(scale, dim, norm), dim
+
+
 class _SquarePad:
     """Mixin: pad the batch to ``square_pad`` x ``square_pad`` on any detectron2."""
 
@@ -137,9 +151,10 @@ class SimpleFeaturePyramid(_SquarePad, Backbone):
         self.stages = nn.ModuleList()
         strides = []
         for scale in scale_factors:
-            layers = [resample_module(scale, dim, "LN" if norm == "LN" else "GN")]
+            resample, res_dim = _sfp_resample(scale, dim, "LN" if norm == "LN" else "GN")
+            layers = [resample]
             layers += [
-                Conv2d(dim, out_channels, 1, bias=not norm, norm=get_norm(norm, out_channels)),
+                Conv2d(res_dim, out_channels, 1, bias=not norm, norm=get_norm(norm, out_channels)),
                 Conv2d(out_channels, out_channels, 3, padding=1, bias=not norm,
                        norm=get_norm(norm, out_channels)),
             ]
