@@ -229,11 +229,23 @@ def _fail(title: str, message: str, code: int):
     sys.exit(code)
 
 
+def _share_cpu_threads(procs_per_machine: int) -> None:
+    """Give each of the machine's CPU processes its share of the cores (as torchrun does):
+    N processes with all cores' worth of intra-op threads each would oversubscribe them.
+    An explicit OMP_NUM_THREADS wins."""
+    import torch
+
+    if "OMP_NUM_THREADS" not in os.environ:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        torch.set_num_threads(max(1, (cores or 1) // max(1, procs_per_machine)))
+
+
 def _cpu_worker(local_rank, world_size, num_machines, machine_rank, dist_url, args):
     import torch.distributed as dist
     from detectron2.utils import comm
 
     rank = machine_rank * args.num_gpus + local_rank
+    _share_cpu_threads(args.num_gpus)
     dist.init_process_group(backend="gloo", init_method=dist_url, world_size=world_size,
                             rank=rank)
     num_per = args.num_gpus
