@@ -140,7 +140,9 @@ class ReferenceViT(nn.Module):
 
 
 class _ChannelLayerNorm(nn.Module):
-    """detectron2's "LN" norm for conv maps: LayerNorm over channels."""
+    """detectron2's "LN" norm for conv maps: LayerNorm over channels, computed as upstream
+    does (explicit mean and variance), not with the library's cheaper ``LayerNorm2d``, so
+    the baseline costs what upstream's costs."""
 
     def __init__(self, channels: int, eps: float = 1e-6):
         super().__init__()
