@@ -430,13 +430,13 @@ def main(argv=None):
             meta["gpu"] = torch.cuda.get_device_name()
     except Exception:  # noqa: BLE001
         pass
+    from vitdet_bench.utils.io import atomic_write_json
+
     out = os.path.join(args.output_dir, "benchmark.json")
-    with open(out + ".tmp", "w") as f:
-        json.dump({"meta": meta, "rows": rows, "runs": runs,
-                   "relative_to_reference": relative_to_reference(rows)}, f, indent=1)
-    os.replace(out + ".tmp", out)
-    print(table(rows))
     rel = relative_to_reference(rows)
+    atomic_write_json(out, {"meta": meta, "rows": rows, "runs": runs,
+                            "relative_to_reference": rel}, indent=1)
+    print(table(rows))
     if rel:
         print(format_relative(rel))
     if plot(rows, os.path.join(args.output_dir, "benchmark.png")):

@@ -28,24 +28,31 @@ from detectron2.modeling.backbone.fpn import FPN, LastLevelMaxPool
 
 from ..layers.norm import LayerNorm2d, get_norm
 
-__all__ = ["MultiScaleAdaptor", "ViTFPN", "SimpleFeaturePyramid", "build_vit_fpn",
+__all__ = ["MultiScaleAdaptor", "ViTFPN", "SimpleFeaturePyramid", "build_vit_fpn", "resampled_channels",
            "resample_module"]
 
 
-def resample_module(scale: float, channels: int, norm: str = "GN") -> nn.Module:
-    """The adaptor's per-scale module: 4x, 2x, 1x or 0.5x, keeping ``channels``."""
+def resample_module(scale: float, channels: int, norm: str = "GN", narrow: bool = False) -> nn.Module:
+    """One per-scale branch: 4x, 2x, 1x or 0.5x.
+
+    ``narrow=False`` keeps ``channels`` (the Benchmarking adaptor); ``narrow=True`` narrows
+    the map as it enlarges it, as ViTDet's simple pyramid does (4x: c -> c/2 -> c/4,
+    2x: c -> c/2); :func:`resampled_channels` gives the output width.
+    """
     if scale == 4.0:
+        mid = channels // 2 if narrow else channels
+        out = channels // 4 if narrow else channels
         # 32 groups as usual; fewer when a small model has fewer channels.
-        mid_norm = (nn.GroupNorm(math.gcd(32, channels), channels) if norm == "GN"
-                    else LayerNorm2d(channels))
+        mid_norm = nn.GroupNorm(math.gcd(32, mid), mid) if norm == "GN" else LayerNorm2d(mid)
         return nn.Sequential(
-            nn.ConvTranspose2d(channels, channels, kernel_size=2, stride=2),
+            nn.ConvTranspose2d(channels, mid, kernel_size=2, stride=2),
             mid_norm,
             nn.GELU(),
-            nn.ConvTranspose2d(channels, channels, kernel_size=2, stride=2),
+            nn.ConvTranspose2d(mid, out, kernel_size=2, stride=2),
         )
     if scale == 2.0:
-        return nn.ConvTranspose2d(channels, channels, kernel_size=2, stride=2)
+        return nn.ConvTranspose2d(channels, channels // 2 if narrow else channels,
+                                  kernel_size=2, stride=2)
     if scale == 1.0:
         return nn.Identity()
     if scale == 0.5:
@@ -53,18 +60,9 @@ def resample_module(scale: float, channels: int, norm: str = "GN") -> nn.Module:
     raise ValueError(f"scale factor {scale} is not supported (4, 2, 1 or 0.5)")
 
 
-def _sfp_resample(scale: float, dim: int, norm: str):
-    """ViTDet's per-scale branch and its output channels: the up-sampling branches narrow
-    the map as they enlarge it (4x: dim -> dim/2 -> dim/4; 2x: dim -> dim/2), unlike the
-    Benchmarking adaptor, which keeps ``dim`` at every scale."""
-    if scale == 4.0:
-        mid = nn.GroupNorm(math.gcd(32, dim // 2), dim // 2) if norm == "GN" else LayerNorm2d(dim // 2)
-        return nn.Sequential(nn.ConvTranspose2d(dim, dim // 2, kernel_size=2, stride=2), mid,
-                             nn.GELU(),
-                             nn.ConvTranspose2d(dim // 2, dim // 4, kernel_size=2, stride=2)), dim // 4
-    if scale == 2.0:
-        return nn.ConvTranspose2d(dim, dim // 2, kernel_size=2, stride=2), dim // 2
-    return resample_module(scale, dim, norm), dim
+def resampled_channels(scale: float, channels: int, narrow: bool = False) -> int:
+    """Output channels of :func:`resample_module`."""
+    return channels // {4.0: 4, 2.0: 2}.get(scale, 1) if narrow else channels
 
 
 class _SquarePad:
@@ -151,8 +149,9 @@ class SimpleFeaturePyramid(_SquarePad, Backbone):
         self.stages = nn.ModuleList()
         strides = []
         for scale in scale_factors:
-            resample, res_dim = _sfp_resample(scale, dim, "LN" if norm == "LN" else "GN")
-            layers = [resample]
+            # ViTDet's branches narrow the map as they enlarge it (unlike the adaptor's).
+            layers = [resample_module(scale, dim, "LN" if norm == "LN" else "GN", narrow=True)]
+            res_dim = resampled_channels(scale, dim, narrow=True)
             layers += [
                 Conv2d(res_dim, out_channels, 1, bias=not norm, norm=get_norm(norm, out_channels)),
                 Conv2d(out_channels, out_channels, 3, padding=1, bias=not norm,
