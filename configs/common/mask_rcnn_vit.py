@@ -14,6 +14,7 @@ from detectron2.config import LazyCall as L
 from detectron2.modeling.backbone.fpn import LastLevelMaxPool
 
 from vitdet_bench.modeling import MultiScaleAdaptor, ViT, ViTFPN
+from vitdet_bench.modeling.poolers import ROIPooler
 
 model = model_zoo.get_config("common/models/mask_rcnn_fpn.py").model
 
@@ -46,6 +47,10 @@ model.backbone = L(ViTFPN)(
     top_block=L(LastLevelMaxPool)(),
     square_pad=1024,
 )
+
+# detectron2's pooler with a one-gather ROIAlign on CPU (same numbers; CUDA unchanged)
+model.roi_heads.box_pooler._target_ = ROIPooler
+model.roi_heads.mask_pooler._target_ = ROIPooler
 
 model.proposal_generator.head.conv_dims = [-1, -1]
 model.roi_heads.box_head.conv_dims = [256, 256, 256, 256]
