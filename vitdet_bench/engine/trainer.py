@@ -2,7 +2,8 @@
 
 Config keys read (LazyConfig contract, see tools/train_net.py):
 ``train.output_dir, init_checkpoint, max_iter, epochs, num_train_images, warmup_iters,
-amp.enabled, ddp, checkpointer.period/max_to_keep, eval_period, log_period, device, seed``;
+amp.enabled, ddp, checkpointer.period/max_to_keep, eval_period, log_period, device, seed,
+channels_last``;
 ``model``, ``optimizer`` (``optimizer.params.model`` is filled here), ``lr_multiplier``,
 ``dataloader.train/test/evaluator``.
 """
@@ -291,6 +292,22 @@ def _build_model(cfg, device: str):
     return model
 
 
+def _use_channels_last(cfg, model, device: str) -> None:
+    """On CPU (``train.channels_last``: None = CPU only), put 4-D weights in NHWC layout.
+
+    oneDNN's CPU convolutions run ~20% faster on NHWC tensors (3x3, 64 channels: FPN,
+    RPN and ROI heads), and a convolution with NHWC weights returns NHWC. Same values and
+    state-dict keys. Called after the weights are initialized or loaded: initializers
+    and checkpoint adapters may ``view`` a weight, which needs the default layout.
+    """
+    channels_last = _get(cfg.train, "channels_last")
+    if channels_last is None:
+        channels_last = device == "cpu"
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+        logger.info("4-D weights in channels-last memory layout (train.channels_last)")
+
+
 def _wrap_ddp(model, cfg, device: str):
     if comm.get_world_size() == 1:
         return model
@@ -412,6 +429,7 @@ def run(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, Any]:
 
     if eval_only:
         probe.resume_or_load(_get(cfg.train, "init_checkpoint", ""), resume=resume)
+        _use_channels_last(cfg, model, device)
         if comm.is_main_process():
             save_config(cfg, os.path.join(output_dir, "config.yaml"))
         return do_test(cfg, model, os.path.join(output_dir, "inference"),
@@ -425,6 +443,7 @@ def run(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, Any]:
         start_iter = 0 if last is None else last + 1
     else:
         load_initialization(cfg, model, probe)
+    _use_channels_last(cfg, model, device)
 
     factory, n_images = _train_dataset_and_loader(cfg, seed, start_iter, False)
     max_iter = compute_max_iter(cfg, n_images)
