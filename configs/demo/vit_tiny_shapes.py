@@ -6,14 +6,16 @@ FPN and heads at 256x256 input, trained on the deterministic `shapes_train` /
 `shapes_val` data (5 classes, generated once into the cache folder).
 
 Measured with ``bash tools/quickstart.sh demo`` on the 2-core CPU dev machine (no
-other job running), 1000 iterations, 2026-11-24: box AP50 67.6 (AP 47.9), mask AP50 67.4
-(AP 49.8) on shapes_val; 9 min 44 s in all (training 8 min 50 s at 0.53 s/iteration,
-evaluation 11 s). A second, single-threaded run (other rounding) reached 63.0 / 62.9.
+other job running), 1000 iterations, 2026-11-24: box AP50 76.1 (AP 54.1), mask AP50 75.2
+(AP 56.2) on shapes_val; 8 min 27 s in all (training 8 min 2 s at 0.48 s/iteration,
+evaluation 7 s). Earlier that night, on a slow pass of the machine and with the training
+data mapped in the main process: 67.6 / 67.4 in 9 min 44 s (0.53 s/iteration). A
+single-threaded run (other float rounding) reached 63.0 / 62.9.
 The machine's speed drifts by up to ~15% within an hour for the same settings.
 
 shapes_val box AP50 by schedule length (this config otherwise; the heads "click" late,
 so every extra 50 iterations near the end counts): 900 iterations 52.1 / 58.5 (two runs),
-1000 iterations 67.6 / 63.0, 1050 iterations 71.4 / 74.2 (but 9 min 58 s in all on a slow pass,
+1000 iterations 76.1 / 67.6 / 63.0, 1050 iterations 71.4 / 74.2 (but 9 min 58 s in all on a slow pass,
 too close to the 10-minute goal). What else did not work, measured on shapes_val with
 the earlier 900-iteration schedule: 224 px input 54.9 but only ~8% faster; 16 ROIs per
 image 43.7 (50% positives) / 39.0 (75%); 192 px 40.7; batch 2 x 1200 iterations 39.9;
