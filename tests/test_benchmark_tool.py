@@ -44,3 +44,21 @@ def test_benchmark_table_json_plot_and_error_cells(tmp_path):
     assert "| window_global | 64 | sdpa |" in p.stdout and "| error |" in p.stdout
     assert data["meta"]["device"] == "cpu" and data["meta"]["torch"]
     assert (out / "benchmark.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_benchmark_whole_detector_training_step(tmp_path):
+    """``--target model`` times the Mask R-CNN step (the GPU table's command) on CPU."""
+    out = tmp_path / "bench_model"
+    cmd = [sys.executable, os.path.join(ROOT, "tools", "benchmark.py"),
+           "--config-file", os.path.join(ROOT, "configs", "demo", "vit_tiny_shapes.py"),
+           "--target", "model", "--device", "cpu", "--sizes", "128", "--batch-size", "2",
+           "--strategies", "window_global", "--paths", "sdpa", "--steps", "1", "--warmup", "0",
+           "--no-flops", "--output-dir", str(out)]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT,
+                       env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    (row,) = json.loads((out / "benchmark.json").read_text())["rows"]
+    assert row["status"] == "ok", row
+    assert row["params_M"] > 1.0  # the whole detector, not the backbone alone
+    for key in ("train_fwd_bwd_s", "train_step_s", "infer_s_per_image", "train_peak_GB"):
+        assert row[key] > 0, (key, row)

@@ -117,7 +117,7 @@ def _sdpa_flop_handle(inputs, outputs):
     return 2 * b * q[-2] * k[-2] * q[-1]
 
 
-def _synthetic_batch(size, bs, device):
+def _synthetic_batch(size, bs, device, num_classes=80):
     import torch
     from detectron2.structures import Boxes, Instances, BitMasks
     g = torch.Generator().manual_seed(0)
@@ -128,7 +128,7 @@ def _synthetic_batch(size, bs, device):
         wh = torch.rand(4, 2, generator=g) * size * 0.3 + 16
         boxes = torch.cat([xy, xy + wh], 1)
         inst.gt_boxes = Boxes(boxes)
-        inst.gt_classes = torch.randint(0, 80, (4,), generator=g)
+        inst.gt_classes = torch.randint(0, num_classes, (4,), generator=g)
         masks = torch.zeros(4, size, size, dtype=torch.bool)
         for i, (x0, y0, x1, y1) in enumerate(boxes.long().tolist()):
             masks[i, y0:y1, x0:x1] = True
@@ -196,7 +196,8 @@ def _measure(spec, model, res):
         def infer(x):
             return model(x)
     else:
-        batch = _synthetic_batch(size, bs, device)
+        roi_heads = getattr(model, "roi_heads", None)
+        batch = _synthetic_batch(size, bs, device, int(getattr(roi_heads, "num_classes", 80)))
 
         def make_input():
             return batch
@@ -240,6 +241,10 @@ def _measure(spec, model, res):
         res["infer_peak_GB"] = _peak_gb(device)
 
     if not spec["no_train"]:
+        # detectron2's detector logs training statistics to the current event storage
+        from detectron2.utils.events import EventStorage
+
+        EventStorage(0).__enter__()
         model.train()
         opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
         scaler = torch.amp.GradScaler(dev_type, enabled=amp == torch.float16)
