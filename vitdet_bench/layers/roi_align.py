@@ -145,8 +145,8 @@ class _GatherROIAlign(torch.autograd.Function):
     @staticmethod
     def forward(ctx, rows, weights, bag_sizes, out_shape, *features):
         C = features[0].shape[1]
-        table = torch.cat([f.permute(0, 2, 3, 1).reshape(-1, C) for f in features]) \
-            if len(features) > 1 else features[0].permute(0, 2, 3, 1).reshape(-1, C)
+        level_rows = [f.permute(0, 2, 3, 1).reshape(-1, C) for f in features]  # views if NHWC
+        table = level_rows[0] if len(level_rows) == 1 else torch.cat(level_rows)
         out = F.embedding_bag(rows, table, _bag_offsets(bag_sizes), mode="sum",
                               per_sample_weights=weights)
         ctx.save_for_backward(rows, weights, bag_sizes)
@@ -190,7 +190,8 @@ def roi_align_levels(
 
     Equals torchvision's ``roi_align`` per level (``aligned`` as ROIAlignV2,
     ``sampling_ratio <= 0`` adaptive) up to float summation order, gradients
-    included. Returns (R, C, oh, ow) in channels-last layout.
+    included. Returns (R, C, oh, ow) in channels-last layout. A level no ROI reads is
+    left out of the autograd graph (its gradient from here is zero, as with torchvision).
     """
     oh, ow = output_size
     C = features[0].shape[1]
