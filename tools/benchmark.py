@@ -244,35 +244,44 @@ def _measure(spec, model, res):
         # detectron2's detector logs training statistics to the current event storage
         from detectron2.utils.events import EventStorage
 
-        EventStorage(0).__enter__()
-        model.train()
-        opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
-        scaler = torch.amp.GradScaler(dev_type, enabled=amp == torch.float16)
-        x = make_input()
-        _reset_peak(device)
-        times, fb = [], []
-        for i in range(spec["warmup"] + spec["steps"]):
-            sync(); t = time.perf_counter()
-            with autocast():
-                loss = loss_fn(model(x))
-            scaler.scale(loss).backward()
-            sync(); fb.append(time.perf_counter() - t)
-            if i == 0:
-                # Forward + backward alone (gradients allocated, no optimizer state yet):
-                # the quantity upstream forward/backward memory figures quote.
-                res["fwd_bwd_peak_GB"] = _peak_gb(device)
-            scaler.step(opt); scaler.update()
-            opt.zero_grad(set_to_none=True)
-            sync(); times.append(time.perf_counter() - t)
-            if i == 0:
-                res["train_first_step_s"] = times[0]
-        times = times[spec["warmup"]:] or times
-        res["train_fwd_bwd_s"] = statistics.median(fb[spec["warmup"]:] or fb)
-        res["train_step_s"] = statistics.median(times)
-        res["train_steps_timed"] = len(times)
-        res["train_peak_GB"] = _peak_gb(device)
+        with EventStorage(0):
+            _time_training(spec, model, res, make_input, loss_fn, autocast, sync)
     res["status"] = "ok"
     return res
+
+
+def _time_training(spec, model, res, make_input, loss_fn, autocast, sync):
+    """Training steps (fwd + bwd + AdamW): median times and peak memory into ``res``."""
+    import torch
+
+    device = spec["device"]
+    dev_type = "cuda" if device.startswith("cuda") else "cpu"
+    model.train()
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
+    scaler = torch.amp.GradScaler(dev_type, enabled=spec["amp"] == "fp16")
+    x = make_input()
+    _reset_peak(device)
+    times, fb = [], []
+    for i in range(spec["warmup"] + spec["steps"]):
+        sync(); t = time.perf_counter()
+        with autocast():
+            loss = loss_fn(model(x))
+        scaler.scale(loss).backward()
+        sync(); fb.append(time.perf_counter() - t)
+        if i == 0:
+            # Forward + backward alone (gradients allocated, no optimizer state yet):
+            # the quantity upstream forward/backward memory figures quote.
+            res["fwd_bwd_peak_GB"] = _peak_gb(device)
+        scaler.step(opt); scaler.update()
+        opt.zero_grad(set_to_none=True)
+        sync(); times.append(time.perf_counter() - t)
+        if i == 0:
+            res["train_first_step_s"] = times[0]
+    times = times[spec["warmup"]:] or times
+    res["train_fwd_bwd_s"] = statistics.median(fb[spec["warmup"]:] or fb)
+    res["train_step_s"] = statistics.median(times)
+    res["train_steps_timed"] = len(times)
+    res["train_peak_GB"] = _peak_gb(device)
 
 
 # ------------------------------------------------------------------ driver

@@ -99,10 +99,10 @@ def roi_align_sample_table(
     sizes = torch.zeros(R, oh * ow, dtype=torch.int64, device=device)
     # One vectorised pass per distinct (level, grid) combination: a fixed sampling
     # ratio on one level is a single pass.
-    keys = (levels.to(torch.int64) * 4096 + grid_h) * 4096 + grid_w
-    for key in torch.unique(keys).tolist():
-        sel = torch.nonzero(keys == key).squeeze(1)
-        lvl, gh, gw = key // (4096 * 4096), (key // 4096) % 4096, key % 4096
+    combos = torch.stack([levels.to(torch.int64), grid_h, grid_w], dim=1)
+    uniq, group_of = torch.unique(combos, dim=0, return_inverse=True)
+    for g, (lvl, gh, gw) in enumerate(uniq.tolist()):
+        sel = torch.nonzero(group_of == g).squeeze(1)
         if gh == 0 or gw == 0:  # an empty ROI (aligned, zero size): its bins stay 0
             continue
         _, H, W = (int(v) for v in level_shapes[lvl])
