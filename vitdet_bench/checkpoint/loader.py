@@ -11,6 +11,7 @@ from typing import Callable, Dict, List, Optional
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from ..layers.attention import resize_abs_pos_embed, resize_rel_pos_table
 from .report import CheckpointError, LoadReport
@@ -197,13 +198,73 @@ def _square_side(rows: int) -> Optional[int]:
     return (side + 1) // 2
 
 
+def _flat_pos_layout(n: int):
+    """``(prefix slots, grid side)`` of a flat ``(1, P + s*s, C)`` table, or None."""
+    side = math.isqrt(n)
+    prefix = n - side * side
+    return (prefix, side) if side and prefix <= 4 else None
+
+
+def _fit_flat_pos_embed(value: torch.Tensor, target: torch.Tensor):
+    """Fit a grid ``(1, h, w, C)`` or flat ``(1, P' + h*w, C)`` embedding into the flat
+    ``(1, P + s*s, C)`` pre-training table of ``ViT(pos_embed_grid="pretrain")``.
+
+    The grid part is resized bicubically; prefix slots (class token, unused by the
+    forward) keep the checkpoint's values where it has as many, else start at zero.
+    """
+    layout = _flat_pos_layout(target.shape[1])
+    if layout is None:
+        return None
+    prefix, side = layout
+    kept = None
+    if value.dim() == 3:
+        src = _flat_pos_layout(value.shape[1])
+        if src is None:
+            return None
+        if src[0] == prefix:
+            kept = value[:, :prefix]
+        value = value[:, src[0]:].reshape(1, src[1], src[1], value.shape[-1])
+    elif value.dim() != 4:
+        return None
+    grid = resize_abs_pos_embed(value.float(), (side, side)).reshape(1, side * side, -1)
+    if kept is None:
+        kept = grid.new_zeros(1, prefix, grid.shape[-1])
+    return torch.cat([kept.to(grid.dtype), grid], dim=1).to(target.dtype)
+
+
+def _report_flat_pos_embed(key: str, value: torch.Tensor, fitted: torch.Tensor,
+                           report: LoadReport) -> None:
+    """Report a fit into the pre-training table: "resized" only where the grid was
+    interpolated (a reshape to upstream's flat layout is not a resize), and the
+    class-token slot where it was not taken from the checkpoint."""
+    prefix, side = _flat_pos_layout(fitted.shape[1])
+    if value.dim() == 4:
+        src_prefix, src_side = None, value.shape[1]
+    else:
+        src_prefix, src_side = _flat_pos_layout(value.shape[1])
+    if src_side != side:
+        report.resized.append((key, tuple(value.shape), tuple(fitted.shape)))
+    if prefix and src_prefix != prefix:
+        report.initialized.append((f"{key}[:, :{prefix}]", "zeros: class-token slot of the "
+                                   "pre-training table (never read by the forward)"))
+
+
 def _fit(key: str, value: torch.Tensor, target: torch.Tensor):
     """Return ``value`` resized to ``target``'s shape, or None if it cannot be."""
     if tuple(value.shape) == tuple(target.shape):
         return value
     if key == "pos_embed" or key.endswith(".pos_embed"):
+        if target.dim() == 3 and value.shape[-1] == target.shape[-1]:
+            return _fit_flat_pos_embed(value, target)
         if value.dim() == 4 and target.dim() == 4 and value.shape[-1] == target.shape[-1]:
             return resize_abs_pos_embed(value.float(), tuple(target.shape[1:3])).to(target.dtype)
+        return None
+    if key.endswith("patch_embed.proj.weight"):
+        # MAE's ViT-H is patch 14, ViTDet's patch 16: the kernel is resampled bicubically,
+        # as upstream's mae_pretrain_vit_huge_p14to16.pth was made.
+        if value.dim() == 4 and target.dim() == 4 and value.shape[:2] == target.shape[:2]:
+            return F.interpolate(value.float(), size=tuple(target.shape[2:]), mode="bicubic",
+                                 align_corners=False).to(target.dtype)
         return None
     if key.endswith("relative_position_bias_table"):
         if value.dim() == 2 and value.shape[1] == target.shape[1]:
@@ -231,7 +292,10 @@ def apply_state_dict(net: nn.Module, converted: Dict[str, torch.Tensor], report:
             bad_shape.append(f"{key}: checkpoint {tuple(value.shape)} vs model {tuple(target[key].shape)}")
             continue
         if fitted is not value:
-            report.resized.append((key, tuple(value.shape), tuple(fitted.shape)))
+            if fitted.dim() == 3 and key.endswith("pos_embed"):
+                _report_flat_pos_embed(key, value, fitted, report)
+            else:
+                report.resized.append((key, tuple(value.shape), tuple(fitted.shape)))
         final[key] = fitted.to(target[key].dtype)
     if bad_shape:
         raise CheckpointError(

@@ -1,11 +1,13 @@
 """Normalization layers and the single-device / multi-process BatchNorm switch."""
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["LayerNorm2d", "get_norm", "convert_batchnorm_for_world"]
+__all__ = ["LayerNorm2d", "get_norm", "channel_norm", "convert_batchnorm_for_world"]
 
 
 class LayerNorm2d(nn.Module):
@@ -29,6 +31,17 @@ def get_norm(norm, out_channels: int):
     from detectron2.layers import get_norm as d2_get_norm
 
     return d2_get_norm(norm, out_channels)
+
+
+def channel_norm(norm: str):
+    """``norm`` as a ``channels -> module`` callable for detectron2 heads' ``conv_norm``.
+
+    ``conv_norm="LN"`` (ViTDet's heads) is unknown to detectron2 0.6's ``get_norm``;
+    ``conv_norm=L(channel_norm)(norm="LN")`` builds the same LayerNorm on every version
+    and keeps the config serializable.
+    """
+    get_norm(norm, 1)  # fail at instantiation on an unknown name
+    return partial(get_norm, norm)
 
 
 def convert_batchnorm_for_world(module: nn.Module, world_size: int, device: str) -> nn.Module:

@@ -20,7 +20,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import torch.nn as nn
 
-__all__ = ["get_layer_id", "get_param_groups", "NORM_TYPES"]
+__all__ = ["get_layer_id", "get_param_groups", "NORM_TYPES", "TORCH_NORM_TYPES"]
 
 _BLOCK_RE = re.compile(r"(?:^|\.)blocks\.(\d+)\.")
 _LAYER0_TOKENS = ("pos_embed", "patch_embed", "cls_token", "window_rel_pos_bias",
@@ -68,7 +68,17 @@ def get_layer_id(name: str, num_layers: int, backbone_prefix: str = "backbone.")
     return num_layers + 1
 
 
-def _is_norm_module(module: nn.Module) -> bool:
+# The norms detectron2's ``get_default_optimizer_params`` recognises: torch.nn's only, so
+# detectron2's own channel ``LayerNorm`` ("LN" in ViTDet's pyramid and heads) is decayed
+# there like any weight.
+TORCH_NORM_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm,
+                    nn.GroupNorm, nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d,
+                    nn.LayerNorm, nn.LocalResponseNorm)
+
+
+def _is_norm_module(module: nn.Module, norm_types: str = "all") -> bool:
+    if norm_types == "torch":
+        return isinstance(module, TORCH_NORM_TYPES)
     if isinstance(module, NORM_TYPES):
         return True
     cls = type(module).__name__.lower()
@@ -84,6 +94,7 @@ def get_param_groups(model: nn.Module, base_lr: float, weight_decay: float,
                      weight_decay_norm: Optional[float] = 0.0,
                      weight_decay_bias: Optional[float] = 0.0,
                      layer_id_fn=None,
+                     norm_types: str = "all",
                      ) -> List[Dict[str, Any]]:
     """Optimizer param groups with layer-wise lr decay and per-kind weight decay.
 
@@ -99,7 +110,13 @@ def get_param_groups(model: nn.Module, base_lr: float, weight_decay: float,
 
     ``layer_id_fn(name, num_layers, backbone_prefix) -> int`` replaces the ViT layer
     numbering (:func:`get_layer_id`) for other backbone families (e.g. ConvMAE).
+
+    ``norm_types``: which modules ``weight_decay_norm`` applies to: "all" (every norm,
+    channel LayerNorms included) or "torch" (torch.nn's norms only, as detectron2's
+    ``get_default_optimizer_params`` that ViTDet's configs use).
     """
+    if norm_types not in ("all", "torch"):
+        raise ValueError(f"get_param_groups: norm_types must be 'all' or 'torch', got {norm_types!r}")
     if model is None:
         raise ValueError("get_param_groups: model is None; set optimizer.params.model = model "
                          "before instantiating the optimizer")
@@ -111,7 +128,7 @@ def get_param_groups(model: nn.Module, base_lr: float, weight_decay: float,
     groups: Dict[Tuple[float, float], Dict[str, Any]] = {}
     order: List[Tuple[float, float]] = []
     for module_name, module in model.named_modules():
-        is_norm = _is_norm_module(module)
+        is_norm = _is_norm_module(module, norm_types)
         for pname, p in module.named_parameters(recurse=False):
             if not p.requires_grad or id(p) in seen:
                 continue

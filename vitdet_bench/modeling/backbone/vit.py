@@ -40,9 +40,16 @@ from ...layers.attention import (
 )
 
 __all__ = ["ViT", "Block", "PatchEmbed", "ATTENTION_STRATEGIES", "attention_strategy_layout",
-           "VIT_SIZES", "build_vit_backbone", "block_attention_settings"]
+           "VIT_SIZES", "build_vit_backbone", "block_attention_settings", "POS_EMBED_GRIDS"]
 
 ATTENTION_STRATEGIES = ("window", "window_global", "global_checkpoint", "global")
+
+# Where the absolute position embedding's parameters live (``ViT(pos_embed_grid=...)``):
+# "detection": a table at the detection grid (64x64 at 1024), the pre-trained one resized
+#   once at load time (Benchmarking paper);
+# "pretrain": the pre-training table (14x14 at 224, plus the class-token slot), resized
+#   bicubically in every forward (ViTDet, detectron2's ``get_abs_pos``).
+POS_EMBED_GRIDS = ("detection", "pretrain")
 
 # (embed_dim, depth, num_heads) of the four sizes used in the paper and its follow-ups.
 VIT_SIZES = {
@@ -50,6 +57,7 @@ VIT_SIZES = {
     "S": (384, 12, 6),
     "B": (768, 12, 12),
     "L": (1024, 24, 16),
+    "H": (1280, 32, 16),
 }
 
 
@@ -217,7 +225,18 @@ class ViT(Backbone):
             windowed block (Swin-style); off in the paper.
         use_abs_pos / abs_pos_init: absolute position embedding on/off and its
             fresh init ("random": trunc-normal 0.02, "zero"); a checkpoint loader
-            overwrites it with the pre-trained one, resized.
+            overwrites it with the pre-trained one.
+        pos_embed_grid: where its parameters live (``POS_EMBED_GRIDS``):
+            "detection" (Benchmarking): a ``(1, H/p, W/p, C)`` table at the detection
+            grid; the loader resizes the pre-trained table once.
+            "pretrain" (ViTDet): upstream's ``(1, [1 +] (s/p)^2, C)`` table at the
+            pre-training grid (``s = pretrain_img_size``), interpolated bicubically to
+            the token grid in every forward, so its gradient flows through the resize.
+            The two give the same features at ``img_size`` when the detection table is
+            the resized pre-training one, but train differently.
+        pretrain_img_size / pretrain_use_cls_token: the pre-training grid and whether
+            the table keeps the class token's slot (never read by the forward; kept so
+            the parameters are upstream's), for ``pos_embed_grid="pretrain"``.
         rel_pos: "shared" (Benchmarking: one BEiT-style table for all window
             blocks, one for all global blocks), "decomposed" (ViTDet: per block),
             or None.
@@ -246,6 +265,9 @@ class ViT(Backbone):
         window_shift: bool = False,
         use_abs_pos: bool = True,
         abs_pos_init: str = "random",
+        pos_embed_grid: str = "detection",
+        pretrain_img_size: int = 224,
+        pretrain_use_cls_token: bool = True,
         rel_pos: Optional[str] = "shared",
         rel_pos_init: str = "zero",
         use_sdpa: bool = True,
@@ -270,6 +292,11 @@ class ViT(Backbone):
             bad = [i for i in idx if not 0 <= i < depth]
             if bad:
                 raise ValueError(f"{name} {bad} out of range for depth={depth}")
+        if pos_embed_grid not in POS_EMBED_GRIDS:
+            raise ValueError(f"pos_embed_grid must be one of {POS_EMBED_GRIDS}, got {pos_embed_grid!r}")
+        if pos_embed_grid == "pretrain" and pretrain_img_size % patch_size:
+            raise ValueError(f"pretrain_img_size={pretrain_img_size} is not a multiple of "
+                             f"patch_size={patch_size}")
         if rel_pos not in ("shared", "decomposed", None):
             raise ValueError(f"rel_pos must be 'shared', 'decomposed' or None, got {rel_pos!r}")
         if out_block_indexes is None:
@@ -286,10 +313,24 @@ class ViT(Backbone):
         self.rel_pos = rel_pos
         self.grid_size = (img_size // patch_size, img_size // patch_size)
         self.out_block_indexes = tuple(out_block_indexes)
+        self.pos_embed_grid = pos_embed_grid
+        # Grid of the parameter table and its leading slots unused by forward (class token).
+        if pos_embed_grid == "pretrain":
+            side = pretrain_img_size // patch_size
+            self.pos_embed_table_grid = (side, side)
+            self.pos_embed_num_prefix = 1 if pretrain_use_cls_token else 0
+        else:
+            self.pos_embed_table_grid = self.grid_size
+            self.pos_embed_num_prefix = 0
 
         self.patch_embed = PatchEmbed(patch_size, in_chans, embed_dim)
         if use_abs_pos:
-            self.pos_embed = nn.Parameter(torch.zeros(1, *self.grid_size, embed_dim))
+            if pos_embed_grid == "pretrain":
+                th, tw = self.pos_embed_table_grid
+                shape = (1, self.pos_embed_num_prefix + th * tw, embed_dim)
+            else:
+                shape = (1, *self.grid_size, embed_dim)
+            self.pos_embed = nn.Parameter(torch.zeros(*shape))
             if abs_pos_init == "random":
                 nn.init.trunc_normal_(self.pos_embed, std=0.02)
             elif abs_pos_init != "zero":
@@ -308,7 +349,8 @@ class ViT(Backbone):
                 self.global_rel_pos_bias = RelativePositionBias(
                     self.grid_size, num_heads, init=rel_pos_init)
 
-        dpr = torch.linspace(0, drop_path_rate, depth).tolist()
+        # device="cpu": plain numbers even when built under torch.device("meta")
+        dpr = torch.linspace(0, drop_path_rate, depth, device="cpu").tolist()
         settings = block_attention_settings(
             [i in window_block_indexes for i in range(depth)], window_size, window_shift,
             rel_pos, self.grid_size)
@@ -356,11 +398,20 @@ class ViT(Backbone):
     def is_global_block(self, i: int) -> bool:
         return i not in self.window_block_indexes
 
+    def abs_pos_embed(self, hw: Tuple[int, int]) -> torch.Tensor:
+        """The absolute embedding added to an ``hw`` token grid, ``(1, h, w, C)``."""
+        table = self.pos_embed
+        if self.pos_embed_grid == "pretrain":
+            # Drop the class-token slot, view the rest as the pre-training grid.
+            table = table[:, self.pos_embed_num_prefix:].reshape(
+                1, *self.pos_embed_table_grid, table.shape[-1])
+        return resize_abs_pos_embed(table, hw)
+
     def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
         x = self.patch_embed(x)
         hw = tuple(x.shape[1:3])
         if self.pos_embed is not None:
-            x = x + resize_abs_pos_embed(self.pos_embed, hw)
+            x = x + self.abs_pos_embed(hw)
         # The shared biases are built once per forward and reused by every block. The
         # global one is (heads, N, N) (800 MB fp32 for ViT-B at 1024): where attention
         # runs query-blocked (CPU) it stays a lazy table gathered block by block.
