@@ -24,9 +24,10 @@ API
       ``raw['state_dict']``, ``raw['module']`` or ``raw``; prefixes untouched) and
       returns tensors in ``net.state_dict()``'s key space. It appends every key it
       drops to ``report.ignored`` as ``(key, rule)``. It may return tensors whose
-      shape differs from the model's only for ``pos_embed`` (as ``(1, h, w, C)``)
-      and ``*relative_position_bias_table`` (square ``(2h-1)^2`` rows): those are
-      resized and reported. Model tensors it does not return are initialized by
+      shape differs from the model's only for ``pos_embed`` (as ``(1, h, w, C)``, or
+      flat ``(1, P + h*w, C)`` for a ``pos_embed_grid="pretrain"`` ViT),
+      ``*relative_position_bias_table`` (square ``(2h-1)^2`` rows) and
+      ``patch_embed.proj.weight`` (another patch size): those are resized and reported. Model tensors it does not return are initialized by
       rule (rel-pos tables 0, ``pos_embed`` trunc-normal, layer scale 1, qkv bias 0)
       or, otherwise, are an error under ``strict_architecture``.
     * ``find_net(model) -> nn.Module`` (optional): the target network inside a
@@ -49,6 +50,7 @@ from .loader import (
 )
 from .report import CheckpointError, LoadReport
 from . import formats  # noqa: F401,E402  (registers the built-in formats)
+from . import released  # noqa: F401,E402  (released whole detectors: vitdet_d2, convmae_det)
 
 # The file names the five configs point ``train.init_checkpoint`` at (see docs/checkpoints.md).
 EXPECTED_FILES = {

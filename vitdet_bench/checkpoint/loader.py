@@ -59,6 +59,8 @@ def read_checkpoint(path: str) -> dict:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint file {path!r} does not exist")
+    if path.endswith(".pkl"):
+        return _read_pickle(path)
     if path.endswith(".safetensors"):
         try:
             from safetensors.torch import load_file
@@ -82,6 +84,29 @@ def read_checkpoint(path: str) -> dict:
             f"{path}: truncated or not a PyTorch checkpoint ({type(e).__name__}: {e})") from e
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: expected a dict checkpoint, got {type(obj).__name__}")
+    return obj
+
+
+def _read_pickle(path: str) -> dict:
+    """A detectron2 model-zoo ``.pkl``: ``{"model": {name: numpy array}, ...}`` (arrays
+    become tensors). These are trusted releases, unpickled as detectron2 does."""
+    import numpy as np
+
+    try:
+        with open(path, "rb") as f:
+            obj = pickle.load(f, encoding="latin1")
+    except Exception as e:  # noqa: BLE001
+        raise CheckpointError(f"{path}: not a readable pickle checkpoint ({type(e).__name__}: {e})") from e
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path}: expected a dict checkpoint, got {type(obj).__name__}")
+
+    def tensors(d):
+        return {k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v
+                for k, v in d.items()}
+
+    obj = tensors(obj)
+    if isinstance(obj.get("model"), dict):
+        obj["model"] = tensors(obj["model"])
     return obj
 
 

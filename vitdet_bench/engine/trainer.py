@@ -383,6 +383,20 @@ def load_initialization(cfg, model, checkpointer) -> dict:
     return {}
 
 
+def _is_released_detector(cfg) -> bool:
+    """``train.init_checkpoint`` is a released whole detector (detectron2 ViTDet model zoo,
+    Alpha-VL ConvMAE), by ``train.init_format`` or, for "auto", by its layout."""
+    from ..checkpoint.released import RELEASED_FORMATS, released_format_of
+
+    path = _get(cfg.train, "init_checkpoint", "") or ""
+    fmt = _get(cfg.train, "init_format", "auto") or "auto"
+    if fmt in RELEASED_FORMATS:
+        return True
+    if fmt != "auto" or not path or "://" in path or not os.path.isfile(path):
+        return False
+    return released_format_of(path) is not None
+
+
 _TRAIN_MAPPERS: list = []
 
 
@@ -428,7 +442,10 @@ def run(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, Any]:
     comm.synchronize()
 
     if eval_only:
-        probe.resume_or_load(_get(cfg.train, "init_checkpoint", ""), resume=resume)
+        if not (resume and probe.has_checkpoint()) and _is_released_detector(cfg):
+            load_initialization(cfg, model, probe)  # the authors' file, with its load report
+        else:
+            probe.resume_or_load(_get(cfg.train, "init_checkpoint", ""), resume=resume)
         _use_channels_last(cfg, model, device)
         if comm.is_main_process():
             save_config(cfg, os.path.join(output_dir, "config.yaml"))
