@@ -90,3 +90,21 @@ def test_benchmark_reference_cells_end_to_end(tmp_path):
     rel = data["relative_to_reference"]
     assert rel[0]["strategy"] == "window_global" and "train_fwd_bwd_s" in rel[0]
     assert "Against the reference" in p.stdout
+
+
+def test_reference_resamples_rel_pos_for_another_grid():
+    """A global block built for 6x5 tokens run on 9x7 (another input size): the reference
+    resamples its tables linearly, as upstream's get_rel_pos, and matches our attention."""
+    torch.manual_seed(1)
+    ref = R._Attention(32, num_heads=4, input_size=(6, 5))
+    for p in (ref.rel_pos_h, ref.rel_pos_w):
+        torch.nn.init.normal_(p, std=0.5)
+    ours = Attention(32, num_heads=4, use_sdpa=False, decomposed_rel_pos_size=(6, 5))
+    ours.load_state_dict(ref.state_dict())
+    x = torch.randn(1, 9, 7, 32)
+    torch.testing.assert_close(ours(x), ref(x), atol=1e-5, rtol=1e-5)
+    table = torch.randn(11, 8)
+    want = torch.nn.functional.interpolate(table.T[None], size=17, mode="linear")[0].T
+    got = R._rel_pos(9, 9, table)
+    torch.testing.assert_close(got[0, 0], want[8])  # offset 0
+    torch.testing.assert_close(got[8, 0], want[16])

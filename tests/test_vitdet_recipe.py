@@ -167,3 +167,47 @@ def test_param_groups_follow_upstream_optimizer():
     assert hyper("roi_heads.box_head.conv1.norm.weight") == (0.1, 1.0)
     assert hyper("roi_heads.box_predictor.cls_score.bias") == (0.1, 1.0)
     assert sum(len(g["params"]) for g in groups) == len(named)
+
+
+def _yacs_backbone(**vit):
+    from detectron2.config import CfgNode, get_cfg
+    from detectron2.layers import ShapeSpec
+    from vitdet_bench.modeling.backbone.vit import build_vit_backbone
+
+    cfg = get_cfg()
+    cfg.MODEL.VIT = CfgNode(vit)
+    with torch.device("meta"):
+        return build_vit_backbone(cfg, ShapeSpec(channels=3))
+
+
+def _shapes(module):
+    return {k: tuple(v.shape) for k, v in module.state_dict().items()}
+
+
+@pytest.mark.parametrize("neck,config", [
+    ("simple", CONFIGS["B"]),
+    ("multiscale", os.path.join(ROOT, "configs", "mae_vitb_mrcnn.py")),
+])
+def test_yacs_builder_brings_each_recipes_defaults(neck, config):
+    """MODEL.VIT.NECK alone selects the whole backbone recipe; it equals the LazyConfig one."""
+    ours = _yacs_backbone(NECK=neck)
+    cfg = LazyConfig.load(config)
+    with torch.device("meta"):
+        lazy = instantiate(cfg.model.backbone)
+    assert _shapes(ours) == _shapes(lazy)
+    assert [type(m).__name__ for m in ours.modules()] == [type(m).__name__ for m in lazy.modules()]
+    net = ours.net if neck == "simple" else ours.bottom_up.net
+    lazy_net = lazy.net if neck == "simple" else lazy.bottom_up.net
+    assert (net.rel_pos, net.pos_embed_grid) == (lazy_net.rel_pos, lazy_net.pos_embed_grid)
+    assert (net.rel_pos, net.pos_embed_grid) == (
+        ("decomposed", "pretrain") if neck == "simple" else ("shared", "detection"))
+    norm_types = {type(m).__name__ for m in ours.modules() if "Norm" in type(m).__name__}
+    assert norm_types == ({"LayerNorm", "LayerNorm2d"} if neck == "simple"
+                          else {"LayerNorm", "GroupNorm", "BatchNorm2d"})
+
+
+def test_yacs_user_keys_win():
+    ours = _yacs_backbone(NECK="simple", REL_POS="shared", POS_EMBED_GRID="detection", SIZE="L")
+    assert (ours.net.rel_pos, ours.net.pos_embed_grid, ours.net.embed_dim) == ("shared", "detection", 1024)
+    with pytest.raises(ValueError, match="MODEL.VIT.NECK"):
+        _yacs_backbone(NECK="bifpn")

@@ -31,8 +31,17 @@ __all__ = ["build_reference", "ReferenceViT", "ReferenceSimpleFeaturePyramid"]
 
 
 def _rel_pos(q_size: int, k_size: int, rel_pos: torch.Tensor) -> torch.Tensor:
-    # Equal query/key sizes (self-attention): offsets q - k + (k - 1) index the table.
-    coords = torch.arange(q_size)[:, None] - torch.arange(k_size)[None, :] + (k_size - 1)
+    """Per-offset embeddings along one axis, as upstream's ``get_rel_pos``: a table built
+    for another grid (e.g. global blocks at an input other than ``img_size``) is first
+    resampled linearly to ``2 * max(q, k) - 1`` rows; offsets of unequal query/key
+    sizes are scaled to the longer axis."""
+    length = 2 * max(q_size, k_size) - 1
+    if rel_pos.shape[0] != length:
+        rel_pos = F.interpolate(rel_pos.reshape(1, rel_pos.shape[0], -1).permute(0, 2, 1),
+                                size=length, mode="linear").reshape(-1, length).permute(1, 0)
+    q = torch.arange(q_size)[:, None] * max(k_size / q_size, 1.0)
+    k = torch.arange(k_size)[None, :] * max(q_size / k_size, 1.0)
+    coords = (q - k) + (k_size - 1) * max(q_size / k_size, 1.0)
     return rel_pos[coords.long()]
 
 

@@ -434,25 +434,47 @@ class ViT(Backbone):
                              stride=self._out_feature_strides[k]) for k in self._out_features}
 
 
+# What each neck design brings unless MODEL.VIT.* / MODEL.FPN.NORM say otherwise: the
+# Benchmarking recipe (multi-scale adaptor + BN FPN) or ViTDet's (simple pyramid).
+NECK_DEFAULTS = {
+    "multiscale": dict(REL_POS="shared", POS_EMBED_GRID="detection", NORM="BN"),
+    "simple": dict(REL_POS="decomposed", POS_EMBED_GRID="pretrain", NORM="LN"),
+}
+
+
 @BACKBONE_REGISTRY.register()
 def build_vit_backbone(cfg, input_shape):
     """yacs entry point: ``MODEL.BACKBONE.NAME = "build_vit_backbone"`` + ``MODEL.VIT.*``.
 
-    Recognised keys (all optional): SIZE (T/S/B/L), IMG_SIZE, DROP_PATH_RATE,
-    ATTENTION_STRATEGY, WINDOW_SIZE, REL_POS, USE_ABS_POS, LAYER_SCALE, OUT_FEATURES
-    ("multiscale" → adaptor + BN FPN; "simple" → ViTDet simple feature pyramid).
+    Recognised keys (all optional): SIZE (T/S/B/L/H), IMG_SIZE, DROP_PATH_RATE,
+    ATTENTION_STRATEGY, WINDOW_SIZE, REL_POS, POS_EMBED_GRID, PRETRAIN_IMG_SIZE,
+    USE_ABS_POS, LAYER_SCALE, NECK ("multiscale" -> adaptor + BN FPN, the Benchmarking
+    paper; "simple" -> ViTDet's simple feature pyramid). The neck brings its recipe's
+    defaults (``NECK_DEFAULTS``): "simple" means decomposed relative positions, the
+    pre-training position table and LayerNorm in the pyramid, as ViTDet; keys the
+    user sets (or ``MODEL.FPN.NORM``) win.
     """
     from ..necks import build_vit_fpn
 
     vit_cfg = cfg.MODEL.get("VIT", {})
     get = lambda k, d: vit_cfg.get(k, d)  # noqa: E731
-    embed_dim, depth, heads = VIT_SIZES[get("SIZE", "B")]
+    design = get("NECK", "multiscale")
+    if design not in NECK_DEFAULTS:
+        raise ValueError(f"MODEL.VIT.NECK must be one of {sorted(NECK_DEFAULTS)}, got {design!r}")
+    defaults = NECK_DEFAULTS[design]
+    size = get("SIZE", "B")
+    if size not in VIT_SIZES:
+        raise ValueError(f"MODEL.VIT.SIZE must be one of {sorted(VIT_SIZES)}, got {size!r}")
+    embed_dim, depth, heads = VIT_SIZES[size]
     net = ViT(
         img_size=get("IMG_SIZE", 1024), in_chans=input_shape.channels, embed_dim=embed_dim,
         depth=depth, num_heads=heads, drop_path_rate=get("DROP_PATH_RATE", 0.1),
         attention_strategy=get("ATTENTION_STRATEGY", "window_global"),
-        window_size=get("WINDOW_SIZE", 14), rel_pos=get("REL_POS", "shared"),
+        window_size=get("WINDOW_SIZE", 14), rel_pos=get("REL_POS", defaults["REL_POS"]),
+        pos_embed_grid=get("POS_EMBED_GRID", defaults["POS_EMBED_GRID"]),
+        pretrain_img_size=get("PRETRAIN_IMG_SIZE", 224),
         use_abs_pos=get("USE_ABS_POS", True), layer_scale_init_value=get("LAYER_SCALE", 0.0),
     )
-    return build_vit_fpn(net, design=get("NECK", "multiscale"), out_channels=cfg.MODEL.FPN.OUT_CHANNELS,
-                         norm=cfg.MODEL.FPN.NORM or "BN", square_pad=get("IMG_SIZE", 1024))
+    return build_vit_fpn(net, design=design, out_channels=cfg.MODEL.FPN.OUT_CHANNELS,
+                         norm=cfg.MODEL.FPN.NORM or defaults["NORM"],
+                         square_pad=get("IMG_SIZE", 1024))
