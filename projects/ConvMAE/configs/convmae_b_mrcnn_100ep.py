@@ -18,6 +18,7 @@ max pool, 2-conv RPN, 4conv1fc BN box head, BN mask head; BN in place of SyncBN)
 | batch / length   | 32 images, 368750 iters (= 100 ep)              | config ``total_batch_size``, ``max_iter`` |
 | input            | 1024 LSJ (0.1-2.0), flip                        | config ``dataloader``                 |
 | AMP              | on                                              | config ``train.amp``                  |
+| test input       | longer side 1024, padded to 1024x1024 with pixel 128 in the mapper; outputs scaled back by the longer side | config ``dataloader.test`` (``FixedSizeCrop``), ``lsj_postprocess=True`` |
 """
 import os
 import sys
@@ -29,6 +30,7 @@ from detectron2.solver import WarmupParamScheduler  # noqa: E402
 from fvcore.common.param_scheduler import CosineParamScheduler  # noqa: E402
 
 from convmae import ConvMAE, get_convmae_param_groups  # noqa: E402
+from convmae.evaluation import PaddedInputRCNN, build_padded_test_mapper  # noqa: E402
 
 from ....configs.common.coco_lsj import dataloader  # noqa: E402
 from ....configs.common.mask_rcnn_vit import model  # noqa: E402
@@ -52,6 +54,10 @@ model.backbone.bottom_up = L(ConvMAE)(
     out_features=("s0", "s1", "s2", "s3"),
 )
 model.backbone.in_features = ["s0", "s1", "s2", "s3"]
+# Alpha-VL's evaluation: pad to the square in the mapper (pixel 128), rescale by the longer side
+model._target_ = PaddedInputRCNN
+dataloader.test.mapper = L(build_padded_test_mapper)(image_size=1024, pad_value=128.0,
+                                                     image_format="RGB")
 
 dataloader.train.total_batch_size = 32
 

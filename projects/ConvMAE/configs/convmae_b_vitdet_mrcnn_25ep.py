@@ -21,6 +21,9 @@ from detectron2.modeling.backbone.fpn import LastLevelMaxPool
 from detectron2.solver import WarmupParamScheduler
 from fvcore.common.param_scheduler import MultiStepParamScheduler
 
+from detectron2.modeling import GeneralizedRCNN
+
+from vitdet_bench.data import build_test_mapper
 from vitdet_bench.modeling.necks import SimpleFeaturePyramid
 
 from .convmae_b_mrcnn_100ep import ConvMAE, dataloader, get_convmae_param_groups, model, optimizer, train
@@ -52,6 +55,10 @@ model.backbone = L(SimpleFeaturePyramid)(
 )
 
 dataloader.train.total_batch_size = 16
+# ViTDet's evaluation (Official-ConvMAE-Det is built on it): the model pads after
+# normalization; design 1's mapper-side 128 padding does not apply here.
+model._target_ = GeneralizedRCNN
+dataloader.test.mapper = L(build_test_mapper)(image_size=1024, image_format="RGB")
 
 optimizer.params = L(get_convmae_param_groups)(
     model=None, base_lr="${..lr}", weight_decay="${..weight_decay}",
