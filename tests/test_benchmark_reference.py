@@ -23,14 +23,15 @@ import reference_vitdet as R  # noqa: E402
 
 
 @pytest.mark.parametrize("use_sdpa", [False, True])
-def test_reference_attention_equals_decomposed_attention(use_sdpa):
+@pytest.mark.parametrize("hw", [(6, 5), (9, 7)])  # (9, 7): tables built for 6x5, resampled
+def test_reference_attention_equals_decomposed_attention(use_sdpa, hw):
     torch.manual_seed(0)
     ref = R._Attention(32, num_heads=4, input_size=(6, 5))
     for p in (ref.rel_pos_h, ref.rel_pos_w):
         torch.nn.init.normal_(p, std=0.5)
     ours = Attention(32, num_heads=4, use_sdpa=use_sdpa, decomposed_rel_pos_size=(6, 5))
     ours.load_state_dict(ref.state_dict())
-    x = torch.randn(2, 6, 5, 32)
+    x = torch.randn(2, *hw, 32)
     torch.testing.assert_close(ours(x), ref(x), atol=1e-5, rtol=1e-5)
 
 
@@ -93,18 +94,10 @@ def test_benchmark_reference_cells_end_to_end(tmp_path):
 
 
 def test_reference_resamples_rel_pos_for_another_grid():
-    """A global block built for 6x5 tokens run on 9x7 (another input size): the reference
-    resamples its tables linearly, as upstream's get_rel_pos, and matches our attention."""
-    torch.manual_seed(1)
-    ref = R._Attention(32, num_heads=4, input_size=(6, 5))
-    for p in (ref.rel_pos_h, ref.rel_pos_w):
-        torch.nn.init.normal_(p, std=0.5)
-    ours = Attention(32, num_heads=4, use_sdpa=False, decomposed_rel_pos_size=(6, 5))
-    ours.load_state_dict(ref.state_dict())
-    x = torch.randn(1, 9, 7, 32)
-    torch.testing.assert_close(ours(x), ref(x), atol=1e-5, rtol=1e-5)
+    """A table built for another grid is resampled linearly, as upstream's get_rel_pos."""
     table = torch.randn(11, 8)
     want = torch.nn.functional.interpolate(table.T[None], size=17, mode="linear")[0].T
     got = R._rel_pos(9, 9, table)
     torch.testing.assert_close(got[0, 0], want[8])  # offset 0
     torch.testing.assert_close(got[8, 0], want[16])
+    torch.testing.assert_close(got[0, 8], want[0])

@@ -126,6 +126,7 @@ def test_flattened_recipe_values():
         tr = cfg.dataloader.train
         assert tr.total_batch_size == 64
         assert (tr.mapper.image_size, tr.mapper.min_scale, tr.mapper.max_scale) == (1024, 0.1, 2.0)
+        assert tr.mapper.pad is False  # FixedSizeCrop(pad=False); the model pads
         assert cfg.dataloader.test.mapper.image_size == 1024
         opt = cfg.optimizer
         assert (opt.lr, tuple(opt.betas), opt.weight_decay) == (1e-4, (0.9, 0.999), 0.1)

@@ -10,7 +10,7 @@ same backbone is ``configs/mae_vitb_mrcnn.py``; docs/vitdet.md sets them side by
 | backbone         | ViT-B/16, 14x14 windows, blocks 2/5/8/11 global, drop path 0.1 | common/models/mask_rcnn_vitdet.py |
 | positions        | decomposed rel pos per block (zero init); abs pos at the 224 grid (+ cls slot), bicubic to 64x64 each forward | ViT(use_rel_pos=True, pretrain_img_size=224) |
 | neck / heads     | simple feature pyramid (LN), P6 max pool, 2-conv RPN, 4conv1fc LN box head, LN mask head | mask_rcnn_vitdet.py |
-| data             | LSJ 1024, scale 0.1-2.0, flip; batch 64                 | coco_loader_lsj.py               |
+| data             | LSJ 1024, scale 0.1-2.0, flip, crops not padded by the mapper; batch 64 | coco_loader_lsj.py      |
 | optimizer        | AdamW (0.9, 0.999), lr 1e-4, wd 0.1; wd 0 on pos_embed and torch norms; biases, rel pos and channel LN decayed | optim.py AdamW + config overrides |
 | layer decay      | 0.7 over 12 blocks                                      | get_vit_lr_decay_rate            |
 | schedule         | 184375 iters; x0.1 at 163889 and 177546; 250-iter linear warm-up from 0.001 | this config   |
@@ -30,6 +30,9 @@ from ..common.mask_rcnn_vitdet import model
 from ..common.recipe import optimizer, train
 
 dataloader.train.total_batch_size = 64
+# FixedSizeCrop(pad=False): small crops stay small and the model pads them after
+# normalization (square_pad=1024), not the mapper with pixel 128
+dataloader.train.mapper.pad = False
 
 # Schedule: 100 ep = 184375 iters * 64 images/iter / 118000 images/ep
 train.epochs = None
