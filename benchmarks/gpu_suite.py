@@ -296,8 +296,10 @@ def run_benchmarks(args, log, deadline, work):
         left = deadline - time.time()
         group = dict(name=b.name + (", tiny stand-in" if args.tiny else ""), config=cfg, vit_path=vit_path, size=size, strategies=strategies,
                      paths=paths)
-        if left < args.cell_timeout_s * 0.5:
-            group.update(status="not run: the suite's time budget was spent")
+        need = len(strategies) * len(paths) * args.cell_estimate_s
+        if left < need:
+            group.update(status=f"not run: the suite's time budget was spent ({left:.0f} s left, "
+                                f"{need:.0f} s needed)")
             log(f"bench {b.name}: not run ({left:.0f} s left)")
             groups.append(group)
             continue
@@ -395,11 +397,15 @@ def parse_args(argv=None):
     p.add_argument("--quick", action="store_true",
                    help="equivalence tests only and one benchmark cell (flagship, window_global, SDPA)")
     p.add_argument("--budget-s", type=float, default=None,
-                   help="wall-clock budget of the whole suite; benchmark configs that no longer "
-                        "fit are reported as not run (default 420, --quick 200)")
+                   help="wall-clock budget of the whole suite; a benchmark config that no longer "
+                        "fits (cells x --cell-estimate-s) is reported as not run (default 360, "
+                        "--quick 200; --tiny 1800: the CPU is slow and holds no lease)")
     p.add_argument("--reserve-s", type=float, default=None,
-                   help="seconds of the budget kept for the benchmarks when the tests run "
-                        "(default 240, --quick 60)")
+                   help="seconds of the budget kept for the benchmarks while the tests run: "
+                        "pytest is stopped after budget - reserve (default 200, --quick 60)")
+    p.add_argument("--cell-estimate-s", type=float, default=15,
+                   help="expected seconds per benchmark cell on the GPU (fresh process, model "
+                        "build, 1+3 inference and 1+3 training steps); see docs/performance.md")
     p.add_argument("--cell-timeout-s", type=float, default=120, help="per benchmark cell")
     p.add_argument("--strategies", nargs="+", choices=STRATEGIES, default=None)
     p.add_argument("--size", type=int, default=None)
@@ -419,9 +425,11 @@ def parse_args(argv=None):
                    help="download/build the wheels the GPU machine lacks into DIR and exit")
     args = p.parse_args(argv)
     if args.budget_s is None:
-        args.budget_s = 200.0 if args.quick else 420.0
+        args.budget_s = 1800.0 if args.tiny else 200.0 if args.quick else 360.0
     if args.reserve_s is None:
-        args.reserve_s = 60.0 if args.quick else 240.0
+        args.reserve_s = 60.0 if args.quick else 200.0
+    if args.tiny:
+        args.cell_estimate_s = min(args.cell_estimate_s, 1.0)  # CPU rehearsal: never skip
     return args
 
 

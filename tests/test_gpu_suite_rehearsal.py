@@ -41,7 +41,7 @@ def test_cpu_rehearsal_end_to_end(tmp_path):
     assert all(re.fullmatch(r"[A-Za-z0-9._-]+", f) for f in files)
 
     data = json.loads((out / "benchmark.json").read_text())
-    assert data["mode"] == dict(device="cpu", tiny=True, quick=False, budget_s=420.0)
+    assert data["mode"] == dict(device="cpu", tiny=True, quick=False, budget_s=1800.0)
     assert data["settings"] == dict(size=128, steps=1, warmup=0, batch_size=2)
     tests = data["tests"]
     assert tests["rc"] == 0 and tests["failures"] == tests["errors"] == 0
@@ -108,13 +108,13 @@ def test_modes_plan_the_right_cells():
     plan, _ = gpu_suite.benchmark_plan(quick)
     assert [(b.name, cfg, s, pth) for b, cfg, _, s, pth in plan] == [
         ("ViT-B Mask R-CNN (flagship)", "configs/mae_vitb_mrcnn.py", ["window_global"], ["sdpa"])]
-    assert quick.budget_s == 200 and quick.reserve_s == 60
+    assert quick.budget_s == 200 and quick.reserve_s == 60 and quick.cell_estimate_s == 15
     full = gpu_suite.parse_args([])
     plan, absent = gpu_suite.benchmark_plan(full)
     assert [p[1] for p in plan][:2] == ["configs/mae_vitb_mrcnn.py",
                                         "projects/ConvMAE/configs/convmae_b_mrcnn_25ep.py"]
     assert all(p[3] == list(gpu_suite.STRATEGIES) and p[4] == ["sdpa", "plain"] for p in plan)
-    assert full.device == "cuda" and full.budget_s == 420
+    assert full.device == "cuda" and full.budget_s == 360 and full.reserve_s == 200
     for b in gpu_suite.BENCHMARKS[:2]:  # the configs named in the table exist
         assert os.path.isfile(os.path.join(ROOT, b.config)) and os.path.isfile(os.path.join(ROOT, b.tiny))
 
