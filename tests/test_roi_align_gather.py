@@ -39,7 +39,8 @@ def _pyramid(dtype, levels=4, gen=None):
 
 
 def _grads(out, inputs, seed=3):
-    g = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed), dtype=out.dtype)
+    g = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed),
+                    dtype=out.dtype).to(out.device)
     grads = torch.autograd.grad(out, inputs, g, allow_unused=True)
     return [torch.zeros_like(x) if d is None else d for x, d in zip(inputs, grads)]
 

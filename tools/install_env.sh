@@ -43,16 +43,8 @@ if ! "$py" -c "import importlib.util as u, sys; sys.exit(u.find_spec('detectron2
     | grep -v "is ignored: it is neither" || true
   tar -xzf "$tmp"/pb1-detectron2-0.6.tar.gz -C "$tmp"
   src="$tmp/pb1-detectron2-0.6"
-  # Build no extension: the sdist lacks detectron2/layers/csrc.
-  sed -i -e 's/ext_modules=get_extensions(),/ext_modules=[],/' \
-         -e 's/cmdclass={"build_ext": torch.utils.cpp_extension.BuildExtension},//' "$src/setup.py"
-  # The model-zoo configs already sit inside the package in the sdist; ship them.
-  sed -i -e 's|"detectron2.model_zoo": get_model_zoo_configs()|"detectron2.model_zoo": ["configs/**/*.yaml", "configs/**/*.py"]|' "$src/setup.py"
-  grep -q "ext_modules=\[\]," "$src/setup.py" || { echo "[install_env] could not patch $src/setup.py" >&2; exit 1; }
-  # black is pinned to a 2021 beta that no longer imports with today's click;
-  # detectron2 only uses it to pretty-print configs (black.format_str), which
-  # current black still provides.
-  sed -i -e 's/"black==21.4b2",/"black",/' "$src/setup.py"
+  # Build no extension (the sdist lacks detectron2/layers/csrc); see the script.
+  bash "$here/tools/patch_detectron2_sdist.sh" "$src"
   pip_q setuptools wheel
   pip_q --no-build-isolation "$src"
 fi
