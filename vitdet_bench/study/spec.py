@@ -244,11 +244,14 @@ class ExpandedRun:
 
 
 def _resolve_config(config: str, study_file: Optional[str]) -> str:
-    """A relative config path: next to the study file, else from the working directory."""
+    """A relative config path: next to the study file, in the folder above it (studies/
+    sits beside configs/), else from the working directory."""
     if os.path.isabs(config):
         return config
-    candidates = [os.path.join(os.path.dirname(os.path.abspath(study_file)), config)] \
-        if study_file else []
+    candidates = []
+    if study_file:
+        here = os.path.dirname(os.path.abspath(study_file))
+        candidates += [os.path.join(here, config), os.path.join(os.path.dirname(here), config)]
     candidates.append(os.path.abspath(config))
     for c in candidates:
         if os.path.isfile(c):
