@@ -9,7 +9,8 @@
   signalled, checkpoints, is requeued by submitit and finishes.
 
 SLURM holds a requeued job for ~2 minutes before it may start again (Reason=BeginTime);
-the tests release that hold (``scontrol update StartTime=now``), as an operator can.
+the tests release that hold (``scontrol update StartTime=now``), as an operator can,
+and give the restarted time-limited job 15 minutes, so that one requeue is enough.
 Skipped only where SLURM cannot start (no root, no apt-get, a daemon refusing).
 """
 import os
@@ -65,18 +66,20 @@ study = Study(name={name!r}, runs=[Run({TINY_CONFIG!r}, {{"train.max_iter": {ite
     return str(path)
 
 
-def release_requeue_hold(slurm, job_id):
-    """SLURM keeps a requeued job pending ~2 min (BeginTime); let it start now."""
+def release_requeue_hold(slurm, job_id, time_limit=None):
+    """SLURM keeps a requeued job pending ~2 min (BeginTime); let it start now (and
+    optionally give the restarted job a longer time limit)."""
     out = slurm.run("scontrol", "show", "job", "-o", job_id, check=False)
     if "JobState=PENDING" in out and "Reason=BeginTime" in out:
-        slurm.run("scontrol", "update", f"JobId={job_id}", "StartTime=now", check=False)
+        extra = [f"TimeLimit={time_limit}"] if time_limit else []
+        slurm.run("scontrol", "update", f"JobId={job_id}", "StartTime=now", *extra, check=False)
 
 
-def wait_for(predicate, timeout, what, slurm=None, job_id=None, every=2.0):
+def wait_for(predicate, timeout, what, slurm=None, job_id=None, every=2.0, time_limit=None):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if slurm is not None and job_id:
-            release_requeue_hold(slurm, job_id)
+            release_requeue_hold(slurm, job_id, time_limit)
         value = predicate()
         if value:
             return value
@@ -194,7 +197,9 @@ def test_time_limit_signal_checkpoints_requeues_and_finishes(slurm, tmp_path):
         assert "failed" not in s, s
         return "  done  " in s
 
-    wait_for(done, 420, "the time-limited run done", slurm=slurm, job_id=jid)
+    # the first job is signalled by its 2-minute limit; the requeued one gets 15 minutes
+    # so that the test ends after one requeue
+    wait_for(done, 420, "the time-limited run done", slurm=slurm, job_id=jid, time_limit=15)
     folder = next(os.path.join(root, d) for d in os.listdir(root) if d.startswith("time_limited"))
     log = open(os.path.join(root, "submitit", jid, f"{jid}_0_log.out")).read()
     err = open(os.path.join(root, "submitit", jid, f"{jid}_0_log.err")).read()

@@ -195,12 +195,21 @@ class _StepMixin:
         # iteration: no final checkpoint and no final evaluation of it (their hooks test
         # ``iter + 1 >= max_iter``, which a failure in the last iteration also passes);
         # the other hooks (timer, metric writers) still run.
+        # Stopped after iteration ``iter`` on a scheduler signal (checkpointed, requeued):
+        # that iteration is complete; a writer that just wrote it has nothing to add.
+        on_signal = getattr(self, "_stopping_on_signal", False)
         if self.iter >= self.max_iter:
             return super().after_train()
         self.storage.iter = self.iter
         for h in self._hooks:
-            if not isinstance(h, (hooks.PeriodicCheckpointer, VitdetEvalHook)):
-                h.after_train()
+            if isinstance(h, (hooks.PeriodicCheckpointer, VitdetEvalHook)):
+                continue
+            if on_signal and isinstance(h, hooks.PeriodicWriter) \
+                    and (self.iter + 1) % h._period == 0:
+                for writer in h._writers:
+                    writer.close()
+                continue
+            h.after_train()
 
 
 class VitdetSimpleTrainer(_StepMixin, SimpleTrainer):

@@ -11,8 +11,13 @@ job that starts again continues from the run folder's last checkpoint.
 Time limit and preemption: SLURM signals the job ``signal_delay_s`` before its time
 limit (``--signal=USR2@...``, set by submitit); submitit's handler calls
 :meth:`TrainJob.checkpoint` and requeues the job. The handler is deferred to the end
-of the current iteration (:mod:`vitdet_bench.engine.preemption`), where a checkpoint
-of that iteration is saved first; the requeued job resumes from it.
+of the current iteration (:class:`DeferredSignal`, :mod:`vitdet_bench.engine.preemption`),
+where a checkpoint of that iteration is saved first; the requeued job resumes from it.
+
+This module imports nothing heavy at the top and launch pickles it by value
+(cloudpickle): a task unpickles its job and has the signal handlers in place within
+about a second of starting, before torch and detectron2 are imported (a signal that
+came before would kill the task).
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ import os
 import sys
 from typing import List, Optional
 
-__all__ = ["TrainJob", "load_train_net"]
+__all__ = ["TrainJob", "DeferredSignal", "load_train_net"]
 
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -47,6 +52,30 @@ def train_net_args(train_net, config_file: str, overrides: List[str], resume: bo
     return build().parse_args(argv)
 
 
+class DeferredSignal:
+    """A signal handler that records the signal; ``deliver()`` runs the handler it
+    replaced. :class:`vitdet_bench.engine.preemption.CheckpointOnSignalHook` calls it
+    after checkpointing at an iteration boundary."""
+
+    def __init__(self, original):
+        self.original = original
+        self.pending: List[int] = []
+
+    def __call__(self, signum, frame):
+        import signal
+
+        if signum not in self.pending:
+            self.pending.append(signum)
+        print(f"[vitdet_bench] received {signal.Signals(signum).name}: checkpointing at the "
+              "end of this iteration, then requeuing", flush=True)
+
+    def deliver(self):
+        while self.pending:
+            signum = self.pending.pop(0)
+            if callable(self.original):
+                self.original(signum, None)
+
+
 class TrainJob:
     """One study run as a submitit job: ``TrainJob(name, config_file, overrides)()``."""
 
@@ -60,14 +89,16 @@ class TrainJob:
         return f"TrainJob({self.name!r})"
 
     def __call__(self):
-        import submitit
+        import signal
 
-        from vitdet_bench.engine.preemption import defer_signal
+        import submitit
 
         env = submitit.JobEnvironment()
         # submitit installed its checkpoint-and-requeue handler: run it at the next
         # iteration boundary instead, after a checkpoint of the finished iteration.
-        defer_signal(env._usr_sig())
+        sig = env._usr_sig()
+        if not isinstance(signal.getsignal(sig), DeferredSignal):
+            signal.signal(sig, DeferredSignal(signal.getsignal(sig)))
         dist_env = submitit.helpers.TorchDistributedEnvironment().export(
             set_cuda_visible_devices=False, overwrite=True)
         self._limit_cpu_threads()
@@ -93,8 +124,8 @@ class TrainJob:
         last checkpoint, saved just before by the deferred signal handler)."""
         import submitit
 
-        return submitit.helpers.DelayedSubmission(TrainJob(self.name, self.config_file,
-                                                           self.overrides, self.repo))
+        return submitit.helpers.DelayedSubmission(job_by_value(
+            self.name, self.config_file, self.overrides, self.repo))
 
     # ------------------------------------------------------------------ internals
     def _output_dir(self) -> Optional[str]:
@@ -132,3 +163,14 @@ class TrainJob:
             if machine == dist_env.rank // per:
                 comm._LOCAL_PROCESS_GROUP = group
         comm.synchronize()
+
+
+def job_by_value(*args) -> TrainJob:
+    """A TrainJob whose class cloudpickle stores by value (see the module docstring)."""
+    import cloudpickle
+
+    module = sys.modules.get(__name__)
+    if module is not None and getattr(module, "TrainJob", None) is not None:
+        cloudpickle.register_pickle_by_value(module)
+        return module.TrainJob(*args)
+    return TrainJob(*args)  # this class was itself unpickled by value: it stays so

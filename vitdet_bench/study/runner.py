@@ -257,9 +257,9 @@ def launch_study(study: Study, executor: str, root: Optional[str] = None,
 
 
 def _job(p: PlannedRun):
-    from .job import TrainJob
+    from .job import job_by_value
 
-    return TrainJob(p.run.name, p.run.config_path, p.overrides)
+    return job_by_value(p.run.name, p.run.config_path, p.overrides)
 
 
 def _record(records: JobRecords, p: PlannedRun, job, kind: str, again: str, out) -> dict:
