@@ -190,3 +190,35 @@ def test_tiny_study_with_the_local_executor(capsys, tmp_path, monkeypatch):
     assert code == 0, err
     assert "| vit_tiny_study |" in table and os.path.isfile(os.path.join(root, "table",
                                                                           "benchmark.csv"))
+
+
+def test_job_unpickles_without_heavy_imports(tmp_path):
+    """A task must install its signal handlers before torch/detectron2 are imported (a
+    SLURM signal arriving earlier would kill it): the job is pickled by value."""
+    import subprocess
+    import sys
+
+    import cloudpickle
+
+    from vitdet_bench.study.job import DeferredSignal, job_by_value
+
+    job = job_by_value("r", TINY_CONFIG, ["train.seed=1"])
+    path = tmp_path / "job.pkl"
+    path.write_bytes(cloudpickle.dumps(job))
+    code = ("import pickle, sys; job = pickle.load(open(sys.argv[1], 'rb')); "
+            "again = job.checkpoint(); "
+            "print(type(job).__name__, job.overrides, type(again.function).__name__, "
+            "sorted(m for m in ('torch', 'detectron2', 'vitdet_bench') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                       env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "TrainJob ['train.seed=1'] TrainJob []", r.stdout
+    # the deferring handler records and hands over later
+    seen = []
+    handler = DeferredSignal(lambda s, f: seen.append(s))
+    handler(10, None)
+    handler(10, None)
+    assert handler.pending == [10] and not seen
+    handler.deliver()
+    assert seen == [10] and handler.pending == []

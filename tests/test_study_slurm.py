@@ -22,6 +22,7 @@ import time
 import pytest
 
 from slurm_cluster import SlurmUnavailable, start_cluster
+from vitdet_bench.study import expand, load_study
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_STUDY = os.path.join(REPO, "studies", "tiny_cpu.py")
@@ -56,14 +57,22 @@ def study_cli(slurm, *args, check=True):
     return r
 
 
-def one_run_study(path, name, iterations, resources):
+def launch_one_run(slurm, tmp_path, name, iterations, resources):
+    """A one-run study of the tiny config with ``iterations``, launched on SLURM:
+    (study file, root, job id, the run's folder)."""
+    path = tmp_path / f"{name}.py"
     path.write_text(f"""
 from vitdet_bench.study import Resources, Study, Run
 study = Study(name={name!r}, runs=[Run({TINY_CONFIG!r}, {{"train.max_iter": {iterations}}},
                                        name={name!r})],
               resources=Resources({resources}))
 """)
-    return str(path)
+    root = str(tmp_path / "root")
+    ids = job_ids(study_cli(slurm, "launch", str(path), "--executor", "slurm", "--root",
+                            root).stdout)
+    assert len(ids) == 1
+    folder = expand(load_study(str(path)), root)[0].folder
+    return str(path), root, ids[0], folder
 
 
 def release_requeue_hold(slurm, job_id, time_limit=None):
@@ -89,11 +98,6 @@ def wait_for(predicate, timeout, what, slurm=None, job_id=None, every=2.0, time_
 
 def job_ids(launch_stdout):
     return re.findall(r": job (\S+?)[;( ]", launch_stdout)
-
-
-def run_folder(root):
-    return next(os.path.join(root, d) for d in os.listdir(root) if os.path.isfile(
-        os.path.join(root, d, "config.yaml")) or d.startswith("vit_tiny_study"))
 
 
 def final_iteration(folder):
@@ -146,20 +150,12 @@ def test_tiny_study_on_slurm_two_tasks_per_job(slurm, tmp_path):
 
 
 def test_scancel_then_launch_resumes_and_finishes(slurm, tmp_path):
-    study = one_run_study(tmp_path / "cancel_study.py", "cancel_me", 12,
-                          "nodes=1, gpus_per_node=2, cpus_per_task=1, mem='3G', time='15:00', "
-                          "request_gpus=False")
-    root = str(tmp_path / "root")
-    first = job_ids(study_cli(slurm, "launch", study, "--executor", "slurm", "--root", root).stdout)
-    assert len(first) == 1
-
-    def checkpoint_at_3():
-        folder = [os.path.join(root, d) for d in os.listdir(root) if d.startswith("cancel_me")]
-        return folder and os.path.isfile(os.path.join(folder[0], "model_0000003.pth")) and \
-            folder[0]
-
-    folder = wait_for(checkpoint_at_3, 300, "a checkpoint at iteration 3")
-    slurm.run("scancel", first[0])
+    study, root, first, folder = launch_one_run(
+        slurm, tmp_path, "cancel_me", 12, "nodes=1, gpus_per_node=2, cpus_per_task=1, "
+        "mem='3G', time='15:00', request_gpus=False")
+    wait_for(lambda: os.path.isfile(os.path.join(folder, "model_0000003.pth")), 300,
+             "a checkpoint at iteration 3")
+    slurm.run("scancel", first)
     status = wait_for(lambda: (lambda s: "interrupted" in s and s)(
         study_cli(slurm, "status", study, "--root", root).stdout), 60, "state interrupted")
     assert "CANCELLED" in status, status
@@ -169,7 +165,7 @@ def test_scancel_then_launch_resumes_and_finishes(slurm, tmp_path):
     again = study_cli(slurm, "launch", study, "--executor", "slurm", "--root", root).stdout
     assert "interrupted: resubmitted" in again, again
     second = job_ids(again)
-    assert len(second) == 1 and second != first
+    assert len(second) == 1 and second[0] != first
     wait_for(lambda: "  done  " in study_cli(slurm, "status", study, "--root", root).stdout,
              300, "the resubmitted run done")
     log = open(os.path.join(root, "submitit", second[0], f"{second[0]}_0_log.out")).read()
@@ -181,13 +177,9 @@ def test_scancel_then_launch_resumes_and_finishes(slurm, tmp_path):
 
 def test_time_limit_signal_checkpoints_requeues_and_finishes(slurm, tmp_path):
     # 2 minutes, signalled 110 s before: SLURM sends USR2 10-40 s into each job
-    study = one_run_study(tmp_path / "time_study.py", "time_limited", 40,
-                          "nodes=1, gpus_per_node=1, cpus_per_task=1, mem='3G', time=2, "
-                          "signal_delay_s=110, request_gpus=False")
-    root = str(tmp_path / "root")
-    ids = job_ids(study_cli(slurm, "launch", study, "--executor", "slurm", "--root", root).stdout)
-    assert len(ids) == 1
-    jid = ids[0]
+    study, root, jid, folder = launch_one_run(
+        slurm, tmp_path, "time_limited", 40, "nodes=1, gpus_per_node=1, cpus_per_task=1, "
+        "mem='3G', time=2, signal_delay_s=110, request_gpus=False")
     saw_requeued = []
 
     def done():
@@ -200,7 +192,6 @@ def test_time_limit_signal_checkpoints_requeues_and_finishes(slurm, tmp_path):
     # the first job is signalled by its 2-minute limit; the requeued one gets 15 minutes
     # so that the test ends after one requeue
     wait_for(done, 420, "the time-limited run done", slurm=slurm, job_id=jid, time_limit=15)
-    folder = next(os.path.join(root, d) for d in os.listdir(root) if d.startswith("time_limited"))
     log = open(os.path.join(root, "submitit", jid, f"{jid}_0_log.out")).read()
     err = open(os.path.join(root, "submitit", jid, f"{jid}_0_log.err")).read()
     saved = [int(x) for x in re.findall(r"Checkpoint of iteration (\d+) saved on SIGUSR2",
@@ -209,6 +200,7 @@ def test_time_limit_signal_checkpoints_requeues_and_finishes(slurm, tmp_path):
     assert "Requeued job" in log + err, (log + err)[-3000:]
     resumed = [int(x) for x in re.findall(r"resuming from \S+ at iteration (\d+)", log)]
     assert resumed and resumed[0] == saved[0] + 1, (saved, resumed)
+    assert saw_requeued and "time_limited  requeued" in saw_requeued[0], saw_requeued
     assert final_iteration(folder) == 39
     assert os.path.isfile(os.path.join(folder, "report.json"))
     restarts = slurm.run("scontrol", "show", "job", "-o", jid)
