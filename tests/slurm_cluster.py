@@ -105,10 +105,10 @@ PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP OverSubsc
     return path
 
 
-def _start_munge() -> None:
-    if _run(["munge", "-n"]).returncode == 0 and _run(
-            ["sh", "-c", "munge -n | unmunge"]).returncode == 0:
-        return  # already running
+def _start_munge() -> bool:
+    """Start munged unless it runs; True if this call started it."""
+    if _run(["sh", "-c", "munge -n | unmunge"]).returncode == 0:
+        return False  # already running
     if not os.path.exists("/etc/munge/munge.key"):
         keygen = _find("mungekey")
         r = _run([keygen, "-c"]) if keygen else _run(
@@ -122,6 +122,7 @@ def _start_munge() -> None:
     r = _run(["su", "-s", "/bin/sh", "munge", "-c", _find("munged") or "munged"])
     if r.returncode != 0:
         raise SlurmUnavailable(f"munged did not start: {(r.stderr or r.stdout).strip()}")
+    return True
 
 
 @dataclass
@@ -129,6 +130,7 @@ class SlurmCluster:
     folder: str
     conf: str
     env: Dict[str, str] = field(default_factory=dict)
+    started_munge: bool = False
 
     def run(self, *cmd: str, check: bool = True) -> str:
         r = _run(list(cmd), env=self.env, timeout=60)
@@ -144,10 +146,15 @@ class SlurmCluster:
             ids = self.jobs()
             if ids:
                 self.run("scancel", *ids, check=False)
+            deadline = time.time() + 20  # let slurmd stop the jobs' processes
+            while self.jobs() and time.time() < deadline:
+                time.sleep(0.5)
         except Exception:
             pass
-        for name in ("slurmd", "slurmctld"):
-            pid_file = os.path.join(self.folder, f"{name}.pid")
+        pid_files = [os.path.join(self.folder, f"{name}.pid") for name in ("slurmd", "slurmctld")]
+        if self.started_munge:
+            pid_files.append("/run/munge/munged.pid")
+        for pid_file in pid_files:
             try:
                 pid = int(open(pid_file).read().strip())
             except (OSError, ValueError):
@@ -182,15 +189,16 @@ def start_cluster(folder: str, cpus: int = 8) -> SlurmCluster:
     os.makedirs(folder, exist_ok=True)
     conf = write_config(folder, cpus)
     env = dict(os.environ, SLURM_CONF=conf)
-    _start_munge()
+    started_munge = _start_munge()
     for daemon in ("slurmctld", "slurmd"):
         r = _run([_find(daemon), "-f", conf], env=env, timeout=60)
         if r.returncode != 0:
             log = os.path.join(folder, "log", f"{daemon}.log")
             tail = open(log).read()[-800:] if os.path.exists(log) else ""
+            SlurmCluster(folder, conf, env, started_munge).stop()
             raise SlurmUnavailable(f"{daemon} did not start (exit {r.returncode}): "
                                    f"{(r.stderr or r.stdout).strip()} {tail}")
-    cluster = SlurmCluster(folder, conf, env)
+    cluster = SlurmCluster(folder, conf, env, started_munge)
     deadline = time.time() + 60
     while time.time() < deadline:
         r = _run(["sinfo", "-h", "-o", "%t"], env=env)
