@@ -222,3 +222,19 @@ def test_job_unpickles_without_heavy_imports(tmp_path):
     assert handler.pending == [10] and not seen
     handler.deliver()
     assert seen == [10] and handler.pending == []
+
+
+def test_slurm_job_states_parses_scontrol(monkeypatch):
+    from vitdet_bench.study import state
+
+    lines = "\n".join([
+        "JobId=7 ArrayJobId=5 ArrayTaskId=2 JobName=s JobState=RUNNING Reason=None Restarts=1",
+        "JobId=5 ArrayJobId=5 ArrayTaskId=0-1,3%2 JobName=s JobState=PENDING Reason=JobArrayTaskLimit Restarts=0",
+        "JobId=9 JobName=t JobState=CANCELLED Reason=None Restarts=0",
+    ])
+    monkeypatch.setattr(state, "_run", lambda cmd: lines if cmd[0] == "scontrol" else None)
+    got = state.slurm_job_states(["5_0", "5_1", "5_2", "5_3", "9", "11"])
+    assert got["5_2"] == {"state": "RUNNING", "restarts": 1, "reason": "None"}
+    assert got["5_0"]["state"] == got["5_1"]["state"] == got["5_3"]["state"] == "PENDING"
+    assert got["9"]["state"] == "CANCELLED" and "11" not in got
+    assert state._array_tasks("0-6:3") == [0, 3, 6]

@@ -100,12 +100,15 @@ def slurm_job_states(job_ids: List[str]) -> Dict[str, dict]:
         fields = dict(m.groups() for m in re.finditer(r"(\w+)=(\S*)", line))
         if "JobId" not in fields:
             continue
-        jid = fields["JobId"]
-        if fields.get("ArrayJobId") and fields.get("ArrayTaskId") not in (None, "", "N/A"):
-            jid = f"{fields['ArrayJobId']}_{fields['ArrayTaskId']}"
-        out[jid] = {"state": fields.get("JobState", ""), "restarts": int(fields.get("Restarts", 0)
-                                                                          or 0),
-                    "reason": fields.get("Reason", "")}
+        info = {"state": fields.get("JobState", ""),
+                "restarts": int(fields.get("Restarts", 0) or 0), "reason": fields.get("Reason", "")}
+        tasks = fields.get("ArrayTaskId")
+        if fields.get("ArrayJobId") and tasks not in (None, "", "N/A"):
+            # one line per started task ("3"), one for the tasks still pending ("0-7%2")
+            for task in _array_tasks(tasks):
+                out[f"{fields['ArrayJobId']}_{task}"] = info
+        else:
+            out[fields["JobId"]] = info
     missing = [j for j in job_ids if j not in out]
     if missing:  # ended long enough ago that slurmctld forgot them: accounting, if any
         text = _run(["sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(missing)])
@@ -114,6 +117,17 @@ def slurm_job_states(job_ids: List[str]) -> Dict[str, dict]:
             if len(parts) >= 2 and parts[0] in missing:
                 out[parts[0]] = {"state": parts[1].split()[0], "restarts": 0, "reason": ""}
     return out
+
+
+def _array_tasks(spec: str) -> List[int]:
+    """SLURM's ArrayTaskId: ``3``, ``0-7``, ``0,2-5:2``, with an optional ``%limit``."""
+    tasks = []
+    for part in spec.split("%")[0].split(","):
+        m = re.fullmatch(r"(\d+)(?:-(\d+)(?::(\d+))?)?", part)
+        if m:
+            lo, hi, step = int(m.group(1)), int(m.group(2) or m.group(1)), int(m.group(3) or 1)
+            tasks.extend(range(lo, hi + 1, step))
+    return tasks
 
 
 def _progress(folder: str):
