@@ -122,7 +122,7 @@ def test_tiny_study_on_slurm_two_tasks_per_job(slurm, tmp_path):
         return s if s.count(" done ") >= 2 else None
 
     status = wait_for(all_done, 420, "both runs done")
-    assert re.search(r"vit_tiny_study-seed1\s+done\s+\d+\s+8/8", status), status
+    assert re.search(r"vit_tiny_study-seed1\s+done\s+\d+_0\s+8/8", status), status  # an array
     for line in status.splitlines()[4:]:
         assert re.search(r"\d+\.\d / \d+\.\d$", line), status  # AP from the reports
     for d in os.listdir(root):
