@@ -215,8 +215,9 @@ def _statuses(study_runs, records: JobRecords) -> Dict[str, RunStatus]:
 
 def launch_study(study: Study, executor: str, root: Optional[str] = None,
                  resources: Optional[dict] = None, max_parallel: Optional[int] = None,
-                 max_requeues: int = 30, out=sys.stdout) -> List[dict]:
+                 max_requeues: int = 30, out=None) -> List[dict]:
     """Submit every run that is not done and has no live job; returns the new records."""
+    out = out or sys.stdout
     planned = plan_study(study, root, resources)  # checks every run before submitting any
     root_dir = os.path.dirname(planned[0].run.folder)
     records = JobRecords(root_dir)
