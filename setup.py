@@ -45,6 +45,9 @@ setup(
         "tqdm>=4.60",
         "psutil>=5.9",
         "tensorboard>=2.12",
+        # cluster jobs (tools/study.py): SLURM / local executors, checkpoint + requeue;
+        # brings cloudpickle, with which a job's module is pickled by value
+        "submitit>=1.5,<2",
     ],
     extras_require={
         # tidecv 1.0.1 is the numerical reference for the error analysis (tests only).

@@ -40,6 +40,9 @@ train = dict(
     num_train_images=None,  # None: counted from the training set after filtering
     max_iter=184375,  # recomputed from epochs
     warmup_iters=250,
+    # micro-batches per optimizer step (total_batch_size / grad_accum images each); the
+    # schedule counts optimizer steps. tools/study.py sets it from the GPUs a run gets.
+    grad_accum=1,
     amp=dict(enabled=True),  # GPU only; CPU runs in fp32 with a notice
     ddp=dict(broadcast_buffers=False, find_unused_parameters=False, fp16_compression=True),
     checkpointer=dict(period=5000, max_to_keep=3),

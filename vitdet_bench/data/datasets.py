@@ -49,6 +49,8 @@ logger = logging.getLogger(__name__)
 SYNTHETIC_SPLITS: Dict[str, SyntheticShapesConfig] = {
     "shapes_train": SyntheticShapesConfig(split="train", num_images=600),
     "shapes_val": SyntheticShapesConfig(split="val", num_images=100),
+    # 8 validation images: the evaluation of the tiny study the cluster tests run
+    "shapes_val_mini": SyntheticShapesConfig(split="val", num_images=8),
 }
 
 COCO128_DIRNAME = "coco128"

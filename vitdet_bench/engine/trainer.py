@@ -1,7 +1,7 @@
 """The training loop: detectron2 SimpleTrainer/AMPTrainer + vitdet_bench conventions.
 
 Config keys read (LazyConfig contract, see tools/train_net.py):
-``train.output_dir, init_checkpoint, max_iter, epochs, num_train_images, warmup_iters,
+``train.output_dir, init_checkpoint, max_iter, epochs, num_train_images, warmup_iters, grad_accum,
 amp.enabled, ddp, checkpointer.period/max_to_keep, eval_period, log_period, device, seed,
 channels_last``;
 ``model``, ``optimizer`` (``optimizer.params.model`` is filled here), ``lr_multiplier``,
@@ -9,6 +9,7 @@ channels_last``;
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
@@ -34,9 +35,10 @@ from .checkpoint import AtomicCheckpointer, set_rng_state
 from .data import build_resumable_train_loader
 from .errors import NonFiniteLossError, install_user_error_log_filter
 from .hooks import VitdetEvalHook
+from .preemption import CheckpointOnSignalHook
 
 __all__ = ["DEFAULT_SEED", "select_device", "seed_everything", "save_config", "compute_max_iter",
-           "do_test", "run"]
+           "grad_accum_steps", "do_test", "run"]
 
 logger = logging.getLogger("vitdet_bench.engine")
 DEFAULT_SEED = 42
@@ -101,15 +103,26 @@ def compute_max_iter(cfg, num_train_images: Optional[int]) -> int:
 
 # ----------------------------------------------------------------------------- training step
 class _StepMixin:
-    """run_step that refuses non-finite losses (before backward) and logs raw losses."""
+    """run_step that refuses non-finite losses (before backward), logs raw losses and
+    accumulates gradients over ``grad_accum`` micro-batches per optimizer step.
+
+    With ``grad_accum = k`` the data loader yields micro-batches of ``total_batch_size /
+    k`` images; one trainer iteration is one optimizer step over k of them (each loss
+    scaled by 1/k, so the gradient is the mean of the micro-batches' gradients), and
+    ``max_iter``, the lr schedule and its warm-up, checkpoints and evaluation periods
+    all count optimizer steps. DDP synchronizes gradients only on the last micro-batch.
+    BatchNorm layers in training mode normalize each micro-batch by its own statistics
+    (NaiveSyncBatchNorm / SyncBN: over the micro-batches of all processes at once), so
+    a BN model sees smaller normalization batches than the recipe's; their running
+    statistics get k momentum updates per step. Everything without batch statistics
+    (LayerNorm, frozen or eval-mode BN) gets exactly the update of one batch of k times
+    the size when each loss is a mean over its images.
+    """
 
     amp_enabled = False
+    grad_accum = 1
 
-    def run_step(self):
-        assert self.model.training, "model was changed to eval mode!"
-        start = time.perf_counter()
-        data = next(self._data_loader_iter)
-        data_time = time.perf_counter() - start
+    def _forward(self, data):
         try:
             if self.amp_enabled:
                 with torch.autocast(device_type="cuda"):
@@ -125,18 +138,36 @@ class _StepMixin:
                 "gradient clipping, or check the data.") from e
         if isinstance(loss_dict, torch.Tensor):
             loss_dict = {"total_loss": loss_dict}
-        losses = sum(loss_dict.values())
-        self._check_finite(loss_dict, losses)
+        return loss_dict
 
+    def run_step(self):
+        assert self.model.training, "model was changed to eval mode!"
+        k = max(1, int(self.grad_accum))
         self.optimizer.zero_grad()
-        if self.amp_enabled:
-            self.grad_scaler.scale(losses).backward()
-        else:
-            losses.backward()
+        data_time, summed = 0.0, {}
+        for micro in range(k):
+            start = time.perf_counter()
+            data = next(self._data_loader_iter)
+            data_time += time.perf_counter() - start
+            # gradients are all-reduced by DDP on the last micro-batch only
+            sync = micro == k - 1 or not hasattr(self.model, "no_sync")
+            with (contextlib.nullcontext() if sync else self.model.no_sync()):
+                loss_dict = self._forward(data)
+                losses = sum(loss_dict.values())
+                self._check_finite(loss_dict, losses)
+                scaled = losses / k if k > 1 else losses
+                if self.amp_enabled:
+                    self.grad_scaler.scale(scaled).backward()
+                else:
+                    scaled.backward()
+            for name, v in loss_dict.items():
+                summed[name] = summed.get(name, 0.0) + v.detach() / k
+        loss_dict = summed
+        losses = sum(loss_dict.values())
         self._write_metrics(loss_dict, data_time)
         if comm.is_main_process():
             storage = get_event_storage()
-            storage.put_scalar("total_loss_raw", float(losses.detach()), smoothing_hint=False)
+            storage.put_scalar("total_loss_raw", float(losses), smoothing_hint=False)
         if self.amp_enabled:
             self.grad_scaler.step(self.optimizer)
             self.grad_scaler.update()
@@ -164,12 +195,21 @@ class _StepMixin:
         # iteration: no final checkpoint and no final evaluation of it (their hooks test
         # ``iter + 1 >= max_iter``, which a failure in the last iteration also passes);
         # the other hooks (timer, metric writers) still run.
+        # Stopped after iteration ``iter`` on a scheduler signal (checkpointed, requeued):
+        # that iteration is complete; a writer that just wrote it has nothing to add.
+        on_signal = getattr(self, "_stopping_on_signal", False)
         if self.iter >= self.max_iter:
             return super().after_train()
         self.storage.iter = self.iter
         for h in self._hooks:
-            if not isinstance(h, (hooks.PeriodicCheckpointer, VitdetEvalHook)):
-                h.after_train()
+            if isinstance(h, (hooks.PeriodicCheckpointer, VitdetEvalHook)):
+                continue
+            if on_signal and isinstance(h, hooks.PeriodicWriter) \
+                    and (self.iter + 1) % h._period == 0:
+                for writer in h._writers:
+                    writer.close()
+                continue
+            h.after_train()
 
 
 class VitdetSimpleTrainer(_StepMixin, SimpleTrainer):
@@ -325,8 +365,26 @@ def _wrap_ddp(model, cfg, device: str):
     return ddp
 
 
+def grad_accum_steps(cfg) -> int:
+    """``train.grad_accum`` (micro-batches per optimizer step), checked against the batch:
+    ``total_batch_size`` must split into ``world size x grad_accum`` equal micro-batches."""
+    k = int(_get(cfg.train, "grad_accum", 1))
+    total, world = int(cfg.dataloader.train.total_batch_size), comm.get_world_size()
+    if k < 1 or total % (world * k):
+        raise ValueError(
+            f"train.grad_accum={k} does not fit dataloader.train.total_batch_size={total} on "
+            f"{world} process(es): the batch must split into world size x grad_accum = "
+            f"{world * k} equal micro-batches (grad_accum >= 1 dividing {total}/{world}).")
+    return k
+
+
 def _train_dataset_and_loader(cfg, seed: int, start_iter: int, max_iter_known: bool):
-    """(loader factory, num_train_images). The factory takes start_iter."""
+    """(loader factory, num_train_images). The factory takes start_iter (optimizer steps).
+
+    With ``train.grad_accum = k`` the loader yields micro-batches of total_batch_size / k
+    images and starts k micro-batches per step in: the same images in the same order as
+    the full batches (positions are per image), only split into k pieces.
+    """
     tl = cfg.dataloader.train
     if all(k in tl for k in ("dataset", "mapper", "total_batch_size")):
         dicts = instantiate(tl.dataset)
@@ -334,10 +392,12 @@ def _train_dataset_and_loader(cfg, seed: int, start_iter: int, max_iter_known: b
         _TRAIN_MAPPERS.append(mapper)
         if not isinstance(dicts, list):
             dicts = list(dicts)
+        accum = grad_accum_steps(cfg)
 
         def factory(start):
             return build_resumable_train_loader(
-                dicts, mapper, int(tl.total_batch_size), seed=seed, start_iter=start,
+                dicts, mapper, int(tl.total_batch_size) // accum, seed=seed,
+                start_iter=start * accum,
                 num_workers=int(_get(tl, "num_workers", 0)),
                 aspect_ratio_grouping=bool(_get(tl, "aspect_ratio_grouping", True)))
 
@@ -487,6 +547,11 @@ def run(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, Any]:
     loader = factory(start_iter)
     trainer = (VitdetAMPTrainer if amp else VitdetSimpleTrainer)(ddp_model, loader, optimizer)
     trainer._output_dir = output_dir
+    trainer.grad_accum = grad_accum_steps(cfg)
+    if trainer.grad_accum > 1:
+        logger.info(f"Gradient accumulation: {trainer.grad_accum} micro-batches of "
+                    f"{int(cfg.dataloader.train.total_batch_size) // trainer.grad_accum} images "
+                    f"per optimizer step (total batch {cfg.dataloader.train.total_batch_size})")
     checkpointer = AtomicCheckpointer(model, output_dir, trainer=trainer)
 
     def eval_fn(kind: str, iteration: int):
@@ -507,6 +572,7 @@ def run(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, Any]:
         hooks.PeriodicWriter(default_writers(output_dir, max_iter),
                              period=int(_get(cfg.train, "log_period", 20)))
         if comm.is_main_process() else None,
+        CheckpointOnSignalHook(checkpointer),  # last: saves the state the others left
     ])
 
     if resuming:
