@@ -429,11 +429,8 @@ def _ddp_accepts(name: str) -> bool:
     return name in inspect.signature(DistributedDataParallel.__init__).parameters
 
 
-def _wrap_ddp(model, cfg, device: str):
-    if comm.get_world_size() == 1:
-        return model
-    from torch.nn.parallel import DistributedDataParallel
-
+def _ddp_kwargs(cfg, device: str) -> Tuple[dict, bool]:
+    """(DistributedDataParallel kwargs from ``train.ddp``, fp16 gradient compression)."""
     kwargs = dict(_get(cfg.train, "ddp", {}) or {})
     fp16 = kwargs.pop("fp16_compression", False)
     if "broadcast_buffers" in kwargs and _ddp_accepts("forward_sync_buffers"):
@@ -443,6 +440,15 @@ def _wrap_ddp(model, cfg, device: str):
         kwargs.setdefault("forward_sync_buffers", kwargs.pop("broadcast_buffers"))
     if device.startswith("cuda"):
         kwargs.setdefault("device_ids", [comm.get_local_rank()])
+    return kwargs, fp16
+
+
+def _wrap_ddp(model, cfg, device: str):
+    if comm.get_world_size() == 1:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    kwargs, fp16 = _ddp_kwargs(cfg, device)
     ddp = DistributedDataParallel(model, **kwargs)
     if fp16 and device.startswith("cuda"):
         from torch.distributed.algorithms.ddp_comm_hooks import default as comm_hooks
