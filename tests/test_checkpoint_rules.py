@@ -138,4 +138,5 @@ def test_report_str_and_dict(tmp_path, capsys, caplog):
     assert printed.count("format: mocov3") == 1
     assert "format: mocov3" in printed and "blocks.{0-1}.attn.qkv.weight" in printed
     d = json.loads(json.dumps(rep.to_dict()))
-    assert set(d) == {"path", "format", "loaded", "resized", "initialized", "ignored", "unexpected"}
+    assert set(d) == {"path", "format", "loaded", "resized", "initialized", "ignored", "unexpected",
+                      "notes"}

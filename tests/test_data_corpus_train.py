@@ -69,8 +69,9 @@ def corpus(tmp_path_factory, tiny_shapes):
         out = str(work / "runs" / key)
         env = {"VB_CORPUS_JSON": json_file, "VB_CORPUS_IMAGES": root,
                "VB_CORPUS_NAME": "corpus_" + key.replace("/", "_")}
+        # --eval-only of the untrained model, asked for explicitly: the data is what is tested
         argv = ["--config-file", CFG] + (["--eval-only"] if eval_only else []) + list(extra) \
-            + [f"train.output_dir={out}"]
+            + [f"train.output_dir={out}"] + (["train.eval_untrained=True"] if eval_only else [])
         cases.append(dict(argv=argv, env=env))
         meta.append((key, out))
 

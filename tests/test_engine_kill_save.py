@@ -95,7 +95,7 @@ def test_kill_during_checkpoint_write_then_resume(tiny_shapes, tmp_path):
     p = subprocess.run(_cmd(out, "--resume"), env=env, capture_output=True, text=True,
                        timeout=600)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
-    assert f"resuming from {os.path.join(out, 'model_0000001.pth')} at iteration 2" in p.stdout
+    assert f"Resuming from {os.path.join(out, 'model_0000001.pth')} at iteration 2" in p.stdout
     assert "Starting training from iteration 2" in p.stdout
     assert (f"Removed 1 incomplete checkpoint file(s) left by an interrupted save"
             in p.stdout) and os.path.basename(temp) in p.stdout

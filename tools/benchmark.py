@@ -40,32 +40,67 @@ NUMERIC = ("params_M", "gflops_per_image", "train_fwd_bwd_s", "train_step_s", "i
            "rss_after_build_GB", "wall_s")
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The module docstring as written, and every option's default in --help."""
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _device(text: str) -> str:
+    if text == "cpu" or text == "cuda" or (text.startswith("cuda:") and text[5:].isdigit()):
+        return text
+    raise argparse.ArgumentTypeError(f"expected cpu, cuda or cuda:N, got {text!r}")
+
+
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--config-file", default="configs/common/mask_rcnn_vit.py")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=_HelpFormatter)
+    p.add_argument("--config-file", default="configs/common/mask_rcnn_vit.py",
+                   help="LazyConfig whose model is measured")
     p.add_argument("--vit-path", default="model.backbone.bottom_up.net",
                    help="dotted path of the ViT in the config (for strategy/size/sdpa overrides)")
-    p.add_argument("--target", choices=["backbone", "model"], default="backbone")
-    p.add_argument("--strategies", nargs="+", default=list(STRATEGIES))
-    p.add_argument("--sizes", nargs="+", type=int, default=[512, 768, 1024, 1280])
+    p.add_argument("--target", choices=["backbone", "model"], default="backbone",
+                   help="backbone: ViT + neck (model.backbone); model: the whole detector's "
+                        "training step on synthetic instances")
+    p.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES,
+                   metavar="STRATEGY",
+                   help=f"attention strategies to measure, any of: {', '.join(STRATEGIES)}")
+    p.add_argument("--sizes", nargs="+", type=_positive_int, default=[512, 768, 1024, 1280],
+                   metavar="PX", help="square input sizes (multiples of the patch size)")
     p.add_argument("--paths", nargs="+", default=["sdpa"], choices=["sdpa", "plain"],
                    help="attention path: sdpa (fused / query-blocked on CPU) or plain (reference)")
-    p.add_argument("--device", default="cuda" if _cuda() else "cpu")
-    p.add_argument("--amp", choices=["none", "bf16", "fp16"], default="none")
-    p.add_argument("--batch-size", type=int, default=1)
-    p.add_argument("--steps", type=int, default=5)
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--no-flops", action="store_true")
-    p.add_argument("--no-train", action="store_true")
-    p.add_argument("--no-infer", action="store_true")
-    p.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
-    p.add_argument("--output-dir", default="runs/benchmark")
+    p.add_argument("--device", type=_device, default="cuda" if _cuda() else "cpu",
+                   help="cpu, cuda or cuda:N; cuda when available")
+    p.add_argument("--amp", choices=["none", "bf16", "fp16"], default="none",
+                   help="autocast dtype of the forward passes")
+    p.add_argument("--batch-size", type=_positive_int, default=1, help="images per step")
+    p.add_argument("--steps", type=_positive_int, default=5,
+                   help="timed steps per cell (the median is reported)")
+    p.add_argument("--warmup", type=_non_negative_int, default=2,
+                   help="untimed steps before the timed ones")
+    p.add_argument("--no-flops", action="store_true", help="skip the fvcore FLOP count")
+    p.add_argument("--no-train", action="store_true", help="skip the training-step timing")
+    p.add_argument("--no-infer", action="store_true", help="skip the inference timing")
+    p.add_argument("--timeout", type=_positive_int, default=3600, help="seconds per cell")
+    p.add_argument("--output-dir", default="runs/benchmark",
+                   help="where benchmark.json and benchmark.png are written")
     p.add_argument("--opts", nargs="*", default=[], help="extra LazyConfig overrides key=value")
     p.add_argument("--reference", action="store_true",
                    help="also time detectron2's ViTDet backbone + simple feature pyramid of the "
                         "same width/depth (tools/reference_vitdet.py), in the same run, and print "
                         "each cell's speed and memory relative to it (backbone target only)")
-    p.add_argument("--repeats", type=int, default=1,
+    p.add_argument("--repeats", type=_positive_int, default=1,
                    help="run the whole list of cells this many times, interleaved, and report "
                         "per-cell medians (the machine's speed drifts; ratios stay comparable)")
     p.add_argument("--cell", help=argparse.SUPPRESS)
@@ -453,9 +488,15 @@ def main(argv=None):
     print(table(rows))
     if rel:
         print(format_relative(rel))
-    if plot(rows, os.path.join(args.output_dir, "benchmark.png")):
+    measured = [r for r in rows if r["status"] in ("ok", "OOM")]
+    if measured and plot(rows, os.path.join(args.output_dir, "benchmark.png")):
         print("plot:", os.path.join(args.output_dir, "benchmark.png"))
     print("json:", out)
+    if not measured:
+        print(f"benchmark: none of the {len(rows)} cells could be measured (every cell is an "
+              "error or a timeout; see the error column and benchmark.json): no plot written.",
+              file=sys.stderr)
+        return 1
     return 0
 
 

@@ -17,7 +17,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import vitdet_bench  # noqa: E402,F401  (before detectron2)
 from detectron2.config import LazyConfig, instantiate  # noqa: E402
 
-from vitdet_bench.checkpoint import CheckpointError, load_pretrained  # noqa: E402
+from vitdet_bench.checkpoint import (  # noqa: E402
+    CheckpointError,
+    detect_format,
+    load_pretrained,
+    read_checkpoint,
+)
 from vitdet_bench.modeling.backbone.vit import ViT  # noqa: E402
 from vitdet_bench.utils.io import atomic_write_json  # noqa: E402
 
@@ -37,12 +42,31 @@ def find_vit_node(node, path="model"):
     return None, None
 
 
+def describe_format(path: str, fmt: str, source: str) -> str:
+    """One line: the format that will be used, where it comes from, and what the file
+    is detected as (the two differ for a file given to the wrong config)."""
+    fmt = (fmt or "auto").lower()
+    if not path:
+        return f"format: {fmt} (from {source}; no file)"
+    raw = read_checkpoint(path)
+    try:
+        detected = detect_format(raw, path)
+    except CheckpointError:
+        detected = None
+    seen = f"detected from the file: {detected}" if detected else "no known format detected"
+    if fmt == "auto":
+        return f"format: auto ({seen})"
+    return f"format: {fmt} (from {source}; {seen})"
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("path", help="checkpoint file ('' with --format random)")
     ap.add_argument("--config-file", required=True)
     ap.add_argument("--format", default=None, help="auto, mae, beit, mocov3, supervised, random, ...")
-    ap.add_argument("--lenient", action="store_true", help="strict_architecture=False")
+    ap.add_argument("--lenient", action="store_true",
+                    help="load the overlap of a file that does not fit the model or the format "
+                         "exactly, and report the rest (strict_architecture=False)")
     ap.add_argument("--json", default=None, help="also write the report as JSON here")
     ap.add_argument("opts", nargs="*", help="LazyConfig overrides KEY=VALUE")
     args = ap.parse_intermixed_args(argv)
@@ -61,7 +85,10 @@ def main(argv=None):
           f"grid={net.grid_size[0]}x{net.grid_size[1]}, rel_pos={net.rel_pos}, "
           f"window={net.window_size}, window_blocks={list(net.window_block_indexes)})")
     try:
-        report = load_pretrained(net, args.path, format=fmt, strict_architecture=not args.lenient)
+        print(describe_format(args.path, fmt, "--format" if args.format else
+                              f"{args.config_file}'s train.init_format"))
+        report = load_pretrained(net, args.path, format=fmt, strict_architecture=not args.lenient,
+                                 lenient_option="--lenient")
     except CheckpointError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -4,10 +4,14 @@
     python tools/train_net.py --config-file CFG.py [--eval-only] [--resume]
         [--num-gpus N] [--num-machines M --machine-rank R --dist-url URL] [key=value ...]
 
-Overrides are checked against the loaded config before any heavy work: an unknown key
-(where its parent exists), a value of the wrong type, an unregistered dataset name, an
-unknown ``attention_strategy`` or a missing ``train.init_checkpoint`` file stops with a
-one-paragraph error (exit code 2). Later errors that are the user's to fix -- bad data,
+The command line and the config are checked before any heavy work (pre-flight): a
+missing ``--config-file``, a flag placed after the ``key=value`` overrides, an unknown
+override key (where its parent exists), a value of the wrong type, an unregistered
+dataset or one whose files are missing (``DETECTRON2_DATASETS``), a model whose
+``num_classes`` differs from a dataset's categories, an unknown ``attention_strategy``,
+a missing ``train.init_checkpoint`` file, a schedule that does not fit ``max_iter``
+(e.g. ``train.warmup_iters`` > ``train.max_iter``) and ``--eval-only`` without weights
+each stop with a one-paragraph error (exit code 2). Later errors that are the user's to fix -- bad data,
 a checkpoint of another architecture, a non-finite loss -- print one paragraph naming
 the file / image / iteration and exit with code 1 (a checkpoint error: 2); anything else
 is a bug and keeps its traceback. ``--num-gpus N`` without CUDA runs N CPU processes with
@@ -15,6 +19,7 @@ the gloo backend (BatchNorm becomes NaiveSyncBatchNorm, logged as "BatchNorm: wo
 """
 from __future__ import annotations
 
+import argparse
 import ast
 import difflib
 import os
@@ -30,14 +35,65 @@ from detectron2.config import LazyConfig  # noqa: E402
 from detectron2.engine import default_argument_parser, launch  # noqa: E402
 from omegaconf import DictConfig, ListConfig, OmegaConf  # noqa: E402
 
+from vitdet_bench.engine.errors import ConfigError  # noqa: E402
+
 # Optional keys a config may omit but an override may add.
 OPTIONAL_KEYS = {"train.epochs", "train.num_train_images", "train.warmup_iters", "train.seed",
                  "train.vitdet_bench", "train.device", "train.eval_period", "train.log_period",
-                 "train.channels_last", "train.grad_accum"}
+                 "train.channels_last", "train.init_lenient", "train.eval_untrained",
+                 "train.grad_accum"}
+
+DESCRIPTION = """\
+Train and evaluate a vitdet_bench detector from a LazyConfig (.py) file: detectron2's
+training loop with exact resume, atomic checkpoints and a COCO + TIDE report at the end.
+Flags come first; everything after the first key=value is read as a config override
+(LazyConfig "path.key=value", hydra grammar: null, true/false, [a,b], 'quoted str')."""
+
+EPILOG = """\
+examples:
+  # the 10-minute CPU demo (synthetic shapes), then a 30-iteration smoke run
+  %(prog)s --config-file configs/demo/vit_tiny_shapes.py
+  %(prog)s --config-file configs/demo/vit_tiny_shapes.py train.max_iter=30 \\
+      train.warmup_iters=3 train.output_dir=output/smoke
+  # fine-tune from MAE weights on 8 GPUs; schedule in epochs
+  %(prog)s --config-file configs/mae_vitb_mrcnn.py --num-gpus 8 \\
+      train.init_checkpoint=pretrained/mae_pretrain_vit_base.pth train.epochs=25
+  # continue an interrupted run (a finished one is left as it is)
+  %(prog)s --config-file configs/mae_vitb_mrcnn.py --resume
+  # evaluate a trained detector / re-evaluate a run's last checkpoint
+  %(prog)s --config-file configs/mae_vitb_mrcnn.py --eval-only \\
+      train.init_checkpoint=output/mae_vitb_mrcnn/model_final.pth train.init_format=detectron2
+  %(prog)s --config-file configs/mae_vitb_mrcnn.py --eval-only --resume
+
+outputs (train.output_dir): log.txt, config.yaml, metrics.json, TensorBoard events
+(tensorboard --logdir DIR), model_*.pth + last_checkpoint, report.json and
+inference/ (report.md, charts, detectron2's results).
+exit codes: 0 done; 2 configuration or checkpoint error; 1 bad data or a diverged run.
+"""
+
+_HELP = {
+    "config_file": "LazyConfig .py file, e.g. configs/mae_vitb_mrcnn.py (required)",
+    "resume": "continue from train.output_dir's last_checkpoint (same optimizer, scheduler, data "
+              "stream and RNG state); a finished run is reported as finished and left as it is. "
+              "With --eval-only: evaluate that last checkpoint",
+    "eval_only": "evaluate only: the detector in train.init_checkpoint (a detectron2 checkpoint), "
+                 "or with --resume the run's last checkpoint; no weights is an error unless "
+                 "train.eval_untrained=True",
+    "num_gpus": "processes per machine: GPUs, or CPU processes (gloo) without CUDA",
+    "opts": "config overrides path.key=value, after all flags, e.g. train.max_iter=100 "
+            "optimizer.lr=1e-4 'dataloader.train.dataset.names=coco128_train'",
+}
 
 
-class ConfigError(ValueError):
-    pass
+def build_parser():
+    """detectron2's ``default_argument_parser`` (same flags), described for this tool."""
+    parser = default_argument_parser(epilog=EPILOG)
+    parser.description = DESCRIPTION
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    for action in parser._actions:
+        if action.dest in _HELP:
+            action.help = _HELP[action.dest]
+    return parser
 
 
 def _parse_value(v: str):
@@ -73,9 +129,41 @@ def _type_ok(old, new) -> bool:
     return True
 
 
+def check_command_line(args) -> None:
+    """What argparse cannot see: a missing or mistyped ``--config-file`` and flags placed
+    after the overrides (``argparse.REMAINDER`` swallows them as overrides)."""
+    if any(ov.startswith("-") for ov in args.opts):
+        overrides = [ov for ov in args.opts if "=" in ov and not ov.startswith("-")]
+        flags = [ov for ov in args.opts if ov not in overrides]  # with their values
+        raise ConfigError(
+            f"{' '.join(flags)!r} comes after the key=value overrides, where everything is "
+            "read as an override. Put flags before the overrides: tools/train_net.py "
+            f"--config-file {args.config_file or 'CFG'} {' '.join(flags)} {' '.join(overrides)}")
+    path = args.config_file
+    if not path:
+        raise ConfigError(
+            "No --config-file given. Name a LazyConfig .py file, e.g. "
+            "--config-file configs/demo/vit_tiny_shapes.py (the CPU demo) or "
+            "--config-file configs/mae_vitb_mrcnn.py; see --help.")
+    if not os.path.isfile(path):
+        folder = os.path.dirname(path) or "."
+        siblings = sorted(f for f in os.listdir(folder) if f.endswith((".py", ".yaml"))) \
+            if os.path.isdir(folder) else []
+        close = difflib.get_close_matches(os.path.basename(path), siblings, n=3, cutoff=0.5)
+        raise ConfigError(
+            f"--config-file {path!r} does not exist (relative paths are relative to "
+            f"{os.getcwd()!r})."
+            + (" Did you mean " + " or ".join(repr(os.path.join(folder, c)) for c in close) + "?"
+               if close else "")
+            + (f" Folder {folder!r} does not exist." if not os.path.isdir(folder) else ""))
+
+
 def check_overrides(cfg, overrides) -> None:
     """Raise ConfigError for an unknown key or a wrongly typed value."""
     for ov in overrides:
+        if ov.startswith("-"):
+            raise ConfigError(f"{ov!r} is a flag, not an override: put flags before the "
+                              "key=value overrides.")
         if "=" not in ov:
             raise ConfigError(f"Override {ov!r} is not of the form key=value.")
         key, value = ov.split("=", 1)
@@ -157,6 +245,97 @@ def check_datasets(cfg) -> None:
                 "coco128_train, coco128_val, coco128_first16.")
 
 
+def check_dataset_files(cfg) -> None:
+    """Every dataset's annotation file and image folder exist (synthetic datasets are
+    generated on first use and are not checked), before anything is built."""
+    from detectron2.data import MetadataCatalog
+
+    from vitdet_bench.data import datasets_root
+
+    for path, name in _dataset_names(cfg):
+        meta = MetadataCatalog.get(name)
+        if meta.get("synthetic_config", None) is not None:
+            continue
+        missing = [f"{what} {p!r}" for what, p, exists in (
+            ("annotation file", meta.get("json_file", None), os.path.isfile),
+            ("image folder", meta.get("image_root", None), os.path.isdir)) if p and not exists(p)]
+        if not missing:
+            continue
+        root = os.path.abspath(datasets_root())
+        under_root = any(os.path.abspath(str(meta.get(k, ""))).startswith(root + os.sep)
+                         for k in ("json_file", "image_root"))
+        env = os.environ.get("DETECTRON2_DATASETS")
+        hint = (f" Datasets are looked up under $DETECTRON2_DATASETS (currently "
+                f"{env!r})" if env else " Datasets are looked up under $DETECTRON2_DATASETS, "
+                "which is not set, so under ./datasets") + (
+            "; set it to the folder that holds the dataset (e.g. export "
+            "DETECTRON2_DATASETS=/work/shared/datasets for coco128/)." if under_root else ".")
+        raise ConfigError(f"Dataset {name!r} (at {path}) is registered, but its "
+                          f"{' and '.join(missing)} do not exist." + (hint if under_root else ""))
+
+
+def _model_num_classes(cfg):
+    """``(dotted key, value)`` of every integer ``num_classes`` of the detector's heads
+    (``cfg.model`` outside its backbone, e.g. roi_heads and the mask head)."""
+    def walk(node, path):
+        if isinstance(node, DictConfig):
+            for k in node.keys():
+                if k == "backbone":
+                    continue
+                try:
+                    v = node[k]
+                except Exception:
+                    continue
+                key = f"{path}.{k}"
+                if k == "num_classes" and isinstance(v, int) and not isinstance(v, bool):
+                    yield key, v
+                else:
+                    yield from walk(v, key)
+        elif isinstance(node, ListConfig):
+            for i, v in enumerate(node):
+                yield from walk(v, f"{path}.{i}")
+
+    return list(walk(cfg.model, "model")) if "model" in cfg else []
+
+
+def check_num_classes(cfg) -> None:
+    """The heads' ``num_classes`` equals every dataset's number of categories."""
+    from detectron2.data import MetadataCatalog
+
+    heads = _model_num_classes(cfg)
+    if not heads:
+        return
+    for path, name in _dataset_names(cfg):
+        classes = MetadataCatalog.get(name).get("thing_classes", None)
+        if classes is None:  # known only once the dataset is loaded
+            continue
+        wrong = [(k, v) for k, v in heads if v != len(classes)]
+        if wrong:
+            shown = ", ".join(map(repr, classes[:6])) + (", ..." if len(classes) > 6 else "")
+            raise ConfigError(
+                f"Model and dataset disagree on the classes: {', '.join(f'{k}={v}' for k, v in wrong)}"
+                f", but dataset {name!r} (at {path}) has {len(classes)} categories ({shown}). "
+                f"A detector trained for {wrong[0][1]} classes cannot be trained or scored on it: "
+                f"use a dataset with the model's classes, or set model.roi_heads.num_classes="
+                f"{len(classes)} (training from a backbone).")
+
+
+def check_schedule_before_building(cfg) -> None:
+    """The schedule check of :func:`vitdet_bench.engine.check_schedule`, when max_iter is
+    known from the config alone (an epoch schedule without train.num_train_images is
+    checked once the training set is read)."""
+    from vitdet_bench.engine import check_schedule, compute_max_iter
+
+    train = cfg.get("train", None)
+    if train is None or "max_iter" not in train and train.get("epochs", None) is None:
+        return
+    try:
+        max_iter = compute_max_iter(cfg, None)
+    except ValueError:  # train.epochs without train.num_train_images
+        return
+    check_schedule(cfg, max_iter)
+
+
 def check_attention_strategies(cfg) -> None:
     """Every ``attention_strategy`` in the config must be a known strategy (or None)."""
     from vitdet_bench.modeling.backbone.vit import ATTENTION_STRATEGIES
@@ -188,12 +367,23 @@ def check_init_checkpoint(cfg, resume: bool = False) -> None:
 
 
 def load_config(args):
+    """Load the config with the overrides, after every pre-flight check (ConfigError)."""
+    check_command_line(args)
     cfg = LazyConfig.load(args.config_file)
     check_overrides(cfg, args.opts)
     cfg = LazyConfig.apply_overrides(cfg, args.opts)
+    resume = getattr(args, "resume", False)
     check_datasets(cfg)
+    check_dataset_files(cfg)
+    check_num_classes(cfg)
     check_attention_strategies(cfg)
-    check_init_checkpoint(cfg, resume=getattr(args, "resume", False))
+    check_init_checkpoint(cfg, resume=resume)
+    if getattr(args, "eval_only", False):
+        from vitdet_bench.engine import check_eval_only_weights
+
+        check_eval_only_weights(cfg, resume)
+    else:
+        check_schedule_before_building(cfg)
     return cfg
 
 
@@ -212,7 +402,7 @@ def main_guarded(args):
     try:
         return main(args)
     except ConfigError as e:
-        _fail("Configuration error", str(e), 2)
+        _fail("Configuration error", user_error_message(e), 2)
     except Exception as e:
         if not is_user_error(e):
             raise
@@ -281,11 +471,11 @@ def launch_cpu(args):
 
 
 def cli(argv=None):
-    args = default_argument_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         load_config(args)  # fail fast, before spawning anything
     except ConfigError as e:
-        print(f"Configuration error: {e}", file=sys.stderr)
+        print(f"Configuration error: {' '.join(str(e).split())}", file=sys.stderr)
         sys.exit(2)
     world = args.num_gpus * args.num_machines
     if world > 1 and not torch.cuda.is_available():

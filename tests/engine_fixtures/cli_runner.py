@@ -19,7 +19,8 @@ def cli_env(**extra) -> Dict[str, str]:
 def run_cli_cases(cases: List[dict], work: str, env: Optional[Dict[str, str]] = None,
                   timeout: float = 1500) -> List[dict]:
     """Run each ``{"argv": [...], "env": {...}}`` as ``train_net.py ARGV`` in its own forked
-    process; returns ``{"rc", "stdout", "stderr", "argv"}`` per case, in order."""
+    process; returns ``{"rc", "stdout", "stderr", "argv", "driver_stderr"}`` per case, in
+    order (``driver_stderr``: what the parent printed while importing, e.g. warnings)."""
     os.makedirs(work, exist_ok=True)
     full = []
     for i, case in enumerate(cases):
@@ -40,5 +41,6 @@ def run_cli_cases(cases: List[dict], work: str, env: Optional[Dict[str, str]] = 
     out = []
     for case, code in zip(full, codes):
         with open(case["stdout"]) as so, open(case["stderr"]) as se:
-            out.append(dict(rc=code, stdout=so.read(), stderr=se.read(), argv=case["argv"]))
+            out.append(dict(rc=code, stdout=so.read(), stderr=se.read(), argv=case["argv"],
+                            driver_stderr=p.stderr))
     return out

@@ -5,7 +5,7 @@ for the formats, where each public file comes from, and the paper's transfer rul
 
 API
 ---
-``load_pretrained(model_or_net, path, format="auto", strict_architecture=True) -> LoadReport``
+``load_pretrained(model_or_net, path, format="auto", strict_architecture=True, lenient_option=...) -> LoadReport``
     Loads ``path`` into the first ``ViT`` of ``model_or_net`` (the detector's
     ``backbone.bottom_up.net`` / ``backbone.net``, or a bare ViT). ``format`` is
     ``"auto"`` (detected from the file) or a registered name. ``path`` "" / None
@@ -39,7 +39,9 @@ API
 """
 from .loader import (
     apply_state_dict,
+    describe_unreadable,
     detect_format,
+    format_mismatch,
     find_vit,
     init_random,
     load_pretrained,
@@ -63,4 +65,5 @@ EXPECTED_FILES = {
 
 __all__ = ["LoadReport", "CheckpointError", "register_format", "registered_formats",
            "load_pretrained", "init_random", "read_checkpoint", "unwrap_state_dict",
-           "detect_format", "find_vit", "apply_state_dict", "EXPECTED_FILES"]
+           "detect_format", "format_mismatch", "describe_unreadable", "find_vit",
+           "apply_state_dict", "EXPECTED_FILES"]

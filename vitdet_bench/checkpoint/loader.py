@@ -5,7 +5,6 @@ import logging
 import math
 import os
 import pickle
-import zipfile
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional
 
@@ -17,7 +16,12 @@ from ..layers.attention import resize_abs_pos_embed, resize_rel_pos_table
 from .report import CheckpointError, LoadReport
 
 __all__ = ["register_format", "registered_formats", "read_checkpoint", "unwrap_state_dict",
-           "detect_format", "load_pretrained", "find_vit", "init_random", "apply_state_dict"]
+           "detect_format", "format_mismatch", "describe_unreadable", "load_pretrained",
+           "find_vit", "init_random", "apply_state_dict"]
+
+# How the caller turns strictness off; named in the errors ("pass ... to load the
+# overlap"). Tools pass their own spelling (--lenient, train.init_lenient=True).
+PYTHON_LENIENT_OPTION = "strict_architecture=False"
 
 logger = logging.getLogger("vitdet_bench")
 
@@ -54,6 +58,36 @@ def registered_formats() -> List[str]:
 
 
 # ------------------------------------------------------------------- reading
+def describe_unreadable(path: str, exc: BaseException) -> str:
+    """Why ``torch.load`` could not read ``path``, in terms of what the file is.
+
+    torch's own errors are about its unpickler (a text file gives ``KeyError: 101``,
+    the byte 'e'); the file's first bytes say more: a damaged zip archive (torch.save's
+    format) or pickle is truncated or corrupt; anything else is not a checkpoint.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+        size = os.path.getsize(path)
+    except OSError as e:
+        return f"{path}: cannot be read ({type(e).__name__}: {e})"
+    if not head:
+        return f"{path}: truncated or not a PyTorch checkpoint: the file is empty"
+    if head.startswith(b"PK\x03\x04"):
+        what = (f"a zip archive (torch.save's format) of {size} bytes that is truncated or "
+                f"damaged ({type(exc).__name__}: {exc})")
+    elif head[:1] == b"\x80":
+        what = (f"a pickle (legacy torch.save format) of {size} bytes that is truncated or "
+                f"damaged ({type(exc).__name__}: {exc})")
+    else:
+        text = head.decode("utf-8", errors="replace")
+        printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text) / max(1, len(text))
+        kind = "a text file" if printable > 0.9 else "neither a zip archive nor a pickle"
+        what = f"{kind} of {size} bytes, starting with {head[:24]!r}"
+    return (f"{path}: truncated or not a PyTorch checkpoint: it is {what}. Expected a file "
+            "written by torch.save (.pth / .pth.tar / .pkl) or a .safetensors file.")
+
+
 def read_checkpoint(path: str) -> dict:
     """Load a checkpoint file into a dict, raising :class:`CheckpointError` on anything else."""
     path = os.fspath(path)
@@ -79,9 +113,9 @@ def read_checkpoint(path: str) -> dict:
             obj = torch.load(path, map_location="cpu", weights_only=False)
         except Exception as e2:  # noqa: BLE001
             raise CheckpointError(f"{path}: unreadable checkpoint ({type(e2).__name__}: {e2})") from e2
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError) as e:
-        raise CheckpointError(
-            f"{path}: truncated or not a PyTorch checkpoint ({type(e).__name__}: {e})") from e
+    except Exception as e:  # noqa: BLE001  the unpickler's errors on a foreign file vary
+        # (KeyError: 101 for text, IndexError, EOFError, BadZipFile, RuntimeError ...)
+        raise CheckpointError(describe_unreadable(path, e)) from e
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: expected a dict checkpoint, got {type(obj).__name__}")
     return obj
@@ -127,13 +161,8 @@ def unwrap_state_dict(raw: dict, path: str = "") -> Dict[str, torch.Tensor]:
 
 def detect_format(raw: dict, path: str = "") -> str:
     for fmt in reversed(list(_FORMATS.values())):
-        if fmt.detect is None:
-            continue
-        try:
-            if fmt.detect(raw):
-                return fmt.name
-        except Exception:  # noqa: BLE001  a project's detector must not break the others
-            logger.debug("format %s: detect() raised", fmt.name, exc_info=True)
+        if _detects(fmt, raw):
+            return fmt.name
     try:
         keys = sorted(unwrap_state_dict(raw, path))
     except CheckpointError:
@@ -142,6 +171,32 @@ def detect_format(raw: dict, path: str = "") -> str:
         f"{path}: unknown checkpoint layout (no registered format among "
         f"{[n for n in _FORMATS if _FORMATS[n].detect]} recognises it); first keys: {keys[:8]}. "
         "Force one with format=... (train.init_format).")
+
+
+def _detects(fmt: _Format, raw: dict) -> bool:
+    if fmt.detect is None:
+        return False
+    try:
+        return bool(fmt.detect(raw))
+    except Exception:  # noqa: BLE001  a project's detector must not break the others
+        logger.debug("format %s: detect() raised", fmt.name, exc_info=True)
+        return False
+
+
+def format_mismatch(raw: dict, forced: str) -> Optional[str]:
+    """The format ``raw`` is detected as when it does not look like ``forced``, else None.
+
+    A file looks like ``forced`` when that format's own ``detect`` accepts it (so a
+    plain timm file forced as "supervised" is fine, though detection would say "mae");
+    a file no format recognises has no opinion against the forced one.
+    """
+    fmt = _FORMATS.get(forced)
+    if fmt is None or fmt.detect is None or _detects(fmt, raw):
+        return None
+    for other in reversed(list(_FORMATS.values())):
+        if other.name != forced and _detects(other, raw):
+            return other.name
+    return None
 
 
 # ------------------------------------------------------------ finding the net
@@ -301,7 +356,8 @@ def _fit(key: str, value: torch.Tensor, target: torch.Tensor):
 
 
 def apply_state_dict(net: nn.Module, converted: Dict[str, torch.Tensor], report: LoadReport,
-                     strict_architecture: bool = True) -> LoadReport:
+                     strict_architecture: bool = True,
+                     lenient_option: str = PYTHON_LENIENT_OPTION) -> LoadReport:
     """Copy ``converted`` (net key space) into ``net``: resize what the rules allow, init
     the rest fresh by rule, and fail loudly on anything else."""
     path = report.path
@@ -346,7 +402,7 @@ def apply_state_dict(net: nn.Module, converted: Dict[str, torch.Tensor], report:
             + (f"model tensors missing from it: {unhandled[:10]}; " if unhandled else "")
             + (f"checkpoint tensors with no place in the model: {report.unexpected[:10]}; "
                if report.unexpected else "")
-            + "pass strict_architecture=False to load the overlap (reported).")
+            + f"pass {lenient_option} to load the overlap (reported).")
     params = dict(net.named_parameters())
     params.update(dict(net.named_buffers()))
     with torch.no_grad():
@@ -371,11 +427,17 @@ def _emit(report: LoadReport) -> None:
 
 
 def load_pretrained(model_or_net: nn.Module, path, format: str = "auto",
-                    strict_architecture: bool = True) -> LoadReport:
+                    strict_architecture: bool = True,
+                    lenient_option: str = PYTHON_LENIENT_OPTION) -> LoadReport:
     """Load a pre-trained checkpoint into the ViT of ``model_or_net`` by the paper's rules.
 
     ``path`` "" / None with ``format="random"`` applies :func:`init_random`. Returns
     the :class:`LoadReport` and prints it. Raises :class:`CheckpointError`.
+
+    A forced ``format`` the file does not look like (:func:`format_mismatch`: e.g. an
+    MAE file with the BEiT config) is an error naming the detected format; with
+    ``strict_architecture=False`` it is loaded as forced and the report says so.
+    ``lenient_option`` is how the caller's user turns strictness off (named in errors).
     """
     fmt_name = (format or "auto").lower()
     if not path:
@@ -391,19 +453,33 @@ def load_pretrained(model_or_net: nn.Module, path, format: str = "auto",
     if fmt_name == "random":
         raise CheckpointError(f"format='random' takes no checkpoint, got {path!r}")
     raw = read_checkpoint(path)
+    notes = []
     if fmt_name == "auto":
         fmt_name = detect_format(raw, path)
     elif fmt_name not in _FORMATS:
         raise CheckpointError(f"{path}: unknown format {format!r}; registered: {registered_formats()}")
+    else:
+        detected = format_mismatch(raw, fmt_name)
+        if detected:
+            what = (f"this file looks like {detected!r} (detected from its keys), but format "
+                    f"{fmt_name!r} was asked for (train.init_format / --format)")
+            if strict_architecture:
+                raise CheckpointError(
+                    f"{path}: {what}; loading it as {fmt_name!r} would apply the {fmt_name} "
+                    f"transfer rules to {detected} weights. Use the {detected} config or "
+                    f"train.init_format={detected} (or 'auto'), or pass {lenient_option} to "
+                    f"load it as {fmt_name!r} anyway.")
+            notes.append(f"{what}; loaded as {fmt_name!r} because strictness is off")
     fmt = _FORMATS[fmt_name]
     net = None
     if fmt.find_net is not None:
         net = fmt.find_net(model_or_net)
     if net is None:
         net = find_vit(model_or_net)
-    report = LoadReport(path=path, format=fmt_name)
+    report = LoadReport(path=path, format=fmt_name, notes=notes)
     state_dict = unwrap_state_dict(raw, path)
     converted = fmt.convert(state_dict, net, report)
-    apply_state_dict(net, converted, report, strict_architecture=strict_architecture)
+    apply_state_dict(net, converted, report, strict_architecture=strict_architecture,
+                     lenient_option=lenient_option)
     _emit(report)
     return report

@@ -62,6 +62,8 @@ class LoadReport:
         ignored: ``(checkpoint key, rule)`` of checkpoint tensors dropped by a named rule.
         unexpected: checkpoint keys that match nothing and no rule (an error unless
             ``strict_architecture=False``).
+        notes: warnings about the load as a whole (e.g. a forced format the file does
+            not look like, loaded because strictness was off).
     """
 
     path: str = ""
@@ -71,6 +73,7 @@ class LoadReport:
     initialized: List[Tuple[str, str]] = field(default_factory=list)
     ignored: List[Tuple[str, str]] = field(default_factory=list)
     unexpected: List[str] = field(default_factory=list)
+    notes: List[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -81,6 +84,7 @@ class LoadReport:
             "initialized": [[k, how] for k, how in self.initialized],
             "ignored": [[k, rule] for k, rule in self.ignored],
             "unexpected": list(self.unexpected),
+            "notes": list(self.notes),
         }
 
     def __str__(self) -> str:
@@ -89,6 +93,7 @@ class LoadReport:
                  f"  loaded: {len(self.loaded)} tensors, resized: {len(self.resized)}, "
                  f"initialized fresh: {len(self.initialized)}, ignored by rule: {len(self.ignored)}, "
                  f"unexpected: {len(self.unexpected)}"]
+        lines.extend(f"  WARNING: {note}" for note in self.notes)
 
         def section(title, rows):
             if not rows:

@@ -5,14 +5,18 @@ Public API::
     run(cfg, resume=False, eval_only=False) -> dict   # train (and evaluate) per the config
     do_test(cfg, model, output_dir) -> dict           # COCOEvaluator + write_report
     select_device(requested) -> str
+    check_schedule(cfg, max_iter); check_eval_only_weights(cfg, resume)  # ConfigError
     seed_everything(seed)
     AtomicCheckpointer, get_rng_state, set_rng_state
     NonFiniteLossError; errors.is_user_error / user_error_message (one-paragraph errors)
 """
 from .checkpoint import AtomicCheckpointer, get_rng_state, set_rng_state
+from .errors import ConfigError
 from .hooks import NonFiniteLossError, VitdetEvalHook
 from .trainer import (
     DEFAULT_SEED,
+    check_eval_only_weights,
+    check_schedule,
     compute_max_iter,
     do_test,
     run,
@@ -21,6 +25,7 @@ from .trainer import (
     select_device,
 )
 
-__all__ = ["AtomicCheckpointer", "get_rng_state", "set_rng_state", "NonFiniteLossError",
-           "VitdetEvalHook", "DEFAULT_SEED", "compute_max_iter", "do_test", "run",
+__all__ = ["AtomicCheckpointer", "ConfigError", "get_rng_state", "set_rng_state", "NonFiniteLossError",
+           "VitdetEvalHook", "DEFAULT_SEED", "check_eval_only_weights", "check_schedule",
+           "compute_max_iter", "do_test", "run",
            "save_config", "seed_everything", "select_device"]

@@ -145,10 +145,9 @@ class AtomicCheckpointer(DetectionCheckpointer):
             try:
                 data = torch.load(f, map_location="cpu", weights_only=False)
             except Exception as e:
-                from vitdet_bench.checkpoint import CheckpointError
+                from vitdet_bench.checkpoint import CheckpointError, describe_unreadable
 
-                raise CheckpointError(f"{f}: cannot be read as a PyTorch checkpoint (truncated, "
-                                      f"or not a checkpoint): {type(e).__name__}: {e}") from e
+                raise CheckpointError(describe_unreadable(f, e)) from e
             if isinstance(data, dict) and "model" in data and "rng_state" in data:
                 return data
         return super()._load_file(f)

@@ -1,6 +1,7 @@
 """Errors that are the user's to fix, and how they are shown: one paragraph, no traceback.
 
-Bad data (:class:`vitdet_bench.data.DataError`), a bad checkpoint
+A bad configuration (:class:`ConfigError`, exit code 2), bad data
+(:class:`vitdet_bench.data.DataError`), a bad checkpoint
 (:class:`vitdet_bench.checkpoint.CheckpointError`), bad evaluation inputs
 (:class:`vitdet_bench.evaluation.EvaluationInputError`) and a diverged run
 (:class:`NonFiniteLossError`) carry messages that name the file, image,
@@ -16,8 +17,16 @@ import logging
 import re
 from typing import Tuple, Type
 
-__all__ = ["NonFiniteLossError", "user_error_types", "is_user_error", "user_error_message",
+__all__ = ["ConfigError", "NonFiniteLossError", "user_error_types", "is_user_error", "user_error_message",
            "install_user_error_log_filter"]
+
+
+class ConfigError(ValueError):
+    """A configuration or command line the user must fix (tools/train_net.py exits with 2).
+
+    Raised by the pre-flight checks before anything heavy is built, and by the few
+    checks that can only run once the training set is known (an epoch schedule).
+    """
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -29,7 +38,7 @@ def user_error_types() -> Tuple[Type[BaseException], ...]:
     from vitdet_bench.data.validate import DataError
     from vitdet_bench.evaluation.inputs import EvaluationInputError
 
-    return (DataError, CheckpointError, EvaluationInputError, NonFiniteLossError)
+    return (ConfigError, DataError, CheckpointError, EvaluationInputError, NonFiniteLossError)
 
 
 def is_user_error(exc: BaseException) -> bool:

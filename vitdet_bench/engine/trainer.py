@@ -1,9 +1,9 @@
 """The training loop: detectron2 SimpleTrainer/AMPTrainer + vitdet_bench conventions.
 
 Config keys read (LazyConfig contract, see tools/train_net.py):
-``train.output_dir, init_checkpoint, max_iter, epochs, num_train_images, warmup_iters, grad_accum,
-amp.enabled, ddp, checkpointer.period/max_to_keep, eval_period, log_period, device, seed,
-channels_last``;
+``train.output_dir, init_checkpoint, init_format, init_lenient, max_iter, epochs,
+num_train_images, warmup_iters, grad_accum, amp.enabled, ddp, checkpointer.period/max_to_keep, eval_period,
+log_period, device, seed, channels_last, eval_untrained``;
 ``model``, ``optimizer`` (``optimizer.params.model`` is filled here), ``lr_multiplier``,
 ``dataloader.train/test/evaluator``.
 """
@@ -15,6 +15,7 @@ import logging
 import math
 import os
 import random
+import sys
 import tempfile
 import time
 from typing import Any, Dict, Optional, Tuple
@@ -33,24 +34,34 @@ from vitdet_bench.utils.io import atomic_write_json
 
 from .checkpoint import AtomicCheckpointer, set_rng_state
 from .data import build_resumable_train_loader
-from .errors import NonFiniteLossError, install_user_error_log_filter
+from .errors import ConfigError, NonFiniteLossError, install_user_error_log_filter
 from .hooks import VitdetEvalHook
 from .preemption import CheckpointOnSignalHook
 
 __all__ = ["DEFAULT_SEED", "select_device", "seed_everything", "save_config", "compute_max_iter",
+           "check_schedule", "check_eval_only_weights",
            "grad_accum_steps", "do_test", "run"]
 
 logger = logging.getLogger("vitdet_bench.engine")
 DEFAULT_SEED = 42
 
 
+def _notice(message: str) -> None:
+    """One line for the user, on the main process: through the logger (console and
+    log.txt) once ``run`` has set it up, else printed."""
+    if not comm.is_main_process():
+        return
+    if logging.getLogger("vitdet_bench").hasHandlers():
+        logger.info(message)
+    else:
+        print(f"[vitdet_bench] {message}", flush=True)
+
+
 def select_device(requested: Optional[str]) -> str:
     """``requested`` if usable; CUDA falls back to CPU with a one-line notice."""
     requested = (requested or "cuda").lower()
     if requested.startswith("cuda") and not torch.cuda.is_available():
-        if comm.is_main_process():
-            print(f"[vitdet_bench] train.device={requested!r} but CUDA is not available: "
-                  "running on CPU.", flush=True)
+        _notice(f"train.device={requested!r} but CUDA is not available: running on CPU.")
         return "cpu"
     return requested
 
@@ -99,6 +110,70 @@ def compute_max_iter(cfg, num_train_images: Optional[int]) -> int:
                          "set train.num_train_images")
     bs = int(cfg.dataloader.train.total_batch_size)
     return int(math.ceil(float(epochs) * int(n) / bs))
+
+
+def _apply_warmup_iters(cfg, max_iter: int) -> None:
+    """``train.warmup_iters`` -> ``lr_multiplier.warmup_length`` (a fraction of max_iter)."""
+    warmup_iters = _get(cfg.train, "warmup_iters")
+    if warmup_iters is not None and "warmup_length" in cfg.lr_multiplier:
+        cfg.lr_multiplier.warmup_length = float(warmup_iters) / max_iter
+
+
+def check_schedule(cfg, max_iter: int) -> None:
+    """The schedule must fit in ``max_iter`` iterations; else :class:`ConfigError`.
+
+    Runs before the model is built when max_iter follows from the config alone
+    (tools/train_net.py), and in :func:`run` once an epoch schedule is converted. The
+    LR schedule is built (cheap) so that any value it rejects is reported here, in
+    the config's terms, not as a traceback after the model and data are built.
+    """
+    if max_iter < 1:
+        raise ConfigError(f"train.max_iter is {max_iter}: a run needs at least one iteration "
+                          "(set train.max_iter=N or train.epochs=E).")
+    where = (f"train.max_iter={max_iter}" if _get(cfg.train, "epochs") is None else
+             f"max_iter={max_iter} (from train.epochs={cfg.train.epochs})")
+    warmup_iters = _get(cfg.train, "warmup_iters")
+    if warmup_iters is not None and not 0 <= float(warmup_iters) <= max_iter:
+        raise ConfigError(
+            f"train.warmup_iters={warmup_iters} does not fit in the schedule: {where}. The "
+            f"learning-rate warmup must be between 0 and max_iter iterations; for a short run "
+            f"add an override such as train.warmup_iters={max(0, max_iter // 10)} (placed "
+            "with the other key=value overrides).")
+    if "lr_multiplier" not in cfg:
+        return
+    lr_cfg = copy.deepcopy(cfg.lr_multiplier)
+    if warmup_iters is not None and "warmup_length" in lr_cfg:
+        lr_cfg.warmup_length = float(warmup_iters) / max_iter
+    warmup_length = _get(lr_cfg, "warmup_length")
+    if warmup_length is not None and not 0.0 <= float(warmup_length) <= 1.0:
+        raise ConfigError(
+            f"lr_multiplier.warmup_length={warmup_length} is not a fraction of the schedule "
+            "(expected a number in [0, 1]); set train.warmup_iters=N (iterations) instead.")
+    try:
+        instantiate(lr_cfg)
+    except (ValueError, RuntimeError, AssertionError, TypeError) as e:
+        raise ConfigError(f"lr_multiplier cannot be built for {where}: {type(e).__name__}: {e}. "
+                          "Check the lr_multiplier.* values of the config.") from e
+
+
+def check_eval_only_weights(cfg, resume: bool) -> None:
+    """``--eval-only`` needs weights: ``train.init_checkpoint``, or ``--resume`` with a
+    ``last_checkpoint`` in ``train.output_dir``; an untrained model is evaluated only
+    when asked for with ``train.eval_untrained=True`` (a floor for a benchmark table)."""
+    if _get(cfg.train, "init_checkpoint", ""):
+        return
+    out = _get(cfg.train, "output_dir", "")
+    if resume and out and os.path.isfile(os.path.join(str(out), "last_checkpoint")):
+        return
+    if bool(_get(cfg.train, "eval_untrained", False)):
+        return
+    where = (f"--resume found no last_checkpoint in {out!r} and " if resume else "")
+    raise ConfigError(
+        f"--eval-only has no weights to evaluate: {where}train.init_checkpoint is empty, so "
+        "the model would be scored as initialized (AP ~0). Give the trained detector, e.g. "
+        "train.init_checkpoint=output/RUN/model_final.pth train.init_format=detectron2, or "
+        "re-evaluate a training run with --eval-only --resume (train.output_dir=output/RUN); "
+        "to score an untrained model on purpose add train.eval_untrained=True.")
 
 
 # ----------------------------------------------------------------------------- training step
@@ -307,6 +382,45 @@ def _setup_logging(output_dir: str) -> None:
     setup_logger(output_dir, distributed_rank=rank, name="detectron2")
     setup_logger(output_dir, distributed_rank=rank, name="vitdet_bench", abbrev_name="vb")
     install_user_error_log_filter()
+    _quiet_detectron2_warnings()
+    # What is only worth keeping on file (the model's ~160-line repr) goes to a logger
+    # with vitdet_bench's log-file handlers but not its console handler.
+    file_only = logging.getLogger(_FILE_ONLY_LOGGER)
+    file_only.propagate = False
+    file_only.setLevel(logging.DEBUG)
+    file_only.handlers = [h for h in logging.getLogger("vitdet_bench").handlers
+                          if getattr(h, "stream", None) not in (sys.stdout, sys.stderr)]
+
+
+_FILE_ONLY_LOGGER = "vitdet_bench.log_file_only"
+
+
+def _quiet_detectron2_warnings() -> None:
+    """Deprecation warnings that detectron2 0.6's own code triggers in every process (its
+    all_gather uses TypedStorage; its anchor generator calls torch.meshgrid without
+    ``indexing``); upstream detectron2 no longer does either. Only those call sites are
+    silenced: the meshgrid one only where the installed anchor generator is the culprit."""
+    import inspect
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r"TypedStorage is deprecated", category=UserWarning,
+                            module=r"detectron2\.")
+    try:
+        from detectron2.modeling import anchor_generator
+
+        source = inspect.getsource(anchor_generator._create_grid_offsets)
+    except Exception:  # noqa: BLE001  another layout: nothing known to silence
+        return
+    if "meshgrid" in source and "indexing" not in source:
+        warnings.filterwarnings("ignore", message=r"torch\.meshgrid: in an upcoming release",
+                                category=UserWarning)
+
+
+def _log_model(model) -> None:
+    n = sum(p.numel() for p in model.parameters())
+    logging.getLogger(_FILE_ONLY_LOGGER).info("Model:\n%s", model)
+    logger.info(f"Model: {type(model).__name__}, {n / 1e6:.2f} M parameters (printed in full "
+                "to log.txt)")
 
 
 def _count_norms(model) -> Dict[str, int]:
@@ -348,15 +462,34 @@ def _use_channels_last(cfg, model, device: str) -> None:
         logger.info("4-D weights in channels-last memory layout (train.channels_last)")
 
 
+def _ddp_accepts(name: str) -> bool:
+    import inspect
+
+    from torch.nn.parallel import DistributedDataParallel
+
+    return name in inspect.signature(DistributedDataParallel.__init__).parameters
+
+
+def _ddp_kwargs(cfg, device: str) -> Tuple[dict, bool]:
+    """(DistributedDataParallel kwargs from ``train.ddp``, fp16 gradient compression)."""
+    kwargs = dict(_get(cfg.train, "ddp", {}) or {})
+    fp16 = kwargs.pop("fp16_compression", False)
+    if "broadcast_buffers" in kwargs and _ddp_accepts("forward_sync_buffers"):
+        # torch >= 2.13 deprecates broadcast_buffers (a FutureWarning per process) for
+        # forward_sync_buffers; it differs only in also syncing buffers once at
+        # construction, where every process's buffers are equal anyway (same init).
+        kwargs.setdefault("forward_sync_buffers", kwargs.pop("broadcast_buffers"))
+    if device.startswith("cuda"):
+        kwargs.setdefault("device_ids", [comm.get_local_rank()])
+    return kwargs, fp16
+
+
 def _wrap_ddp(model, cfg, device: str):
     if comm.get_world_size() == 1:
         return model
     from torch.nn.parallel import DistributedDataParallel
 
-    kwargs = dict(_get(cfg.train, "ddp", {}) or {})
-    fp16 = kwargs.pop("fp16_compression", False)
-    if device.startswith("cuda"):
-        kwargs.setdefault("device_ids", [comm.get_local_rank()])
+    kwargs, fp16 = _ddp_kwargs(cfg, device)
     ddp = DistributedDataParallel(model, **kwargs)
     if fp16 and device.startswith("cuda"):
         from torch.distributed.algorithms.ddp_comm_hooks import default as comm_hooks
@@ -423,7 +556,8 @@ def load_initialization(cfg, model, checkpointer) -> dict:
 
     Pre-trained backbones (mae, beit, mocov3, supervised, a project's format, or
     "random") go through :func:`vitdet_bench.checkpoint.load_pretrained`, which
-    applies the paper's transfer rules and prints its load report.
+    applies the paper's transfer rules and prints its load report; a file that does
+    not fit the model or the format exactly is an error unless ``train.init_lenient``.
     ``init_format="detectron2"`` loads a whole detector checkpoint instead.
     """
     path = _get(cfg.train, "init_checkpoint", "") or ""
@@ -435,7 +569,9 @@ def load_initialization(cfg, model, checkpointer) -> dict:
     from ..checkpoint import load_pretrained
 
     net = model.module if hasattr(model, "module") else model
-    report = load_pretrained(net, path, format=fmt)
+    report = load_pretrained(net, path, format=fmt,
+                             strict_architecture=not bool(_get(cfg.train, "init_lenient", False)),
+                             lenient_option="the override train.init_lenient=True")
     if comm.is_main_process():
         from ..utils.io import atomic_write_json
 
@@ -474,9 +610,52 @@ def _log_skip_counts(cfg) -> None:
     _TRAIN_MAPPERS.clear()
 
 
+def _report_locations(output_dir: str, eval_dir: str) -> str:
+    """Where a run's outputs are, for the closing log line (only what exists)."""
+    parts = []
+    if os.path.isfile(os.path.join(output_dir, "report.json")):
+        parts.append(f"report {os.path.join(output_dir, 'report.json')}")
+    md = os.path.join(eval_dir, "report.md")
+    if os.path.isfile(md):
+        parts.append(f"{md} and its charts (errors_*.png, per_category_*.png) in {eval_dir}")
+    if not parts:
+        parts.append(f"no report (see the evaluation log above; detectron2's files are in "
+                     f"{eval_dir})")
+    if os.path.isfile(os.path.join(output_dir, "metrics.json")):
+        parts.append(f"metrics {os.path.join(output_dir, 'metrics.json')}")
+    if any(f.startswith("events.out.tfevents") for f in os.listdir(output_dir)):
+        parts.append(f"TensorBoard events (tensorboard --logdir {output_dir})")
+    return "; ".join(parts)
+
+
+def _finished_run(output_dir: str, checkpoint: str, start_iter: int, max_iter: int) -> dict:
+    """A ``--resume`` of a run whose last checkpoint is at (or past) max_iter: say so and
+    touch nothing (no evaluation, no metrics row, config.yaml kept)."""
+    _notice(
+        f"Run in {output_dir} is finished: its last checkpoint {checkpoint} completed "
+        f"{start_iter} of max_iter={max_iter} iterations. Nothing to train; metrics.json, "
+        "config.yaml and the report are left as they are. To evaluate it again: "
+        "tools/train_net.py --eval-only --resume --config-file CFG "
+        f"train.output_dir={output_dir}; to train longer: --resume with a larger "
+        "train.max_iter.")
+    results = {"finished": True, "iteration": start_iter}
+    rp = os.path.join(output_dir, "report.json")
+    if os.path.isfile(rp):
+        results["report_json"] = rp
+    return results
+
+
 def run(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, Any]:
-    """Train and evaluate as the config says; returns the final evaluation results."""
+    """Train and evaluate as the config says; returns the final evaluation results.
+
+    ``resume``: continue from ``train.output_dir``'s last checkpoint; a finished run is
+    left as it is (nothing trained, evaluated or appended). ``eval_only``: evaluate the
+    weights of ``train.init_checkpoint`` (or, with ``resume``, of the last checkpoint);
+    without any, only with ``train.eval_untrained=True`` (:class:`ConfigError`).
+    """
     output_dir = cfg.train.output_dir
+    if eval_only:
+        check_eval_only_weights(cfg, resume)
     if comm.is_main_process():
         os.makedirs(output_dir, exist_ok=True)
     comm.synchronize()
@@ -486,31 +665,40 @@ def run(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, Any]:
     cfg.train.device = device
     amp = bool(_get(_get(cfg.train, "amp", {}), "enabled", False))
     if amp and not device.startswith("cuda"):
-        if comm.is_main_process():
-            print("[vitdet_bench] train.amp.enabled=True ignored: AMP needs CUDA (running on "
-                  "CPU in fp32).", flush=True)
+        _notice("train.amp.enabled=True ignored: AMP needs CUDA (running on CPU in fp32).")
         amp = False
     seed = int(_get(cfg.train, "seed", DEFAULT_SEED))
     seed_everything(seed + comm.get_rank())
     torch.backends.cudnn.benchmark = False
 
     model = _build_model(cfg, device)
-    logger.info("Model:\n{}".format(model))
+    _log_model(model)
     probe = AtomicCheckpointer(model, output_dir)
     if comm.is_main_process():
         probe.remove_stale_temp_files()
     comm.synchronize()
 
+    inference_dir = os.path.join(output_dir, "inference")
     if eval_only:
-        if not (resume and probe.has_checkpoint()) and _is_released_detector(cfg):
+        if resume and probe.has_checkpoint():
+            _notice(f"Evaluating {probe.get_checkpoint_file()} (--eval-only --resume)")
+            probe.resume_or_load(_get(cfg.train, "init_checkpoint", ""), resume=True)
+        elif _is_released_detector(cfg):
             load_initialization(cfg, model, probe)  # the authors' file, with its load report
         else:
             probe.resume_or_load(_get(cfg.train, "init_checkpoint", ""), resume=resume)
         _use_channels_last(cfg, model, device)
         if comm.is_main_process():
-            save_config(cfg, os.path.join(output_dir, "config.yaml"))
-        return do_test(cfg, model, os.path.join(output_dir, "inference"),
-                       report_path=os.path.join(output_dir, "report.json"))
+            # A training run's config.yaml records what it trained (max_iter from epochs,
+            # ...): an evaluation in its folder writes its own config next to its results.
+            trained_here = probe.has_checkpoint() and os.path.isfile(
+                os.path.join(output_dir, "config.yaml"))
+            save_config(cfg, os.path.join(inference_dir if trained_here else output_dir,
+                                          "config.yaml"))
+        results = do_test(cfg, model, inference_dir,
+                          report_path=os.path.join(output_dir, "report.json"))
+        _notice(f"Evaluation done: {_report_locations(output_dir, inference_dir)}")
+        return results
 
     # Where does the run start?
     resuming = resume and probe.has_checkpoint()
@@ -525,19 +713,16 @@ def run(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, Any]:
     factory, n_images = _train_dataset_and_loader(cfg, seed, start_iter, False)
     max_iter = compute_max_iter(cfg, n_images)
     if _get(cfg.train, "epochs") is not None:
-        logger.info(f"train.epochs={cfg.train.epochs} x {cfg.train.num_train_images or n_images}"
-                    f" images / batch {cfg.dataloader.train.total_batch_size} -> "
-                    f"max_iter={max_iter}")
-        if comm.is_main_process():
-            print(f"[vitdet_bench] max_iter={max_iter} (from train.epochs={cfg.train.epochs})",
-                  flush=True)
+        _notice(f"train.epochs={cfg.train.epochs} x {cfg.train.num_train_images or n_images} "
+                f"images / batch {cfg.dataloader.train.total_batch_size} -> max_iter={max_iter}")
+    check_schedule(cfg, max_iter)  # again: an epoch schedule is known only now
+    if resuming and start_iter >= max_iter:
+        return _finished_run(output_dir, probe.get_checkpoint_file(), start_iter, max_iter)
     cfg.train.max_iter = max_iter
     if cfg.train.get("num_train_images", None) is None and n_images is not None \
             and "num_train_images" in cfg.train:
         cfg.train.num_train_images = n_images
-    warmup_iters = _get(cfg.train, "warmup_iters")
-    if warmup_iters is not None and "warmup_length" in cfg.lr_multiplier:
-        cfg.lr_multiplier.warmup_length = float(warmup_iters) / max_iter
+    _apply_warmup_iters(cfg, max_iter)
     if comm.is_main_process():
         save_config(cfg, os.path.join(output_dir, "config.yaml"))
 
@@ -556,7 +741,7 @@ def run(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, Any]:
 
     def eval_fn(kind: str, iteration: int):
         if kind == "final":
-            return do_test(cfg, ddp_model, os.path.join(output_dir, "inference"),
+            return do_test(cfg, ddp_model, inference_dir,
                            report_path=os.path.join(output_dir, "report.json"))
         return do_test(cfg, ddp_model, os.path.join(output_dir, f"eval_{iteration}"))
 
@@ -583,10 +768,7 @@ def run(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, Any]:
             set_rng_state(rng)
         else:
             seed_everything(seed + comm.get_rank() + 1_000 * start_iter)
-        logger.info(f"Resuming from iteration {start_iter}")
-        if comm.is_main_process():
-            print(f"[vitdet_bench] resuming from {checkpointer.get_checkpoint_file()} at "
-                  f"iteration {start_iter}", flush=True)
+        _notice(f"Resuming from {checkpointer.get_checkpoint_file()} at iteration {start_iter}")
     try:
         trainer.train(start_iter, max_iter)
     finally:
@@ -595,4 +777,7 @@ def run(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, Any]:
     rp = os.path.join(output_dir, "report.json")
     if os.path.isfile(rp):
         storage_results["report_json"] = rp
+    if trainer.iter >= max_iter - 1:
+        _notice(f"Training done ({max_iter} iterations): "
+                f"{_report_locations(output_dir, inference_dir)}")
     return storage_results
