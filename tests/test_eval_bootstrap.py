@@ -1,9 +1,7 @@
 """Paired bootstrap over images: exact resampled COCO metrics, compare with intervals, seeds."""
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
 import json
 import os
 import random
@@ -12,7 +10,7 @@ import sys
 
 import numpy as np
 import pytest
-from eval_fixtures import box_gt, coco128_json, dets, dump, load_json
+from eval_fixtures import box_gt, coco128_json, dets, dump, load_json, pycocotools_eval
 
 from vitdet_bench.evaluation import compare_reports, load_ground_truth, write_report
 from vitdet_bench.evaluation.bootstrap import ResampledCOCO, bootstrap_stats, resample_weights
@@ -44,22 +42,7 @@ def duplicated(gt: dict, results: list, w) -> tuple[dict, list]:
 
 
 def pycocotools_stats(gt: dict, results: list, iou_type: str) -> np.ndarray:
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
-    res = copy.deepcopy(results)
-    if iou_type == "segm":
-        for r in res:
-            r.pop("bbox", None)
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco = COCO()
-        coco.dataset = copy.deepcopy(gt)
-        coco.createIndex()
-        ev = COCOeval(coco, coco.loadRes(res), iou_type)
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return np.asarray(ev.stats[:12])
+    return np.asarray(pycocotools_eval(gt, results, iou_type).stats[:12])
 
 
 @pytest.fixture(scope="module")
@@ -223,3 +206,10 @@ def test_bootstrap_stats_paired_and_seeded(runs):
     a = bootstrap_stats([m, m], 20, seed=4, progress=False)
     assert np.array_equal(a[0], a[1])
     assert np.array_equal(a, bootstrap_stats([m, m], 20, seed=4, progress=False))
+
+
+def test_bootstrap_jobs_give_the_same_numbers(runs):
+    gt = load_ground_truth(runs["gt"], iou_types=())
+    m = ResampledCOCO(match(gt, runs["res"], "bbox", progress=False))
+    one = bootstrap_stats([m], 9, seed=2, progress=False)
+    assert np.array_equal(one, bootstrap_stats([m], 9, seed=2, progress=False, jobs=2))

@@ -48,6 +48,8 @@ def _report_main(argv) -> int:
                     help="resamples of the images for 95%% intervals of AP..APl (0: none; "
                          "default %(default)s)")
     ap.add_argument("--bootstrap-seed", type=int, default=0)
+    ap.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
+                    help="bootstrap worker processes (default %(default)s; same numbers for any)")
     ap.add_argument("--no-charts", action="store_true")
     args = ap.parse_args(argv)
     from vitdet_bench.evaluation import write_report
@@ -58,7 +60,8 @@ def _report_main(argv) -> int:
                        tide_thresholds=args.tide_thresholds, dataset_name=name,
                        backend=args.backend, charts=not args.no_charts,
                        strict_iou_types=args.iou_type != "both", run_name=args.run_name,
-                       bootstrap=args.bootstrap, bootstrap_seed=args.bootstrap_seed)
+                       bootstrap=args.bootstrap, bootstrap_seed=args.bootstrap_seed,
+                       jobs=args.jobs)
     for t in ("bbox", "segm"):
         if t in rep:
             c, e = rep[t]["coco"], rep[t]["errors"]
@@ -84,6 +87,8 @@ def _compare_main(argv) -> int:
                     help="paired resamples of the images (0: point estimates only; default "
                          "%(default)s)")
     ap.add_argument("--bootstrap-seed", type=int, default=0)
+    ap.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
+                    help="bootstrap worker processes (default %(default)s; same numbers for any)")
     ap.add_argument("--baseline", default=None, help="compare each label with this one "
                     "(default: every pair)")
     ap.add_argument("--no-charts", action="store_true")
@@ -99,7 +104,7 @@ def _compare_main(argv) -> int:
     types = ("bbox", "segm") if args.iou_type == "both" else (args.iou_type,)
     out = compare_reports(entries, args.output, iou_types=types, charts=not args.no_charts,
                           bootstrap=args.bootstrap, bootstrap_seed=args.bootstrap_seed,
-                          baseline=args.baseline)
+                          baseline=args.baseline, jobs=args.jobs)
     with open(os.path.join(args.output, "compare.md"), encoding="utf-8") as f:
         print(f.read())
     print(f"wrote {os.path.join(args.output, 'compare.md')} and compare.json "

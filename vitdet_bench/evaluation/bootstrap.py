@@ -261,8 +261,13 @@ class ResampledCOCO:
 
 
 def bootstrap_stats(matchings, resamples: int = 1000, seed: int = 0, progress=None,
-                    desc: str = "bootstrap") -> np.ndarray:
-    """``[len(matchings), resamples, 12]`` COCO stats, all runs on the same resamples (paired)."""
+                    desc: str = "bootstrap", jobs: int = 1) -> np.ndarray:
+    """``[len(matchings), resamples, 12]`` COCO stats, all runs on the same resamples (paired).
+
+    ``jobs`` > 1 splits the resamples over that many forked worker processes (each draws
+    the same weight sequence from ``seed`` and evaluates every ``jobs``-th resample), so
+    the result does not depend on ``jobs``.
+    """
     from tqdm import tqdm
 
     evals = [m if isinstance(m, ResampledCOCO) else ResampledCOCO(m) for m in matchings]
@@ -271,13 +276,54 @@ def bootstrap_stats(matchings, resamples: int = 1000, seed: int = 0, progress=No
     n_img = evals[0].n_img
     if any(e.n_img != n_img for e in evals):
         raise ValueError("bootstrap_stats: the runs were matched on different image sets.")
+    bar = tqdm(total=resamples, desc=desc, disable=None if progress is None else not progress,
+               mininterval=0.5)
     out = np.empty((len(evals), resamples, 12))
-    it = tqdm(resample_weights(n_img, resamples, seed), total=resamples, desc=desc,
-              disable=None if progress is None else not progress, mininterval=0.5)
-    for b, w in enumerate(it):
-        for j, e in enumerate(evals):
-            out[j, b] = e.stats(w)
+    jobs = max(1, min(int(jobs), resamples))
+    if jobs == 1:
+        for b, w in enumerate(resample_weights(n_img, resamples, seed)):
+            for j, e in enumerate(evals):
+                out[j, b] = e.stats(w)
+            bar.update()
+    else:
+        import multiprocessing as mp
+
+        global _SHARED
+        ctx = mp.get_context("fork")        # workers inherit the matched runs, nothing is pickled
+        done = ctx.Value("i", 0)
+        _SHARED = (evals, n_img, resamples, seed, jobs, done)
+        try:
+            with ctx.Pool(jobs) as pool:
+                async_res = pool.map_async(_worker, range(jobs))
+                while not async_res.ready():
+                    async_res.wait(0.5)
+                    bar.update(done.value - bar.n)
+                for k, part in enumerate(async_res.get()):
+                    out[:, k::jobs] = part
+        finally:
+            _SHARED = None
+        bar.update(resamples - bar.n)
+    bar.close()
     return out
+
+
+_SHARED = None
+
+
+def _worker(k: int) -> np.ndarray:
+    evals, n_img, resamples, seed, jobs, done = _SHARED
+    mine = range(k, resamples, jobs)
+    part = np.empty((len(evals), len(mine), 12))
+    i = 0
+    for b, w in enumerate(resample_weights(n_img, resamples, seed)):
+        if b % jobs != k:
+            continue
+        for j, e in enumerate(evals):
+            part[j, i] = e.stats(w)
+        i += 1
+        with done.get_lock():
+            done.value += 1
+    return part
 
 
 def percentile_interval(samples, level: float = 0.95):

@@ -155,12 +155,13 @@ def _mean_std(vals):
 
 def compare_reports(entries, output_dir: str, iou_types=("bbox", "segm"), charts: bool = True,
                     bootstrap: int = 1000, bootstrap_seed: int = 0, baseline: str | None = None,
-                    progress: bool | None = None) -> dict:
+                    progress: bool | None = None, jobs: int = 1) -> dict:
     """Compare labelled runs; writes compare.{json,md} and charts into ``output_dir``.
 
     ``entries``: ``[(label, report | path | [report | path, ...]), ...]``, several runs per
     label being seeds of one setting. ``bootstrap``: paired resamples over images (0: point
     estimates only). ``baseline``: compare every label with this one instead of all pairs.
+    ``jobs``: bootstrap worker processes (the numbers do not depend on it).
     """
     from .bootstrap import bootstrap_stats, paired_difference, percentile_interval
     from .coco_metrics import METRIC_NAMES
@@ -182,7 +183,7 @@ def compare_reports(entries, output_dir: str, iou_types=("bbox", "segm"), charts
         k = 0
         for t in types:
             st = bootstrap_stats([m[t] for m in matched], bootstrap, bootstrap_seed, progress,
-                                 desc=f"bootstrap {t}")
+                                 desc=f"bootstrap {t}", jobs=jobs)
             st = np.where(st < 0, np.nan, st * 100)          # AP points, undefined -> NaN
             k = 0
             for label, reps in runs:

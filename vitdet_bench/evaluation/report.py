@@ -71,7 +71,7 @@ def build_report(gt_json, results_json, iou_types=("bbox", "segm"), tide_thresho
                  dataset_name: str | None = None, backend: str = "auto",
                  progress: bool | None = None, strict_iou_types: bool = False,
                  run_name: str | None = None, bootstrap: int = 0,
-                 bootstrap_seed: int = 0) -> dict:
+                 bootstrap_seed: int = 0, jobs: int = 1) -> dict:
     """Compute the report dict (nothing is written).
 
     ``bootstrap`` > 0 adds each IoU type's ``coco_interval``: 95% percentile intervals of
@@ -153,21 +153,21 @@ def build_report(gt_json, results_json, iou_types=("bbox", "segm"), tide_thresho
         if bootstrap:
             t0 = time.perf_counter()
             report[t]["coco_interval"] = _coco_interval(gt, res.detections, t, bootstrap,
-                                                        bootstrap_seed, progress)
+                                                        bootstrap_seed, progress, jobs)
             timing[f"{t}_bootstrap"] = time.perf_counter() - t0
     stages.close()
     report["timing_s"] = timing
     return report
 
 
-def _coco_interval(gt, detections, iou_type, resamples, seed, progress) -> dict:
+def _coco_interval(gt, detections, iou_type, resamples, seed, progress, jobs=1) -> dict:
     import numpy as np
 
     from .bootstrap import ResampledCOCO, bootstrap_stats, percentile_interval
     from .coco_fast import match
 
     st = bootstrap_stats([ResampledCOCO(match(gt, detections, iou_type, progress=progress))],
-                         resamples, seed, progress, desc=f"bootstrap {iou_type}")[0]
+                         resamples, seed, progress, desc=f"bootstrap {iou_type}", jobs=jobs)[0]
     st = np.where(st < 0, np.nan, st * 100)
     return {m: percentile_interval(st[:, k]) for k, m in enumerate(METRIC_NAMES[:6])}
 
@@ -177,7 +177,7 @@ def write_report(gt_json: str, results_json: str, output_dir: str,
                  dataset_name: str | None = None, *, backend: str = "auto",
                  progress: bool | None = None, charts: bool = True,
                  strict_iou_types: bool = False, run_name: str | None = None,
-                 bootstrap: int = 0, bootstrap_seed: int = 0) -> dict:
+                 bootstrap: int = 0, bootstrap_seed: int = 0, jobs: int = 1) -> dict:
     """Evaluate ``results_json`` against ``gt_json``; write report.json, report.md and charts.
 
     ``iou_types`` the results do not carry (masks of a box-only model) are listed
@@ -186,7 +186,8 @@ def write_report(gt_json: str, results_json: str, output_dir: str,
     """
     t0 = time.perf_counter()
     report = build_report(gt_json, results_json, iou_types, tide_thresholds, dataset_name,
-                          backend, progress, strict_iou_types, run_name, bootstrap, bootstrap_seed)
+                          backend, progress, strict_iou_types, run_name, bootstrap, bootstrap_seed,
+                          jobs)
     os.makedirs(output_dir, exist_ok=True)
     t1 = time.perf_counter()
     if charts:
