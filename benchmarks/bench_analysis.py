@@ -69,7 +69,7 @@ for r in (res_a, res_b):
     del dets
 t1, c1 = time.perf_counter(), time.process_time()
 stats = bootstrap_stats(runs, resamples=B, seed=0, progress=True, desc="bootstrap (2 runs)",
-                        jobs=jobs)
+                        jobs=jobs, recall=False)   # AP..APl, as compare computes them
 t2, c2 = time.perf_counter(), time.process_time()
 import resource
 child = resource.getrusage(resource.RUSAGE_CHILDREN)

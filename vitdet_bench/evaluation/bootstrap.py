@@ -165,7 +165,7 @@ class ResampledCOCO:
         exact = h == q * npig_at
         return np.minimum(q - (exact & ~_EQ_OK[np.minimum(q, _R - 1)]), _R - 1)
 
-    def arrays(self, w: np.ndarray):
+    def arrays(self, w: np.ndarray, recall: bool = True):
         """(precision [A, T, R, K] at 100 detections, recall [A, M, T, K]) under weights ``w``.
 
         Same values as COCOeval.accumulate's ``precision[t, r, k, a, -1]`` and
@@ -212,6 +212,8 @@ class ResampledCOCO:
             table = np.ascontiguousarray(table)
             for a in range(A):
                 table[a][..., none[a]] = -1.0
+        if not recall:
+            return table, None
         safe = np.maximum(npig, 1)
         rec = np.empty((A, len(MAX_DETS), T, K))
         for mi, md in enumerate(MAX_DETS):
@@ -241,16 +243,21 @@ class ResampledCOCO:
         b = self._buckets(n, npig_flat[self.tp_ac[pt][rep]])
         return self.tp_key0[pt][rep] + (_R - 1 - b) * self.K, pr
 
-    def stats(self, w: np.ndarray) -> np.ndarray:
+    def stats(self, w: np.ndarray, recall: bool = True) -> np.ndarray:
         """COCOeval.stats[:12] (fractions; -1 where undefined) under image weights ``w``.
 
         The reductions of COCOeval.summarize: the mean of the defined entries, taken in
-        the same order (so the same floating-point sum) as there.
+        the same order (so the same floating-point sum) as there. ``recall=False`` skips
+        the AR entries (NaN), for callers that need AP..APl only.
         """
-        p, r = self.arrays(w)
+        p, r = self.arrays(w, recall)
+        if r is None:
+            r = np.full((self.A, len(MAX_DETS), 1, 1), np.nan)
         t50, t75 = (int(np.flatnonzero(IOU_THRS == x)[0]) for x in (0.5, 0.75))
 
         def mean(s):
+            if np.isnan(s).all():
+                return np.nan
             s = s[s > -1]
             return -1.0 if len(s) == 0 else np.mean(s)
 
@@ -261,12 +268,12 @@ class ResampledCOCO:
 
 
 def bootstrap_stats(matchings, resamples: int = 1000, seed: int = 0, progress=None,
-                    desc: str = "bootstrap", jobs: int = 1) -> np.ndarray:
+                    desc: str = "bootstrap", jobs: int = 1, recall: bool = True) -> np.ndarray:
     """``[len(matchings), resamples, 12]`` COCO stats, all runs on the same resamples (paired).
 
     ``jobs`` > 1 splits the resamples over that many forked worker processes (each draws
     the same weight sequence from ``seed`` and evaluates every ``jobs``-th resample), so
-    the result does not depend on ``jobs``.
+    the result does not depend on ``jobs``. ``recall=False``: AP..APl only (AR entries NaN).
     """
     from tqdm import tqdm
 
@@ -283,7 +290,7 @@ def bootstrap_stats(matchings, resamples: int = 1000, seed: int = 0, progress=No
     if jobs == 1:
         for b, w in enumerate(resample_weights(n_img, resamples, seed)):
             for j, e in enumerate(evals):
-                out[j, b] = e.stats(w)
+                out[j, b] = e.stats(w, recall)
             bar.update()
     else:
         import multiprocessing as mp
@@ -291,7 +298,7 @@ def bootstrap_stats(matchings, resamples: int = 1000, seed: int = 0, progress=No
         global _SHARED
         ctx = mp.get_context("fork")        # workers inherit the matched runs, nothing is pickled
         done = ctx.Value("i", 0)
-        _SHARED = (evals, n_img, resamples, seed, jobs, done)
+        _SHARED = (evals, n_img, resamples, seed, jobs, done, recall)
         try:
             with ctx.Pool(jobs) as pool:
                 async_res = pool.map_async(_worker, range(jobs))
@@ -311,7 +318,7 @@ _SHARED = None
 
 
 def _worker(k: int) -> np.ndarray:
-    evals, n_img, resamples, seed, jobs, done = _SHARED
+    evals, n_img, resamples, seed, jobs, done, recall = _SHARED
     mine = range(k, resamples, jobs)
     part = np.empty((len(evals), len(mine), 12))
     i = 0
@@ -319,7 +326,7 @@ def _worker(k: int) -> np.ndarray:
         if b % jobs != k:
             continue
         for j, e in enumerate(evals):
-            part[j, i] = e.stats(w)
+            part[j, i] = e.stats(w, recall)
         i += 1
         with done.get_lock():
             done.value += 1

@@ -183,7 +183,7 @@ def compare_reports(entries, output_dir: str, iou_types=("bbox", "segm"), charts
         k = 0
         for t in types:
             st = bootstrap_stats([m[t] for m in matched], bootstrap, bootstrap_seed, progress,
-                                 desc=f"bootstrap {t}", jobs=jobs)
+                                 desc=f"bootstrap {t}", jobs=jobs, recall=False)
             st = np.where(st < 0, np.nan, st * 100)          # AP points, undefined -> NaN
             k = 0
             for label, reps in runs:

@@ -167,7 +167,8 @@ def _coco_interval(gt, detections, iou_type, resamples, seed, progress, jobs=1) 
     from .coco_fast import match
 
     st = bootstrap_stats([ResampledCOCO(match(gt, detections, iou_type, progress=progress))],
-                         resamples, seed, progress, desc=f"bootstrap {iou_type}", jobs=jobs)[0]
+                         resamples, seed, progress, desc=f"bootstrap {iou_type}", jobs=jobs,
+                         recall=False)[0]
     st = np.where(st < 0, np.nan, st * 100)
     return {m: percentile_interval(st[:, k]) for k, m in enumerate(METRIC_NAMES[:6])}
 
