@@ -152,18 +152,20 @@ class ResampledCOCO:
         return np.stack([np.bincount(self.g_cat[k], weights=w[self.g_img[k]], minlength=self.K)
                          for k in self.g_keep]).round().astype(np.int64)       # [A, K]
 
-    def _buckets(self, n, npig_at):
+    @staticmethod
+    def _buckets(n, npig_at):
         """Largest r with recall n / npig >= REC_THRS[r] (as COCOeval compares), exactly.
 
-        In integers: 100 n > r npig decides, except at equality, where the float division
-        gives r / 100 exactly and the static ``_EQ_OK[r]`` says how it compares with
-        np.linspace's REC_THRS[r] (they differ by an ulp at a few r).
+        ``x = 100 n / npig`` in floats: exact where it is an integer (a quotient of exact
+        integers, correctly rounded), else at least 1 / npig away from one, so its floor
+        is the integer floor. At equality the float recall is r / 100 exactly, and the
+        static ``_EQ_OK[r]`` says how it compares with np.linspace's REC_THRS[r] (they
+        differ by an ulp at a few r).
         """
-        npig_at = np.maximum(npig_at, 1)
-        h = 100 * n.astype(np.int64)
-        q = h // npig_at
-        exact = h == q * npig_at
-        return np.minimum(q - (exact & ~_EQ_OK[np.minimum(q, _R - 1)]), _R - 1)
+        x = (100.0 * n) / np.maximum(npig_at, 1)
+        q = np.floor(x)
+        qi = np.minimum(q.astype(np.int64), _R - 1)
+        return np.minimum(qi - ((x == q) & ~_EQ_OK[qi]), _R - 1)
 
     def arrays(self, w: np.ndarray, recall: bool = True):
         """(precision [A, T, R, K] at 100 detections, recall [A, M, T, K]) under weights ``w``.
@@ -190,10 +192,11 @@ class ResampledCOCO:
         pr = nf / ((f + nf) + np.spacing(1))
         npig_flat = npig.reshape(-1)
         b = self._buckets(n_end, npig_flat[self.tp_ac])
-        # table[a, t, r, k]: the best precision among true positives in recall bucket r; r is
-        # stored reversed so that one forward running maximum gives the suffix maximum
-        key = self.tp_key0 + (_R - 1 - b) * K
+        # table[a, t, r, k]: the best precision among true positives in recall bucket r, then
+        # its suffix maximum over r (COCOeval's precision envelope at the recall thresholds)
+        key = self.tp_key0 + b * K
         table = np.zeros(self.S * _R)
+        ekey = None
         if len(self.tie_pt):
             k = wt[self.tie_pt]
             sel = k >= 2
@@ -201,15 +204,16 @@ class ResampledCOCO:
                 ekey, epr = self._tie_events(sel, k.astype(np.int64), n_end.astype(np.int64),
                                              f.astype(np.int64), npig_flat)
                 pr[self.tie_pt[sel]] = 0.0
-                np.maximum.at(table, ekey, epr)
         if len(key):
             starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-            g = key[starts]
-            table[g] = np.maximum(table[g], np.maximum.reduceat(pr, starts))
-        table = np.maximum.accumulate(table.reshape(A, T, _R, K), axis=2)[:, :, ::-1]
+            table[key[starts]] = np.maximum.reduceat(pr, starts)
+        if ekey is not None:
+            np.maximum.at(table, ekey, epr)
+        table = table.reshape(A, T, _R, K)
+        for r in range(_R - 2, -1, -1):
+            np.maximum(table[:, :, r], table[:, :, r + 1], out=table[:, :, r])
         none = npig == 0                                                      # [A, K]
         if none.any():
-            table = np.ascontiguousarray(table)
             for a in range(A):
                 table[a][..., none[a]] = -1.0
         if not recall:
@@ -241,7 +245,7 @@ class ResampledCOCO:
         fc = fp_before[rep] + c * fb[rep] + fpre[rep]
         pr = n.astype(np.float64) / ((fc.astype(np.float64) + n) + np.spacing(1))
         b = self._buckets(n, npig_flat[self.tp_ac[pt][rep]])
-        return self.tp_key0[pt][rep] + (_R - 1 - b) * self.K, pr
+        return self.tp_key0[pt][rep] + b * self.K, pr
 
     def stats(self, w: np.ndarray, recall: bool = True) -> np.ndarray:
         """COCOeval.stats[:12] (fractions; -1 where undefined) under image weights ``w``.
