@@ -162,6 +162,8 @@ def test_compare_bad_inputs_name_the_files(runs, tmp_path, coco128):
         compare_reports([("A", runs["a"]), ("B", str(d))], str(tmp_path / "y"), bootstrap=10,
                         progress=False)
     assert "gt2.json" in str(e.value) and "gt.json" in str(e.value) and "127 images" in str(e.value)
+    with pytest.raises(RunFolderError, match="different ground truth.*gt_fingerprint"):
+        compare_reports([("A", runs["a"]), ("B", str(d))], str(tmp_path / "y"), bootstrap=0)
     # a run without masks
     d = tmp_path / "boxonly"
     d.mkdir()

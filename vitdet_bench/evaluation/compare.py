@@ -175,6 +175,16 @@ def compare_reports(entries, output_dir: str, iou_types=("bbox", "segm"), charts
            "runs": {label: [p for p, _ in reps] for label, reps in runs},
            "bootstrap": None}
     samples = {}
+    prints = [(label, p, rep.get("gt_fingerprint"), rep.get("gt")) for label, reps in runs
+              for p, rep in reps]
+    if not bootstrap and all(x[2] for x in prints):      # schema 2 reports: checked without loading
+        odd = next((x for x in prints if x[2] != prints[0][2]), None)
+        if odd:
+            raise RunFolderError(
+                f"Runs on different ground truth: {prints[0][0]} ({prints[0][1]}) was evaluated "
+                f"on {prints[0][3]}, {odd[0]} ({odd[1]}) on {odd[3]}, whose contents differ "
+                "(gt_fingerprint); their APs are not comparable. Evaluate all runs on one "
+                "dataset (tools/analyze.py --gt ... --results RUN).")
     if bootstrap:
         gt, matched = _ground_truth_and_results(runs, types, progress)
         out["bootstrap"] = {"resamples": int(bootstrap), "seed": int(bootstrap_seed),
