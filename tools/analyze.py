@@ -28,6 +28,14 @@ import vitdet_bench  # noqa: E402,F401  (compat bridges before detectron2)
 from vitdet_bench.evaluation import EvaluationInputError  # noqa: E402
 
 
+def _bootstrap_args(ap, what: str) -> None:
+    ap.add_argument("--bootstrap", type=int, default=1000, metavar="B",
+                    help=f"{what}; default %(default)s")
+    ap.add_argument("--bootstrap-seed", type=int, default=0)
+    ap.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
+                    help="bootstrap worker processes (default %(default)s; same numbers for any)")
+
+
 def _report_main(argv) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--gt", required=True, help="COCO ground-truth json, or a registered dataset name")
@@ -44,12 +52,7 @@ def _report_main(argv) -> int:
                     "the GT file's name")
     ap.add_argument("--run-name", default=None, help="title of the report and charts "
                     "(default: the run folder holding the results)")
-    ap.add_argument("--bootstrap", type=int, default=1000, metavar="B",
-                    help="resamples of the images for 95%% intervals of AP..APl (0: none; "
-                         "default %(default)s)")
-    ap.add_argument("--bootstrap-seed", type=int, default=0)
-    ap.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
-                    help="bootstrap worker processes (default %(default)s; same numbers for any)")
+    _bootstrap_args(ap, "resamples of the images for 95%% intervals of AP..APl (0: none)")
     ap.add_argument("--no-charts", action="store_true")
     args = ap.parse_args(argv)
     from vitdet_bench.evaluation import write_report
@@ -83,12 +86,7 @@ def _compare_main(argv) -> int:
                     "with one; several paths: seeds of one setting) or PATH")
     ap.add_argument("--output", required=True)
     ap.add_argument("--iou-type", choices=("bbox", "segm", "both"), default="both")
-    ap.add_argument("--bootstrap", type=int, default=1000, metavar="B",
-                    help="paired resamples of the images (0: point estimates only; default "
-                         "%(default)s)")
-    ap.add_argument("--bootstrap-seed", type=int, default=0)
-    ap.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
-                    help="bootstrap worker processes (default %(default)s; same numbers for any)")
+    _bootstrap_args(ap, "paired resamples of the images (0: point estimates only)")
     ap.add_argument("--baseline", default=None, help="compare each label with this one "
                     "(default: every pair)")
     ap.add_argument("--no-charts", action="store_true")
