@@ -80,7 +80,7 @@ def _report_main(argv) -> int:
 def _compare_main(argv) -> int:
     ap = argparse.ArgumentParser(
         prog="analyze.py compare",
-        description="Compare runs in one table: COCO AP with 95%% bootstrap intervals over the "
+        description="Compare runs in one table: COCO AP with 95% bootstrap intervals over the "
                     "evaluation images, differences with intervals and p-values, seed spread.")
     ap.add_argument("runs", nargs="+", help="LABEL=PATH[,PATH...] (report.json or a run folder "
                     "with one; several paths: seeds of one setting) or PATH")
