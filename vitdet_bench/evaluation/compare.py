@@ -141,8 +141,16 @@ def _ground_truth_and_results(runs, types, progress):
                     "images for every run; evaluate all runs on one dataset "
                     "(tools/analyze.py --gt ... --results RUN).")
             res = load_results(rp, gt, types, strict_iou_types=True, progress=progress)
-            out.append({t: ResampledCOCO(match(gt, res.detections, t, progress=progress))
-                        for t in types})
+            rs = {t: ResampledCOCO(match(gt, res.detections, t, progress=progress)) for t in types}
+            for t in types:   # the files still hold what the report says?
+                ap = rs[t].stats(np.ones(rs[t].n_img, np.int64), recall=False)[0] * 100
+                said = rep[t]["coco"].get("AP")
+                if said is not None and abs(ap - said) > 1e-6:
+                    logger.warning("%s: %s AP recomputed from %s is %.4f but the report says "
+                                   "%.4f; the results or GT file changed after the report was "
+                                   "written. Intervals are for the files as they are now.",
+                                   path, t, rp, ap, said)
+            out.append(rs)
     return ref[2], out
 
 
