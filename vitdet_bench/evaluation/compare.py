@@ -329,6 +329,7 @@ def ap_figure(rows: dict, iou_type: str):
     fig = Figure(figsize=(max(6, 1.6 * len(labels) + 2), 3.8))
     ax = fig.subplots()
     w = 0.8 / len(labels)
+    top = 1.0
     for j, label in enumerate(labels):
         r = rows[label]
         xs = [i + (j - (len(labels) - 1) / 2) * w for i in range(len(metrics))]
@@ -342,7 +343,11 @@ def ap_figure(rows: dict, iou_type: str):
             hi.append(max(ci[1] - v, 0.0) if ci else (sd or 0.0))
         bars = ax.bar(xs, vals, width=w, color=cmap(j % 10), label=label, edgecolor="black",
                       linewidth=0.4, yerr=[lo, hi], capsize=3, error_kw={"linewidth": 0.8})
-        ax.bar_label(bars, labels=[f"{v:.1f}" for v in vals], fontsize=7, padding=2)
+        # values inside the bars: above them sit the error bars
+        ax.bar_label(bars, labels=[f"{v:.1f}" for v in vals], fontsize=7, label_type="center",
+                     color="white", fontweight="bold")
+        top = max(top, max(v + h for v, h in zip(vals, hi)))
+    ax.set_ylim(0, top * 1.25 + 1e-9)        # room for the legend
     ax.set_xticks(range(len(metrics)), list(metrics))
     ax.set_ylabel(f"{'box' if iou_type == 'bbox' else 'mask'} AP (points)")
     ax.set_title(f"COCO AP per run ({iou_type}); error bars: 95% bootstrap interval", fontsize=10)
