@@ -13,10 +13,14 @@ of that process):
 * pycocotools: COCO + loadRes + COCOeval evaluate / accumulate / summarize;
 * tidecv: loading + TIDE evaluate + all main and special errors;
 
-and checks that the numbers agree (COCO stats exactly, TIDE dAPs to 1e-6).
+and checks that the numbers agree (COCO stats exactly, TIDE dAPs to 1e-6); and
+first the paired bootstrap (``--bootstrap 1000``): a second perturbed run of the
+same ground truth, both matched once, then 1,000 resamples of both (goal: under
+60 s and 4 GB at val2017 scale), with its progress bar.
 
     python benchmarks/bench_analysis.py                 # full scale (minutes: the references)
     python benchmarks/bench_analysis.py --scale 0.1     # 500 images
+    python benchmarks/bench_analysis.py --only-bootstrap
 """
 from __future__ import annotations
 
@@ -47,6 +51,40 @@ print("@@" + json.dumps({"seconds": t2 - t1, "import_seconds": t1 - t0, "rss_aft
                          "peak_rss_mb": peak_mb()}))
 """
 
+BOOT = r"""
+import json, os, sys, time
+def peak_mb():
+    return int([l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]) / 1024
+import vitdet_bench
+from vitdet_bench.evaluation import load_ground_truth, load_results
+from vitdet_bench.evaluation.bootstrap import ResampledCOCO, bootstrap_stats
+from vitdet_bench.evaluation.coco_fast import match
+gt_path, res_a, res_b, B, jobs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+t0, c0 = time.perf_counter(), time.process_time()
+gt = load_ground_truth(gt_path, iou_types=())
+runs = []
+for r in (res_a, res_b):
+    dets = load_results(r, gt, ("bbox",), progress=False).detections
+    runs.append(ResampledCOCO(match(gt, dets, "bbox", progress=False)))
+    del dets
+t1, c1 = time.perf_counter(), time.process_time()
+stats = bootstrap_stats(runs, resamples=B, seed=0, progress=True, desc="bootstrap (2 runs)",
+                        jobs=jobs, recall=False)   # AP..APl, as compare computes them
+t2, c2 = time.perf_counter(), time.process_time()
+import resource
+child = resource.getrusage(resource.RUSAGE_CHILDREN)
+c2 += child.ru_utime + child.ru_stime
+# forked workers share the parent's pages; their sum with the parent is an upper bound
+peak_total = peak_mb() + (jobs * child.ru_maxrss / 1024 if jobs > 1 else 0)
+d = stats[0, :, 0] - stats[1, :, 0]
+print("@@" + json.dumps({"prepare_seconds": t1 - t0, "prepare_cpu": c1 - c0,
+                         "resample_seconds": t2 - t1, "resample_cpu": c2 - c1,
+                         "peak_rss_mb": peak_total, "jobs": jobs, "ap_interval_a": [float(x) for x in
+                         __import__("numpy").percentile(stats[0, :, 0] * 100, [2.5, 97.5])],
+                         "diff_interval": [float(x) for x in
+                         __import__("numpy").percentile(d * 100, [2.5, 97.5])]}))
+"""
+
 PYCOCO = r"""
 import contextlib, io, json, resource, sys, time
 def peak_mb():
@@ -66,11 +104,12 @@ print("@@" + json.dumps({"seconds": t2 - t0, "load_seconds": t1 - t0, "stats": l
 """
 
 
-def _child(code, *args, timeout=3600):
+def _child(code, *args, timeout=3600, show_progress=False):
     p = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, text=True,
-                       capture_output=True, timeout=timeout, env=dict(os.environ, MPLBACKEND="Agg"))
+                       stdout=subprocess.PIPE, stderr=None if show_progress else subprocess.PIPE,
+                       timeout=timeout, env=dict(os.environ, MPLBACKEND="Agg"))
     if p.returncode != 0:
-        raise RuntimeError(p.stderr[-3000:])
+        raise RuntimeError((p.stderr or "")[-3000:])
     return json.loads([x for x in p.stdout.splitlines() if x.startswith("@@")][-1][2:])
 
 
@@ -83,6 +122,12 @@ def main(argv=None) -> int:
     ap.add_argument("--workdir", default=None, help="keep the synthetic pair and reports here")
     ap.add_argument("--skip-pycocotools", action="store_true")
     ap.add_argument("--skip-tidecv", action="store_true")
+    ap.add_argument("--bootstrap", type=int, default=1000,
+                    help="paired bootstrap resamples of a pair of runs (0: skip)")
+    ap.add_argument("--jobs", type=int, default=2,
+                    help="bootstrap worker processes (default %(default)s: this machine's cores)")
+    ap.add_argument("--only-bootstrap", action="store_true",
+                    help="time only the bootstrap (not the report and the references)")
     args = ap.parse_args(argv)
 
     import vitdet_bench  # noqa: F401
@@ -107,6 +152,11 @@ def main(argv=None) -> int:
     gt_path, res_path = os.path.join(work, "gt.json"), os.path.join(work, "results.json")
     atomic_write_json(gt_path, gt, indent=None)
     atomic_write_json(res_path, dets, indent=None)
+    res_b_path = os.path.join(work, "results_b.json")
+    if args.bootstrap:   # the second run of the pair: another perturbation of the same GT
+        atomic_write_json(res_b_path, perturb_detections(gt, seed=args.seed + 1,
+                                                         dets_per_image=args.dets_per_image),
+                          indent=None)
     n_inst = sum(1 for a in gt["annotations"] if not a["iscrowd"])
     print(f"synthetic pair: {n_img} images, {len(gt['annotations'])} annotations "
           f"({n_inst} non-crowd), {len(dets)} detections "
@@ -115,6 +165,21 @@ def main(argv=None) -> int:
     del gt, dets
 
     rows, out = [], {"images": n_img, "workdir": work}
+    agree = []
+    if args.bootstrap:
+        bt = _child(BOOT, gt_path, res_path, res_b_path, str(args.bootstrap), str(args.jobs),
+                    show_progress=True)
+        out["bootstrap"] = bt
+        rows.append((f"bootstrap: load + match both runs (bbox)", bt["prepare_seconds"], None))
+        rows.append((f"bootstrap: {args.bootstrap} resamples x 2 runs, {args.jobs} process(es) "
+                     f"(CPU {bt['resample_cpu']:.1f} s; RSS: all processes)",
+                     bt["resample_seconds"], bt["peak_rss_mb"]))
+        agree.append(f"bootstrap: AP 95% interval of run A {bt['ap_interval_a'][0]:.2f}.."
+                     f"{bt['ap_interval_a'][1]:.2f}; A - B {bt['diff_interval'][0]:.2f}.."
+                     f"{bt['diff_interval'][1]:.2f} AP points")
+        print(f"bootstrap done: {bt['resample_seconds']:.1f} s", flush=True)
+    if args.only_bootstrap:
+        return _finish(rows, agree, out, n_img, args, work)
     ours = _child(OURS, gt_path, res_path, os.path.join(work, "report"))
     tm = ours["timing"]
     out["ours"] = ours
@@ -127,7 +192,6 @@ def main(argv=None) -> int:
     rows.append(("  ours: charts + files", tm["total"] - sum(tm[k] for k in
                  ("load_gt", "load_results", "bbox_coco", "bbox_tide")), None))
     print(f"ours done: {ours['seconds']:.1f} s", flush=True)
-    agree = []
     if not args.skip_pycocotools:
         ref = _child(PYCOCO, gt_path, res_path)
         out["pycocotools"] = ref
@@ -153,6 +217,12 @@ def main(argv=None) -> int:
                      f"(with loading on both sides: "
                      f"{td['_seconds'] / (tm['bbox_tide'] + tm['load_gt'] + tm['load_results']):.0f}x)")
         print(f"tidecv done: {td['_seconds']:.1f} s", flush=True)
+    return _finish(rows, agree, out, n_img, args, work)
+
+
+def _finish(rows, agree, out, n_img, args, work) -> int:
+    from vitdet_bench.utils.io import atomic_write_json, atomic_write_text
+
     lines = [f"| step ({n_img} images, {args.dets_per_image} dets/image, {os.cpu_count()} CPUs) "
              "| wall s | peak RSS MiB |", "|---|---:|---:|"]
     for name, sec, rss in rows:

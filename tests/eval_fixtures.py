@@ -1,6 +1,9 @@
 """Shared helpers of the evaluation tests (tests/test_eval_*.py)."""
 from __future__ import annotations
 
+import contextlib
+import copy
+import io
 import json
 import os
 
@@ -52,3 +55,23 @@ def box_gt(images, anns, categories=((1, "a"), (2, "b"))) -> dict:
 def dets(*rows) -> list:
     """(image, cat, [x,y,w,h], score) rows -> results list."""
     return [{"image_id": i, "category_id": c, "bbox": list(b), "score": s} for i, c, b, s in rows]
+
+
+def pycocotools_eval(gt_dict: dict, results: list, iou_type: str):
+    """pycocotools as detectron2's COCOEvaluator drives it (masks: boxes dropped)."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    res = copy.deepcopy(results)
+    if iou_type == "segm":
+        for r in res:
+            r.pop("bbox", None)
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO()
+        gt.dataset = copy.deepcopy(gt_dict)
+        gt.createIndex()
+        ev = COCOeval(gt, gt.loadRes(res), iou_type)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return ev

@@ -1,38 +1,15 @@
 """COCO metrics: our vectorized COCOeval must equal pycocotools bit for bit."""
 from __future__ import annotations
 
-import contextlib
-import copy
-import io
-
 import numpy as np
 import pytest
 from eval_fixtures import box_gt, coco128_json, dets, load_json
+from eval_fixtures import pycocotools_eval as reference
 
 from vitdet_bench.evaluation import coco_metrics, load_ground_truth
 from vitdet_bench.evaluation.coco_fast import evaluate
 from vitdet_bench.evaluation.coco_metrics import METRIC_NAMES, available_backends
 from vitdet_bench.evaluation.synthetic import perturb_detections
-
-
-def reference(gt_dict: dict, results: list, iou_type: str):
-    """pycocotools as detectron2's COCOEvaluator drives it (masks: boxes dropped)."""
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
-    res = copy.deepcopy(results)
-    if iou_type == "segm":
-        for r in res:
-            r.pop("bbox", None)
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO()
-        gt.dataset = copy.deepcopy(gt_dict)
-        gt.createIndex()
-        ev = COCOeval(gt, gt.loadRes(res), iou_type)
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return ev
 
 
 def assert_identical(gt_dict, results, iou_type):

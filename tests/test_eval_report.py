@@ -168,16 +168,16 @@ def _cli(*args):
 def test_analyze_cli_report_compare_and_bad_input(coco128_case, tmp_path):
     gt_path, res_path, _ = coco128_case
     p = _cli("tools/analyze.py", "--gt", gt_path, "--results", os.path.dirname(res_path),
-             "--iou-type", "bbox", "--output", str(tmp_path / "a"))
+             "--iou-type", "bbox", "--output", str(tmp_path / "a"), "--bootstrap", "50")
     assert p.returncode == 0, p.stderr
     assert "bbox: AP" in p.stdout
     rep = json.loads((tmp_path / "a" / "report.json").read_text())
     assert "segm" not in rep and (tmp_path / "a" / "errors_bbox.png").exists()
     p = _cli("tools/analyze.py", "compare", "--output", str(tmp_path / "c"), "--iou-type", "bbox",
-             f"MAE={tmp_path / 'a'}", f"random={tmp_path / 'a' / 'report.json'}")
+             "--bootstrap", "20", f"MAE={tmp_path / 'a'}", f"random={tmp_path / 'a' / 'report.json'}")
     assert p.returncode == 0, p.stderr
     cmp = json.loads((tmp_path / "c" / "compare.json").read_text())
-    assert list(cmp["bbox"]) == ["MAE", "random"]
+    assert list(cmp["bbox"]["runs"]) == ["MAE", "random"]
     assert (tmp_path / "c" / "compare_errors_bbox.png").read_bytes().startswith(PNG)
     assert "| MAE |" in (tmp_path / "c" / "compare.md").read_text()
     bad = dump(tmp_path, "bad.json", [{"image_id": 9, "category_id": 1, "score": float("nan"),
@@ -204,14 +204,19 @@ def _fake_run(root, name, cfg_yaml, box=None, mask=None, metrics=None, evals=())
     return d
 
 
-def _cfg(init=None, size=None, epochs=None, ckpt="", dim=768):
+def _cfg(init=None, size=None, epochs=None, ckpt="", dim=768, seed=42, max_iter=None, lr=1e-4):
+    """A saved config: ``epochs`` sets the trained schedule (max_iter x 10 / 1000 images)."""
     extra = ""
-    if init or size or epochs:
+    if init or size:
         extra = "  vitdet_bench:\n" + "".join(
-            f"    {k}: {v}\n" for k, v in (("init", init), ("model_size", size), ("epochs", epochs)) if v)
-    return (f"model:\n  backbone:\n    _target_: detectron2.modeling.SimpleFeaturePyramid\n"
-            f"    net:\n      embed_dim: {dim}\n      depth: 12\n"
-            f"train:\n  init_checkpoint: '{ckpt}'\n  max_iter: 1000\n{extra}")
+            f"    {k}: {v}\n" for k, v in (("init", init), ("model_size", size)) if v)
+    max_iter = max_iter or int(epochs * 100)
+    return (f"dataloader:\n  train:\n    total_batch_size: 10\n"
+            f"model:\n  backbone:\n    _target_: detectron2.modeling.SimpleFeaturePyramid\n"
+            f"    net:\n      _target_: vitdet_bench.modeling.ViT\n      embed_dim: {dim}\n"
+            f"      depth: 12\noptimizer:\n  lr: {lr}\n"
+            f"train:\n  init_checkpoint: '{ckpt}'\n  max_iter: {max_iter}\n"
+            f"  num_train_images: 1000\n  seed: {seed}\n  output_dir: /somewhere/{seed}\n{extra}")
 
 
 def test_collect_runs_table_csv_and_plot(tmp_path):

@@ -1,13 +1,17 @@
 #!/usr/bin/env python
-"""Benchmark table over run folders (initialization x model size x epochs).
+"""Benchmark table over run folders (initialization x backbone size x trained epochs).
 
     python tools/collect_runs.py RUNS_ROOT [MORE_RUNS ...] --output DIR
 
 Each run folder holds detectron2's ``config.yaml`` (LazyConfig.save) and a
-``report.json`` (or ``metrics.json``); runs are identified from the config
-(``train.vitdet_bench.{init,model_size,epochs}``, else ``train.init_checkpoint``
-and ``model.backbone.net.embed_dim``). Writes benchmark.md, benchmark.csv,
-benchmark.json and convergence.png into DIR.
+``report.json`` (or ``metrics.json``); symlinked run folders under a root are found
+too. Runs are identified from the saved config, never the folder name: backbone
+family and size, initialization, recipe, and the schedule actually trained
+(``train.max_iter`` x total batch / ``train.num_train_images``). Runs whose configs
+agree in everything but ``train.seed`` and output paths share a cell, shown as
+mean +- std (n); runs differing in anything else never do (a warning names what
+differs). Writes benchmark.md, benchmark.csv (one row per run), benchmark.json and
+convergence.png into DIR. See docs/analysis.md.
 """
 from __future__ import annotations
 

@@ -5,9 +5,16 @@ The same detector as the paper's recipe (multi-scale adaptor, BN FPN, 2-conv RPN
 FPN and heads at 256x256 input, trained on the deterministic `shapes_train` /
 `shapes_val` data (5 classes, generated once into the cache folder).
 
+What a user will see, over three seeds (``train.seed=1,2,3``, 1000 iterations,
+2026-12-02, ``tools/analyze.py compare``): box AP50 median 65.1, range 62.4-71.5 (AP
+46.8, 42.3-49.7), mask AP50 median 64.9, range 61.9-71.4 (AP 48.6, 44.4-52.0) on
+shapes_val; the 95% bootstrap interval over its 100 images of one run (seed 1) is box
+AP50 65.1 [61.3, 70.2]: seed-to-seed spread is as large as evaluation-set noise here.
+500 iterations (seed 1): 29.4 / 29.5. The figures below are single runs.
+
 Measured with ``bash tools/quickstart.sh demo`` on the 2-core CPU dev machine (no
 other job running), 1000 iterations, 2026-11-24: box AP50 76.1 (AP 54.1), mask AP50 75.2
-(AP 56.2) on shapes_val; 8 min 27 s in all (training 8 min 2 s at 0.48 s/iteration,
+(AP 56.2) on shapes_val (the best run seen); 8 min 27 s in all (training 8 min 2 s at 0.48 s/iteration,
 evaluation 7 s). Earlier that night, on a slow pass of the machine and with the training
 data mapped in the main process: 67.6 / 67.4 in 9 min 44 s (0.53 s/iteration). A
 single-threaded run (other float rounding) reached 63.0 / 62.9.

@@ -25,12 +25,14 @@ mask IoU calls pycocotools per image.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .inputs import GroundTruth, to_rle
 from .tide import box_iou, _pow2, _segments
 
-__all__ = ["COCOevalArrays", "evaluate"]
+__all__ = ["COCOevalArrays", "Matching", "evaluate", "match", "accumulate"]
 
 IOU_THRS = np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05)) + 1, endpoint=True)
 REC_THRS = np.linspace(.0, 1.00, int(np.round((1.00 - .0) / .01)) + 1, endpoint=True)
@@ -73,6 +75,35 @@ def evaluate(gt: GroundTruth, detections: list, iou_type: str = "bbox",
     For ``segm`` the detection area is the mask area (no 'bbox' in the results,
     as detectron2 evaluates masks).
     """
+    return accumulate(match(gt, detections, iou_type, progress))
+
+
+@dataclass
+class Matching:
+    """COCOeval.evaluate's per-detection outcome, for all areas and IoU thresholds at once.
+
+    Detections are the kept ones (top 100 per (image, category)); images and
+    categories are positions in sorted id order. ``dt_match[a, t, d]``: matched to a
+    GT (id != 0); ``dt_ig``: COCOeval's dtIgnore. Re-accumulating these under other
+    image weights is what the bootstrap (:mod:`.bootstrap`) does.
+    """
+    cat_ids: list
+    n_img: int
+    g_img: np.ndarray          # [ng]
+    g_cat: np.ndarray          # [ng]
+    g_ig: np.ndarray           # [A, ng] gtIgnore per area range
+    d_img: np.ndarray          # [nd]
+    d_cat: np.ndarray
+    d_score: np.ndarray
+    rank: np.ndarray           # rank within its (image, category), by score, stable
+    dt_match: np.ndarray       # [A, T, nd] bool
+    dt_ig: np.ndarray          # [A, T, nd] bool
+    d_area_out: np.ndarray     # [A, nd] detection area outside the range
+
+
+def match(gt: GroundTruth, detections: list, iou_type: str = "bbox",
+          progress: bool | None = None) -> Matching:
+    """COCOeval.evaluate (evaluateImg for every image, category and area range), vectorized."""
     from tqdm import tqdm
 
     disable = None if progress is None else not progress
@@ -182,8 +213,17 @@ def evaluate(gt: GroundTruth, detections: list, iou_type: str = "bbox",
         dt_match[:, :, idx] = (m_id != 0)[:, :, sel]
         dt_ig[:, :, idx] = m_ig[:, :, sel]
     dt_ig |= ~dt_match & d_area_out[:, None, :]
+    return Matching(cat_ids=cat_ids, n_img=n_img, g_img=g_img, g_cat=g_cat, g_ig=g_ig,
+                    d_img=d_img, d_cat=d_cat, d_score=d_score, rank=rank, dt_match=dt_match,
+                    dt_ig=dt_ig, d_area_out=d_area_out)
 
-    # ---- accumulate
+
+def accumulate(m: Matching) -> COCOevalArrays:
+    """COCOeval.accumulate + summarize on a :class:`Matching`."""
+    A, T, M = len(AREA_RNG), len(IOU_THRS), len(MAX_DETS)
+    n_cat = len(m.cat_ids)
+    g_cat, g_ig, d_img, d_cat, d_score, rank = m.g_cat, m.g_ig, m.d_img, m.d_cat, m.d_score, m.rank
+    dt_match, dt_ig = m.dt_match, m.dt_ig
     precision = -np.ones((T, len(REC_THRS), n_cat, A, M))
     recall = -np.ones((T, n_cat, A, M))
     npig_all = np.zeros((A, n_cat), np.int64)
@@ -216,7 +256,7 @@ def evaluate(gt: GroundTruth, detections: list, iou_type: str = "bbox",
                     q = np.zeros(len(REC_THRS))
                     q[ok] = pr[t, inds[ok]]
                     precision[t, :, k, a, mi] = q
-    return COCOevalArrays(precision, recall, cat_ids)
+    return COCOevalArrays(precision, recall, m.cat_ids)
 
 
 def _mask_ious_per_image(d_img, d_geom, g_img, g_geom, g_crowd, n_img, disable):

@@ -1,49 +1,51 @@
-"""Comparing runs: the grouped error chart, and the benchmark table over run folders.
+"""Comparing runs: is a difference real? One table, intervals, p-values, charts.
 
-* :func:`compare_reports` puts several ``report.json`` (e.g. MAE, BEiT, MoCo v3,
-  supervised, random) into one table and one grouped bar chart of dAP per
-  error type, like the paper's error-analysis figure.
-* :func:`collect_runs` reads run folders (``config.yaml`` from
-  ``LazyConfig.save``, ``report.json``, ``eval_<iter>/report.json``,
-  ``metrics.json``), identifies each run from its saved config and writes the
-  paper-style table (APbox / APmask per initialization x model size x epochs) as
-  markdown and CSV, plus a convergence plot (AP vs fine-tuning epochs).
+:func:`compare_reports` puts several labelled runs (e.g. MAE, BEiT, MoCo v3,
+supervised, random; each label one run or several seeds of one setting) into
+``compare.md`` / ``compare.json`` and two charts per IoU type: AP with its
+bootstrap interval, and the grouped dAP-per-error-type bars of the paper's
+error-analysis figure.
+
+Evaluation-set noise is measured by a paired bootstrap over images
+(:mod:`.bootstrap`): every run is evaluated on the same resamples, a label's
+value on a resample is the mean over its runs, and a difference between two
+labels gets its 95% percentile interval and a two-sided p-value. Training
+noise is the spread over a label's runs (seeds): mean +- std (n). See
+docs/analysis.md, "Is a difference real?".
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
-import math
 import os
-import re
-from dataclasses import asdict, dataclass, field
+
+import numpy as np
 
 from ..utils.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from .inputs import EvaluationInputError
-from .report import ERROR_COLORS, ERROR_LABELS, _png
+from .report import ERROR_LABELS, _png
 from .tide import MAIN_ERRORS, SPECIAL_ERRORS
 
-__all__ = ["load_report", "compare_reports", "RunInfo", "read_run", "find_runs",
-           "collect_runs", "INIT_ORDER", "SIZE_DIMS"]
+__all__ = ["load_report", "compare_reports", "compare_chart_png", "ap_chart_png",
+           "RunFolderError", "CI_METRICS", "COMPARE_SCHEMA_VERSION"]
 
 logger = logging.getLogger(__name__)
-INIT_ORDER = ("random", "supervised", "mocov3", "beit", "mae")
-INIT_LABELS = {"random": "random", "supervised": "supervised", "mocov3": "MoCo v3",
-               "beit": "BEiT", "mae": "MAE"}
-SIZE_DIMS = {192: "T", 384: "S", 768: "B", 1024: "L"}
-SIZE_ORDER = ("T", "S", "B", "L")
+CI_METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
+COMPARE_SCHEMA_VERSION = 2
+LEVEL = 0.95
 
 
 class RunFolderError(EvaluationInputError):
     pass
 
 
-# --------------------------------------------------------------------------- compare mode
 def load_report(path: str) -> dict:
-    """A report.json, or a folder holding one."""
-    p = os.path.join(path, "report.json") if os.path.isdir(path) else path
+    """A report.json, or a folder holding one (``<run>/report.json`` or ``<run>/inference/``)."""
+    p = path
+    if os.path.isdir(path):
+        p = os.path.join(path, "report.json")
+        if not os.path.isfile(p) and os.path.isfile(os.path.join(path, "inference", "report.json")):
+            p = os.path.join(path, "inference", "report.json")
     if not os.path.isfile(p):
         raise RunFolderError(f"No report at {path!r}: expected a report.json file or a folder "
                              "containing one (written by tools/analyze.py or train_net).")
@@ -54,299 +56,336 @@ def load_report(path: str) -> dict:
         raise RunFolderError(f"Report {p!r} is not valid JSON: {e}.") from e
     if not isinstance(rep, dict) or not any(t in rep for t in ("bbox", "segm")):
         raise RunFolderError(f"Report {p!r} has neither a 'bbox' nor a 'segm' section.")
+    rep.setdefault("_path", p)
     return rep
 
 
-def compare_reports(entries, output_dir: str, iou_types=("bbox", "segm"), charts: bool = True) -> dict:
-    """``entries``: ``[(label, report dict or path), ...]``; writes compare.{json,md} and charts."""
-    runs = [(label, rep if isinstance(rep, dict) else load_report(rep)) for label, rep in entries]
-    if not runs:
+def _entries(entries) -> list:
+    """``[(label, [(path, report), ...])]``; a label given twice is an error."""
+    out, seen = [], {}
+    for label, runs in entries:
+        runs = list(runs) if isinstance(runs, (list, tuple)) else [runs]
+        if not runs:
+            raise RunFolderError(f"Label {label!r} has no run.")
+        loaded = []
+        for r in runs:
+            rep = r if isinstance(r, dict) else load_report(r)
+            loaded.append((rep.get("_path", "<dict>"), rep))
+        if label in seen:
+            raise RunFolderError(
+                f"Label {label!r} is given twice ({', '.join(seen[label])} and "
+                f"{', '.join(p for p, _ in loaded)}); each label names one row of the comparison. "
+                f"For several seeds of one setting give them to one label, comma-separated: "
+                f"{label}=PATH1,PATH2.")
+        seen[label] = [p for p, _ in loaded]
+        out.append((label, loaded))
+    if not out:
         raise ValueError("compare needs at least one report.")
-    types = [t for t in iou_types if any(t in r for _, r in runs)]
-    if not types:
+    return out
+
+
+def _check_types(runs, iou_types) -> list:
+    present = [t for t in iou_types if any(t in rep for _, reps in runs for _, rep in reps)]
+    if not present:
         raise RunFolderError(f"None of the reports has a section for {tuple(iou_types)}.")
-    os.makedirs(output_dir, exist_ok=True)
-    table = {t: {label: {"coco": r[t]["coco"], "errors": r[t]["errors"]}
-                 for label, r in runs if t in r} for t in types}
-    lines = ["# Run comparison", ""]
+    for t in present:
+        lacking = [f"{label} ({p})" for label, reps in runs for p, rep in reps if t not in rep]
+        if lacking:
+            having = [t2 for t2 in present if t2 != t]
+            raise RunFolderError(
+                f"IoU type {t!r} is missing from {', '.join(lacking)} (why: "
+                f"{_why_missing(runs, t)}), while other runs have it; a comparison needs every "
+                f"run evaluated for the same IoU types. Compare with --iou-type "
+                f"{having[0] if having else 'bbox'}, or re-evaluate those runs "
+                f"(tools/analyze.py --iou-type both).")
+    return present
+
+
+def _why_missing(runs, t) -> str:
+    for _, reps in runs:
+        for _, rep in reps:
+            if t not in rep:
+                return rep.get("not_evaluated", {}).get(t, "not in the report")
+    return "?"
+
+
+def _ground_truth_and_results(runs, types, progress):
+    """Load each distinct GT once (checking they are the same) and match every run."""
+    from .bootstrap import ResampledCOCO
+    from .coco_fast import match
+    from .inputs import load_ground_truth, load_results
+
+    gts, ref = {}, None
+    out = []
+    for label, reps in runs:
+        for path, rep in reps:
+            gp, rp = rep.get("gt"), rep.get("results")
+            for what, f in (("ground truth", gp), ("results", rp)):
+                if not f or not os.path.isfile(str(f)):
+                    raise RunFolderError(
+                        f"Report {path} names the {what} file {f!r}, which does not exist here; the "
+                        "bootstrap re-reads the detections and the ground truth. Restore the file, "
+                        "or compare point estimates only with --bootstrap 0.")
+            if gp not in gts:
+                gts[gp] = load_ground_truth(gp, iou_types=())
+            gt = gts[gp]
+            if ref is None:
+                ref = (label, path, gt)
+            elif gt.fingerprint() != ref[2].fingerprint():
+                raise RunFolderError(
+                    f"Runs on different ground truth cannot be compared image by image: "
+                    f"{ref[0]} ({ref[1]}) was evaluated on {ref[2].path} "
+                    f"({len(ref[2].image_ids)} images, {len(ref[2].annotations)} annotations), "
+                    f"{label} ({path}) on {gt.path} ({len(gt.image_ids)} images, "
+                    f"{len(gt.annotations)} annotations). The paired bootstrap resamples the same "
+                    "images for every run; evaluate all runs on one dataset "
+                    "(tools/analyze.py --gt ... --results RUN).")
+            res = load_results(rp, gt, types, strict_iou_types=True, progress=progress)
+            rs = {t: ResampledCOCO(match(gt, res.detections, t, progress=progress)) for t in types}
+            for t in types:   # the files still hold what the report says?
+                ap = rs[t].stats(np.ones(rs[t].n_img, np.int64), recall=False)[0] * 100
+                said = rep[t]["coco"].get("AP")
+                if said is not None and abs(ap - said) > 1e-6:
+                    logger.warning("%s: %s AP recomputed from %s is %.4f but the report says "
+                                   "%.4f; the results or GT file changed after the report was "
+                                   "written. Intervals are for the files as they are now.",
+                                   path, t, rp, ap, said)
+            out.append(rs)
+    return ref[2], out
+
+
+def _mean_std(vals):
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return None, None
+    return float(np.mean(vals)), (float(np.std(vals, ddof=1)) if len(vals) > 1 else None)
+
+
+def compare_reports(entries, output_dir: str, iou_types=("bbox", "segm"), charts: bool = True,
+                    bootstrap: int = 1000, bootstrap_seed: int = 0, baseline: str | None = None,
+                    progress: bool | None = None, jobs: int = 1) -> dict:
+    """Compare labelled runs; writes compare.{json,md} and charts into ``output_dir``.
+
+    ``entries``: ``[(label, report | path | [report | path, ...]), ...]``, several runs per
+    label being seeds of one setting. ``bootstrap``: paired resamples over images (0: point
+    estimates only). ``baseline``: compare every label with this one instead of all pairs.
+    ``jobs``: bootstrap worker processes (the numbers do not depend on it).
+    """
+    from .bootstrap import bootstrap_stats, paired_difference, percentile_interval
+    from .coco_metrics import METRIC_NAMES
+
+    runs = _entries(entries)
+    labels = [label for label, _ in runs]
+    if baseline is not None and baseline not in labels:
+        raise RunFolderError(f"--baseline {baseline!r} is not one of the labels {labels}.")
+    types = _check_types(runs, iou_types)
+    out = {"schema_version": COMPARE_SCHEMA_VERSION,
+           "runs": {label: [p for p, _ in reps] for label, reps in runs},
+           "bootstrap": None}
+    samples = {}
+    prints = [(label, p, rep.get("gt_fingerprint"), rep.get("gt")) for label, reps in runs
+              for p, rep in reps]
+    if not bootstrap and all(x[2] for x in prints):      # schema 2 reports: checked without loading
+        odd = next((x for x in prints if x[2] != prints[0][2]), None)
+        if odd:
+            raise RunFolderError(
+                f"Runs on different ground truth: {prints[0][0]} ({prints[0][1]}) was evaluated "
+                f"on {prints[0][3]}, {odd[0]} ({odd[1]}) on {odd[3]}, whose contents differ "
+                "(gt_fingerprint); their APs are not comparable. Evaluate all runs on one "
+                "dataset (tools/analyze.py --gt ... --results RUN).")
+    if bootstrap:
+        gt, matched = _ground_truth_and_results(runs, types, progress)
+        out["bootstrap"] = {"resamples": int(bootstrap), "seed": int(bootstrap_seed),
+                            "level": LEVEL, "unit": "images", "num_images": len(gt.image_ids),
+                            "gt": gt.path}
+        k = 0
+        for t in types:
+            st = bootstrap_stats([m[t] for m in matched], bootstrap, bootstrap_seed, progress,
+                                 desc=f"bootstrap {t}", jobs=jobs, recall=False)
+            st = np.where(st < 0, np.nan, st * 100)          # AP points, undefined -> NaN
+            k = 0
+            for label, reps in runs:
+                samples[(t, label)] = st[k:k + len(reps)].mean(0)      # [B, 12]
+                k += len(reps)
+    names = list(METRIC_NAMES)
     for t in types:
-        lines += [f"## {t}", "", "| run | AP | AP50 | AP75 | " +
-                  " | ".join(ERROR_LABELS[e] for e in MAIN_ERRORS + SPECIAL_ERRORS) + " |",
-                  "|---|---:|---:|---:|" + "---:|" * 8]
-        for label, row in table[t].items():
-            c, e = row["coco"], row["errors"]
+        sec = {"runs": {}, "differences": []}
+        for label, reps in runs:
+            row = {"n": len(reps), "coco": {}, "seed_std": {}, "interval": {}, "errors": {}}
+            for mname in names:
+                row["coco"][mname], row["seed_std"][mname] = _mean_std(
+                    [rep[t]["coco"].get(mname) for _, rep in reps])
+            for e in MAIN_ERRORS + SPECIAL_ERRORS:
+                row["errors"][e], _ = _mean_std([rep[t].get("errors", {}).get(e) for _, rep in reps])
+            row["errors_std"] = {e: _mean_std([rep[t].get("errors", {}).get(e) for _, rep in reps])[1]
+                                 for e in MAIN_ERRORS + SPECIAL_ERRORS}
+            if (t, label) in samples:
+                for mname in CI_METRICS:
+                    row["interval"][mname] = percentile_interval(
+                        samples[(t, label)][:, names.index(mname)], LEVEL)
+            sec["runs"][label] = row
+        pairs = ([(x, baseline) for x in labels if x != baseline] if baseline else
+                 [(labels[i], labels[j]) for i in range(len(labels)) for j in range(i + 1, len(labels))])
+        for a, b in pairs:
+            d = {"a": a, "b": b, "metrics": {}}
+            for mname in CI_METRICS:
+                va, vb = sec["runs"][a]["coco"][mname], sec["runs"][b]["coco"][mname]
+                m = {"difference": None if va is None or vb is None else va - vb}
+                if (t, a) in samples:
+                    j = names.index(mname)
+                    m.update(paired_difference(samples[(t, a)][:, j], samples[(t, b)][:, j], LEVEL))
+                d["metrics"][mname] = m
+            sec["differences"].append(d)
+        sec["errors_iou"] = next((rep[t].get("errors_iou", 0.5) for _, reps in runs
+                                  for _, rep in reps), 0.5)
+        out[t] = sec
+    os.makedirs(output_dir, exist_ok=True)
+    md = render_compare_markdown(out, types)
+    if charts:
+        for t in types:
+            for kind, fn in (("ap", ap_chart_png), ("errors", compare_chart_png)):
+                fname = f"compare_{kind}_{t}.png"
+                atomic_write_bytes(os.path.join(output_dir, fname), fn(out[t]["runs"], t))
+                out[t].setdefault("charts", {})[kind] = fname
+        md += "".join(f"![{t} {kind}]({f})\n\n" for t in types
+                      for kind, f in out[t]["charts"].items())
+    atomic_write_json(os.path.join(output_dir, "compare.json"), out)
+    atomic_write_text(os.path.join(output_dir, "compare.md"), md)
+    return out
+
+
+# --------------------------------------------------------------------------- markdown
+def _num(v, nd=2):
+    return "n/a" if v is None else f"{v:.{nd}f}"
+
+
+def _with_ci(v, ci, std=None, n=1):
+    s = _num(v)
+    if std is not None:
+        s += f" ± {std:.2f} ({n})"
+    if ci:
+        s += f" [{ci[0]:.2f}, {ci[1]:.2f}]"
+    return s
+
+
+def _p(p):
+    return "n/a" if p is None else ("< 0.001" if p < 0.001 else f"{p:.3f}")
+
+
+def render_compare_markdown(out: dict, types) -> str:
+    bs = out.get("bootstrap")
+    lines = ["# Run comparison", ""]
+    if bs:
+        lines += [f"Values in AP points. `[lo, hi]`: {bs['level']:.0%} bootstrap interval over the "
+                  f"evaluation set ({bs['resamples']} paired resamples of its {bs['num_images']} "
+                  f"images, seed {bs['seed']}); it covers which images were evaluated, not the "
+                  "training seed. `± std (n)`: spread over a label's n runs (seeds). A difference "
+                  "whose interval contains 0 is marked *n.s.* (not significant).", ""]
+    else:
+        lines += ["Values in AP points; point estimates only (--bootstrap 0). `± std (n)`: spread "
+                  "over a label's n runs (seeds).", ""]
+    for t in types:
+        sec = out[t]
+        lines += [f"## {t}", "", "| run | " + " | ".join(CI_METRICS) + " |",
+                  "|---|" + "---:|" * len(CI_METRICS)]
+        for label, row in sec["runs"].items():
             lines.append(f"| {label} | " + " | ".join(
-                "n/a" if c[m] is None else f"{c[m]:.2f}" for m in ("AP", "AP50", "AP75")) + " | " +
-                " | ".join(f"{e[k]:.2f}" for k in MAIN_ERRORS + SPECIAL_ERRORS) + " |")
-        lines += ["", "dAP at TIDE foreground IoU "
-                  f"{next(iter(r[t].get('errors_iou', 0.5) for _, r in runs if t in r)):g}.", ""]
-        if charts:
-            fname = f"compare_errors_{t}.png"
-            atomic_write_bytes(os.path.join(output_dir, fname), compare_chart_png(table[t], t))
-            lines += [f"![{t} error comparison]({fname})", ""]
-    atomic_write_json(os.path.join(output_dir, "compare.json"), table)
-    atomic_write_text(os.path.join(output_dir, "compare.md"), "\n".join(lines) + "\n")
-    return table
+                _with_ci(row["coco"][m], row["interval"].get(m), row["seed_std"][m], row["n"])
+                for m in CI_METRICS) + " |")
+        if sec["differences"]:
+            lines += ["", "| difference | " + " | ".join(f"Δ{m}" for m in CI_METRICS) + " |",
+                      "|---|" + "---:|" * len(CI_METRICS)]
+            for d in sec["differences"]:
+                cells = []
+                for m in CI_METRICS:
+                    x = d["metrics"][m]
+                    c = "n/a" if x["difference"] is None else f"{x['difference']:+.2f}"
+                    if x.get("interval"):
+                        c += (f" [{x['interval'][0]:+.2f}, {x['interval'][1]:+.2f}] "
+                              f"p={_p(x['p_value'])}" + ("" if x["significant"] else " *n.s.*"))
+                    cells.append(c)
+                lines.append(f"| {d['a']} − {d['b']} | " + " | ".join(cells) + " |")
+        lines += ["", f"TIDE dAP at foreground IoU {sec['errors_iou']:g} (mean over a label's runs):",
+                  "", "| run | " + " | ".join(ERROR_LABELS[e] for e in MAIN_ERRORS + SPECIAL_ERRORS)
+                  + " |", "|---|" + "---:|" * 8]
+        for label, row in sec["runs"].items():
+            lines.append(f"| {label} | " + " | ".join(
+                _num(row["errors"][e]) + (f" ± {row['errors_std'][e]:.2f}"
+                                          if row["errors_std"][e] is not None else "")
+                for e in MAIN_ERRORS + SPECIAL_ERRORS) + " |")
+        lines.append("")
+    return "\n".join(lines) + "\n"
 
 
-def compare_chart_png(rows: dict, iou_type: str) -> bytes:
-    """Grouped bars: one group per error type, one bar per run."""
+# --------------------------------------------------------------------------- charts
+def ap_figure(rows: dict, iou_type: str):
+    """AP / AP50 / AP75 per run, error bars: the bootstrap interval (else the seed std)."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    labels = list(rows)
+    metrics = ("AP", "AP50", "AP75")
+    cmap = matplotlib.colormaps["tab10"]
+    fig = Figure(figsize=(max(6, 1.6 * len(labels) + 2), 3.8))
+    ax = fig.subplots()
+    w = 0.8 / len(labels)
+    top = 1.0
+    for j, label in enumerate(labels):
+        r = rows[label]
+        xs = [i + (j - (len(labels) - 1) / 2) * w for i in range(len(metrics))]
+        vals = [r["coco"][m] if r["coco"][m] is not None else 0.0 for m in metrics]
+        lo, hi = [], []
+        for m, v in zip(metrics, vals):
+            ci = r["interval"].get(m)
+            sd = r["seed_std"].get(m)
+            # a label's mean over seeds can sit just outside its resamples' interval
+            lo.append(max(v - ci[0], 0.0) if ci else (sd or 0.0))
+            hi.append(max(ci[1] - v, 0.0) if ci else (sd or 0.0))
+        bars = ax.bar(xs, vals, width=w, color=cmap(j % 10), label=label, edgecolor="black",
+                      linewidth=0.4, yerr=[lo, hi], capsize=3, error_kw={"linewidth": 0.8})
+        # values inside the bars: above them sit the error bars
+        ax.bar_label(bars, labels=[f"{v:.1f}" for v in vals], fontsize=7, label_type="center",
+                     color="white", fontweight="bold")
+        top = max(top, max(v + h for v, h in zip(vals, hi)))
+    ax.set_ylim(0, top * 1.25 + 1e-9)        # room for the legend
+    ax.set_xticks(range(len(metrics)), list(metrics))
+    ax.set_ylabel(f"{'box' if iou_type == 'bbox' else 'mask'} AP (points)")
+    ax.set_title(f"COCO AP per run ({iou_type}); error bars: 95% bootstrap interval", fontsize=10)
+    ax.legend(fontsize=8, ncol=min(len(labels), 4))
+    return fig
+
+
+def ap_chart_png(rows: dict, iou_type: str) -> bytes:
+    return _png(ap_figure(rows, iou_type))
+
+
+def compare_figure(rows: dict, iou_type: str):
+    """Grouped bars: one group per error type, one bar per run (value on each bar)."""
     import matplotlib
     from matplotlib.figure import Figure
 
     labels = list(rows)
     kinds = MAIN_ERRORS + SPECIAL_ERRORS
     cmap = matplotlib.colormaps["tab10"]
-    fig = Figure(figsize=(max(7, 1.1 * len(kinds) * max(1, len(labels)) / 3), 3.8))
+    fig = Figure(figsize=(max(8, 1.1 * len(kinds) * max(1, len(labels)) / 2.5), 4.0))
     ax = fig.subplots()
     w = 0.8 / len(labels)
     for j, label in enumerate(labels):
         xs = [i + (j - (len(labels) - 1) / 2) * w for i in range(len(kinds))]
-        ax.bar(xs, [rows[label]["errors"][k] for k in kinds], width=w, color=cmap(j % 10),
-               label=label, edgecolor="black", linewidth=0.4)
+        vals = [rows[label]["errors"][k] or 0.0 for k in kinds]
+        std = [rows[label].get("errors_std", {}).get(k) or 0.0 for k in kinds]
+        bars = ax.bar(xs, vals, width=w, color=cmap(j % 10), label=label, edgecolor="black",
+                      linewidth=0.4, yerr=std if any(std) else None, capsize=2)
+        ax.bar_label(bars, labels=[f"{v:.1f}" for v in vals], fontsize=6, padding=1)
     ax.set_xticks(range(len(kinds)), [ERROR_LABELS[k] for k in kinds])
     ax.axvline(len(MAIN_ERRORS) - 0.5, color="gray", linewidth=0.8, linestyle=":")
     ax.set_ylabel(f"dAP$^{{{'box' if iou_type == 'bbox' else 'mask'}}}$ (AP points)")
-    ax.set_title(f"Error-type breakdown per run ({iou_type})", fontsize=10)
+    ax.set_title(f"Error-type breakdown per run ({iou_type})"
+                 + ("; error bars: seed std" if any(r["n"] > 1 for r in rows.values()) else ""),
+                 fontsize=10)
     ax.legend(fontsize=8, ncol=min(len(labels), 5))
-    return _png(fig)
+    return fig
 
 
-# --------------------------------------------------------------------------- run folders
-@dataclass
-class RunInfo:
-    run_dir: str
-    init: str
-    model_size: str
-    epochs: int | None
-    ap_box: float | None
-    ap_mask: float | None
-    source: str                                   # report.json / metrics.json / none
-    history: list = field(default_factory=list)   # [(iteration, ap_box, ap_mask)]
-    max_iter: int | None = None
-
-
-def _yaml_load(path: str) -> dict:
-    import yaml
-
-    class _Loader(yaml.SafeLoader):
-        pass
-
-    def _any(loader, suffix, node):  # python/object tags LazyConfig may leave: keep the data
-        if isinstance(node, yaml.MappingNode):
-            return loader.construct_mapping(node, deep=True)
-        if isinstance(node, yaml.SequenceNode):
-            return loader.construct_sequence(node, deep=True)
-        return loader.construct_scalar(node)
-
-    _Loader.add_multi_constructor("", _any)
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.load(f, Loader=_Loader)
-    except yaml.YAMLError as e:
-        raise RunFolderError(f"Run config {path!r} is not valid YAML: {e}.") from e
-    if not isinstance(data, dict):
-        raise RunFolderError(f"Run config {path!r} is not a mapping.")
-    return data
-
-
-def _get(cfg: dict, dotted: str):
-    cur = cfg
-    for k in dotted.split("."):
-        if not isinstance(cur, dict) or k not in cur:
-            return None
-        cur = cur[k]
-    return cur
-
-
-def _init_from_checkpoint(ckpt) -> str:
-    if not ckpt:
-        return "random"
-    name = os.path.basename(str(ckpt)).lower()
-    for key, init in (("mae", "mae"), ("beit", "beit"), ("moco", "mocov3"), ("deit", "supervised"),
-                      ("supervised", "supervised")):
-        if key in name:
-            return init
-    return f"unknown({os.path.basename(str(ckpt))})"
-
-
-def _size(cfg: dict) -> str:
-    explicit = _get(cfg, "train.vitdet_bench.model_size")
-    if explicit:
-        return str(explicit).upper()
-    dim = _get(cfg, "model.backbone.net.embed_dim")
-    try:
-        return SIZE_DIMS.get(int(dim), f"dim{dim}")
-    except (TypeError, ValueError):
-        return "?"
-
-
-def _ap_from_report(rep: dict, t: str):
-    sec = rep.get(t)
-    v = sec["coco"].get("AP") if isinstance(sec, dict) and isinstance(sec.get("coco"), dict) else None
-    return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
-
-
-def _metrics_json(path: str) -> list:
-    """(iteration, bbox/AP, segm/AP) of each evaluation line in detectron2's metrics.json."""
-    out = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by a crash
-            if "bbox/AP" in rec or "segm/AP" in rec:
-                vals = [rec.get("bbox/AP"), rec.get("segm/AP")]
-                vals = [None if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in vals]
-                out.append((rec.get("iteration"), *vals))
-    return out
-
-
-def read_run(run_dir: str) -> RunInfo:
-    """Identify a run from ``config.yaml`` and read its final and intermediate APs."""
-    cfg_path = os.path.join(run_dir, "config.yaml")
-    if not os.path.isfile(cfg_path):
-        raise RunFolderError(f"{run_dir!r} has no config.yaml (detectron2 LazyConfig.save output); "
-                             "runs are identified from their saved config, not folder names.")
-    cfg = _yaml_load(cfg_path)
-    init = _get(cfg, "train.vitdet_bench.init") or _init_from_checkpoint(_get(cfg, "train.init_checkpoint"))
-    epochs = _get(cfg, "train.vitdet_bench.epochs")
-    if epochs is None:
-        logger.warning("%s: config has no train.vitdet_bench.epochs; epochs unknown.", run_dir)
-    max_iter = _get(cfg, "train.max_iter")
-    history = []
-    for name in sorted(os.listdir(run_dir)):
-        m = re.fullmatch(r"eval_(\d+)", name)
-        p = os.path.join(run_dir, name, "report.json")
-        if m and os.path.isfile(p):
-            rep = load_report(p)
-            history.append((int(m.group(1)), _ap_from_report(rep, "bbox"), _ap_from_report(rep, "segm")))
-    history.sort(key=lambda h: h[0])
-    metrics = os.path.join(run_dir, "metrics.json")
-    mhist = _metrics_json(metrics) if os.path.isfile(metrics) else []
-    if not history:
-        history = [h for h in mhist if h[0] is not None]
-    final = os.path.join(run_dir, "report.json")
-    if os.path.isfile(final):
-        rep = load_report(final)
-        ap_box, ap_mask, source = _ap_from_report(rep, "bbox"), _ap_from_report(rep, "segm"), "report.json"
-    elif mhist:
-        _, ap_box, ap_mask = mhist[-1]
-        source = "metrics.json"
-    elif history:
-        _, ap_box, ap_mask = history[-1]
-        source = "eval report"
-    else:
-        ap_box = ap_mask = None
-        source = "none"
-        logger.warning("%s: no report.json and no evaluation in metrics.json.", run_dir)
-    return RunInfo(run_dir=run_dir, init=str(init).lower().replace("moco_v3", "mocov3"),
-                   model_size=_size(cfg), epochs=None if epochs is None else int(epochs),
-                   ap_box=ap_box, ap_mask=ap_mask, source=source, history=history,
-                   max_iter=None if max_iter is None else int(max_iter))
-
-
-def find_runs(paths) -> list:
-    """Folders holding a config.yaml, under each of ``paths`` (a run folder or a root)."""
-    found = []
-    for p in paths:
-        if not os.path.isdir(p):
-            raise RunFolderError(f"{p!r} is not a folder.")
-        for root, dirs, files in os.walk(p):
-            dirs.sort()
-            if "config.yaml" in files:
-                found.append(root)
-                dirs[:] = [d for d in dirs if not re.fullmatch(r"eval_\d+|inference", d)]
-    return sorted(set(found))
-
-
-def _order(seq, known):
-    return sorted(seq, key=lambda x: (known.index(x) if x in known else len(known), str(x)))
-
-
-def _cell(vals):
-    vals = [v for v in vals if v is not None]
-    return None if not vals else sum(vals) / len(vals)
-
-
-def collect_runs(paths, output_dir: str, charts: bool = True) -> list:
-    """Benchmark table (markdown + CSV) and convergence plot over the runs under ``paths``."""
-    runs = [read_run(d) for d in find_runs(paths)]
-    if not runs:
-        raise RunFolderError(f"No run folder (with config.yaml) under {list(paths)}.")
-    os.makedirs(output_dir, exist_ok=True)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["init", "model_size", "epochs", "ap_box", "ap_mask", "source", "run_dir"])
-    for r in sorted(runs, key=lambda r: (r.init, r.model_size, r.epochs or 0, r.run_dir)):
-        w.writerow([r.init, r.model_size, "" if r.epochs is None else r.epochs,
-                    "" if r.ap_box is None else f"{r.ap_box:.4f}",
-                    "" if r.ap_mask is None else f"{r.ap_mask:.4f}", r.source, r.run_dir])
-    atomic_write_text(os.path.join(output_dir, "benchmark.csv"), buf.getvalue())
-    inits = _order({r.init for r in runs}, INIT_ORDER)
-    cols = sorted({(r.model_size, r.epochs) for r in runs},
-                  key=lambda c: (SIZE_ORDER.index(c[0]) if c[0] in SIZE_ORDER else 9, str(c[0]),
-                                 c[1] if c[1] is not None else 1 << 30))
-    head = [f"ViT-{s} {e if e is not None else '?'}ep" for s, e in cols]
-    lines = ["# Benchmark: AP^box / AP^mask", "",
-             "| initialization | " + " | ".join(head) + " |", "|---|" + "---:|" * len(cols)]
-    for init in inits:
-        cells = []
-        for s, e in cols:
-            sel = [r for r in runs if r.init == init and r.model_size == s and r.epochs == e]
-            if not sel:
-                cells.append("")
-                continue
-            b, m = _cell([r.ap_box for r in sel]), _cell([r.ap_mask for r in sel])
-            txt = f"{'-' if b is None else f'{b:.1f}'} / {'-' if m is None else f'{m:.1f}'}"
-            cells.append(txt + (f" (mean of {len(sel)})" if len(sel) > 1 else ""))
-        lines.append(f"| {INIT_LABELS.get(init, init)} | " + " | ".join(cells) + " |")
-    lines += ["", f"{len(runs)} runs; identified from config.yaml "
-              "(train.vitdet_bench.* keys, else train.init_checkpoint / embed_dim).", ""]
-    if charts:
-        atomic_write_bytes(os.path.join(output_dir, "convergence.png"), convergence_png(runs))
-        lines += ["![AP vs fine-tuning epochs](convergence.png)", ""]
-    atomic_write_text(os.path.join(output_dir, "benchmark.md"), "\n".join(lines))
-    atomic_write_json(os.path.join(output_dir, "benchmark.json"), [asdict(r) for r in runs])
-    return runs
-
-
-def convergence_png(runs: list) -> bytes:
-    """AP vs fine-tuning epochs, one line per initialization, one panel per model size."""
-    import matplotlib
-    from matplotlib.figure import Figure
-
-    sizes = _order({r.model_size for r in runs}, SIZE_ORDER)
-    inits = _order({r.init for r in runs}, INIT_ORDER)
-    cmap = matplotlib.colormaps["tab10"]
-    fig = Figure(figsize=(4.2 * len(sizes), 3.6))
-    axes = fig.subplots(1, len(sizes), squeeze=False)[0]
-    for ax, s in zip(axes, sizes):
-        for j, init in enumerate(inits):
-            pts = [(r.epochs, r.ap_box, r.ap_mask) for r in runs
-                   if r.model_size == s and r.init == init and r.epochs is not None]
-            if not pts:
-                continue
-            by_ep = {}
-            for e, b, m in pts:
-                by_ep.setdefault(e, []).append((b, m))
-            eps = sorted(by_ep)
-            box = [_cell([b for b, _ in by_ep[e]]) for e in eps]
-            msk = [_cell([m for _, m in by_ep[e]]) for e in eps]
-            c = cmap(j % 10)
-            if any(v is not None for v in box):
-                ax.plot(eps, [float("nan") if v is None else v for v in box], "o-", color=c,
-                        label=f"{INIT_LABELS.get(init, init)} box")
-            if any(v is not None for v in msk):
-                ax.plot(eps, [float("nan") if v is None else v for v in msk], "s--", color=c,
-                        alpha=0.7, label=f"{INIT_LABELS.get(init, init)} mask")
-        ax.set_title(f"ViT-{s}", fontsize=10)
-        ax.set_xlabel("fine-tuning epochs")
-        ax.set_ylabel("AP")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    return _png(fig)
+def compare_chart_png(rows: dict, iou_type: str) -> bytes:
+    return _png(compare_figure(rows, iou_type))

@@ -68,15 +68,26 @@ def resolve_gt_path(gt: str) -> str:
         import vitdet_bench  # noqa: F401  (compat bridges before detectron2)
         import detectron2.data.datasets  # noqa: F401  (registers the builtin datasets)
         from detectron2.data import DatasetCatalog, MetadataCatalog
+
+        from vitdet_bench.data import ensure_dataset_files  # registers ours, as train_net does
     except ImportError as e:  # pragma: no cover - detectron2 is a hard dependency
         raise GroundTruthError(
             f"--gt {gt!r} is not a file and detectron2 cannot be imported to look it up as a "
             f"registered dataset name ({e}).") from e
     if gt not in DatasetCatalog.list():
+        ours = sorted(n for n in DatasetCatalog.list() if n.startswith(("shapes_", "coco128")))
         raise GroundTruthError(
             f"--gt {gt!r} is neither an existing file nor a registered detectron2 dataset name. "
-            "Pass the COCO annotation json, or a dataset registered in DatasetCatalog "
-            "(for the builtin COCO sets, set DETECTRON2_DATASETS to the folder holding coco/).")
+            "Pass the COCO annotation json, or a dataset registered in DatasetCatalog: "
+            f"vitdet_bench's {', '.join(ours)}, or detectron2's builtin COCO sets such as "
+            "coco_2017_val (set DETECTRON2_DATASETS to the folder holding coco/).")
+    try:
+        # vitdet_bench's datasets: generated (synthetic) or checked (coco128) on first use
+        return ensure_dataset_files(gt)
+    except FileNotFoundError as e:      # e.g. coco128 without DETECTRON2_DATASETS: says where
+        raise GroundTruthError(f"--gt {gt!r}: {e}") from e
+    except KeyError:
+        pass  # a registered set of another project: its metadata's json_file, checked below
     json_file = MetadataCatalog.get(gt).get("json_file", None)
     if not json_file:
         raise GroundTruthError(
@@ -148,10 +159,29 @@ class GroundTruth:
     categories: dict              # category id -> name, json order
     has_segm: bool
     _rles: list | None = field(default=None, repr=False)
+    _fingerprint: str | None = field(default=None, repr=False)
 
     @property
     def annotations(self) -> list:
         return self.dataset["annotations"]
+
+    def fingerprint(self) -> str:
+        """sha256 of the content that evaluation reads (images, categories, annotations).
+
+        Two files with this content evaluate identically wherever they live (train_net
+        writes a cleaned copy of the GT into each run folder).
+        """
+        if self._fingerprint is None:
+            import hashlib
+
+            d = self.dataset
+            canon = {"images": sorted([im["id"], im.get("height"), im.get("width")]
+                                      for im in d["images"]),
+                     "categories": sorted([c["id"], str(c.get("name"))] for c in d["categories"]),
+                     "annotations": d["annotations"]}
+            self._fingerprint = hashlib.sha256(
+                json.dumps(canon, sort_keys=True, default=str).encode()).hexdigest()
+        return self._fingerprint
 
     def rles(self) -> list:
         """Compressed RLE of every annotation (computed once)."""

@@ -3,7 +3,9 @@
 ``report.json`` (all values in AP points, 0-100, like detectron2's evaluator;
 ``null`` where COCOeval leaves a value undefined)::
 
-    {"schema_version": 1, "dataset": ..., "gt": path, "results": path,
+    {"schema_version": 2, "run": name, "dataset": name, "gt": path, "results": path,
+     "gt_fingerprint": sha256 of the evaluated GT content,
+     "bootstrap": null | {"resamples", "seed", "level", "unit": "images"},
      "num_images": .., "num_detections": .., "num_detections_in_file": ..,
      "skipped": {"unknown_image_id": n, "unknown_category_id": n},
      "notes": {"empty_box": n}, "not_evaluated": {iou_type: reason},
@@ -14,7 +16,8 @@
               "errors_iou": 0.5,
               "error_counts": {"cls", .., "miss", "fp", "fn", "tp", "ignored_crowd"},
               "errors_by_iou": {"0.5": {"ap": TIDE AP, "errors": {...}, "counts": {...}}},
-              "coco_backend": "vectorized", "charts": {...}},
+              "coco_backend": "vectorized", "charts": {...},
+              "coco_interval": {"AP": [lo, hi], ... AP50..APl} (with a bootstrap)},
      "segm": {...}, "timing_s": {...}}
 """
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import time
 
 from ..utils.io import atomic_write_bytes, atomic_write_json, atomic_write_text
@@ -30,10 +34,11 @@ from .inputs import load_ground_truth, load_results
 from .tide import MAIN_ERRORS, SPECIAL_ERRORS, tide_errors
 
 __all__ = ["build_report", "write_report", "render_markdown", "error_chart_png",
-           "per_category_chart_png", "ERROR_LABELS", "ERROR_COLORS", "SCHEMA_VERSION"]
+           "per_category_chart_png", "error_figure", "per_category_figure", "run_name_of",
+           "dataset_name_of", "ERROR_LABELS", "ERROR_COLORS", "SCHEMA_VERSION"]
 
 logger = logging.getLogger(__name__)
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2   # 2: run, gt_fingerprint, bootstrap / coco_interval
 ERROR_LABELS = {"cls": "Cls", "loc": "Loc", "both": "Cls+Loc", "dup": "Dup", "bkg": "Bkg",
                 "miss": "Miss", "fp": "FalsePos", "fn": "FalseNeg"}
 HATCHES = ("", "///", "...", "xxx", "\\\\\\")
@@ -41,10 +46,37 @@ ERROR_COLORS = {"cls": "#fc8d62", "loc": "#ffd92f", "both": "#8da0cb", "dup": "#
                 "bkg": "#66c2a5", "miss": "#a6d854", "fp": "#e5c494", "fn": "#b3b3b3"}
 
 
+def run_name_of(results_path: str) -> str:
+    """A run's name from its results file: the run folder (above inference/ or eval_N/)."""
+    d = os.path.dirname(os.path.abspath(str(results_path)))
+    while os.path.basename(d) in ("inference",) or re.fullmatch(r"eval_\d+", os.path.basename(d)):
+        d = os.path.dirname(d)
+    return os.path.basename(d) or str(results_path)
+
+
+def dataset_name_of(gt_path: str) -> str:
+    """A dataset's name from its GT file: the file stem, or the folder for generic names."""
+    p = os.path.abspath(str(gt_path))
+    stem = os.path.splitext(os.path.basename(p))[0]
+    if stem.lower() in ("annotations", "annotation", "gt", "ground_truth", "instances",
+                        "ground_truth_evaluable", "coco"):
+        d = os.path.dirname(p)
+        while os.path.basename(d) in ("annotations", "inference") and os.path.dirname(d) != d:
+            d = os.path.dirname(d)
+        return os.path.basename(d) or stem
+    return stem
+
+
 def build_report(gt_json, results_json, iou_types=("bbox", "segm"), tide_thresholds=(0.5,),
                  dataset_name: str | None = None, backend: str = "auto",
-                 progress: bool | None = None, strict_iou_types: bool = False) -> dict:
-    """Compute the report dict (nothing is written)."""
+                 progress: bool | None = None, strict_iou_types: bool = False,
+                 run_name: str | None = None, bootstrap: int = 0,
+                 bootstrap_seed: int = 0, jobs: int = 1) -> dict:
+    """Compute the report dict (nothing is written).
+
+    ``bootstrap`` > 0 adds each IoU type's ``coco_interval``: 95% percentile intervals of
+    AP..APl over that many resamples of the images (:mod:`.bootstrap`).
+    """
     from tqdm import tqdm
 
     if isinstance(iou_types, str):
@@ -76,7 +108,11 @@ def build_report(gt_json, results_json, iou_types=("bbox", "segm"), tide_thresho
 
     report = {
         "schema_version": SCHEMA_VERSION,
-        "dataset": dataset_name,
+        "run": run_name or (run_name_of(res.path) if res.path != "<list>" else None),
+        "dataset": dataset_name or (dataset_name_of(gt.path) if gt.path != "<dict>" else None),
+        "gt_fingerprint": gt.fingerprint(),
+        "bootstrap": ({"resamples": int(bootstrap), "seed": int(bootstrap_seed), "level": 0.95,
+                       "unit": "images"} if bootstrap else None),
         "gt": gt.path,
         "results": res.path,
         "num_images": len(gt.image_ids),
@@ -114,16 +150,35 @@ def build_report(gt_json, results_json, iou_types=("bbox", "segm"), tide_thresho
             "errors_by_iou": by_iou,
             "coco_backend": cm["backend"],
         }
+        if bootstrap:
+            t0 = time.perf_counter()
+            report[t]["coco_interval"] = _coco_interval(gt, res.detections, t, bootstrap,
+                                                        bootstrap_seed, progress, jobs)
+            timing[f"{t}_bootstrap"] = time.perf_counter() - t0
     stages.close()
     report["timing_s"] = timing
     return report
+
+
+def _coco_interval(gt, detections, iou_type, resamples, seed, progress, jobs=1) -> dict:
+    import numpy as np
+
+    from .bootstrap import ResampledCOCO, bootstrap_stats, percentile_interval
+    from .coco_fast import match
+
+    st = bootstrap_stats([ResampledCOCO(match(gt, detections, iou_type, progress=progress))],
+                         resamples, seed, progress, desc=f"bootstrap {iou_type}", jobs=jobs,
+                         recall=False)[0]
+    st = np.where(st < 0, np.nan, st * 100)
+    return {m: percentile_interval(st[:, k]) for k, m in enumerate(METRIC_NAMES[:6])}
 
 
 def write_report(gt_json: str, results_json: str, output_dir: str,
                  iou_types=("bbox", "segm"), tide_thresholds=(0.5,),
                  dataset_name: str | None = None, *, backend: str = "auto",
                  progress: bool | None = None, charts: bool = True,
-                 strict_iou_types: bool = False) -> dict:
+                 strict_iou_types: bool = False, run_name: str | None = None,
+                 bootstrap: int = 0, bootstrap_seed: int = 0, jobs: int = 1) -> dict:
     """Evaluate ``results_json`` against ``gt_json``; write report.json, report.md and charts.
 
     ``iou_types`` the results do not carry (masks of a box-only model) are listed
@@ -132,7 +187,8 @@ def write_report(gt_json: str, results_json: str, output_dir: str,
     """
     t0 = time.perf_counter()
     report = build_report(gt_json, results_json, iou_types, tide_thresholds, dataset_name,
-                          backend, progress, strict_iou_types)
+                          backend, progress, strict_iou_types, run_name, bootstrap, bootstrap_seed,
+                          jobs)
     os.makedirs(output_dir, exist_ok=True)
     t1 = time.perf_counter()
     if charts:
@@ -157,8 +213,7 @@ def _f(x, nd=2) -> str:
 
 
 def render_markdown(report: dict) -> str:
-    name = report.get("dataset") or os.path.basename(str(report.get("gt")))
-    out = [f"# Evaluation report: {name}", "",
+    out = [f"# Evaluation report: {_title(report)}", "",
            f"- ground truth: `{report['gt']}` ({report['num_images']} images)",
            f"- results: `{report['results']}` ({report['num_detections']} detections evaluated"
            f" of {report['num_detections_in_file']} in the file)"]
@@ -176,7 +231,14 @@ def render_markdown(report: dict) -> str:
                 "| metric | " + " | ".join(types) + " |",
                 "|---|" + "---:|" * len(types)]
         for m in METRIC_NAMES:
-            out.append(f"| {m} | " + " | ".join(_f(report[t]["coco"][m]) for t in types) + " |")
+            out.append(f"| {m} | " + " | ".join(
+                _f(report[t]["coco"][m]) + _ci(report[t].get("coco_interval", {}).get(m))
+                for t in types) + " |")
+        if report.get("bootstrap"):
+            b = report["bootstrap"]
+            out += ["", f"[lo, hi]: {b['level']:.0%} bootstrap interval over the evaluation set "
+                    f"({b['resamples']} resamples of its images, seed {b['seed']}); it covers "
+                    "which images were evaluated, not the training seed."]
         out += ["", "## Error breakdown (TIDE)", "",
                 "dAP: AP points gained by fixing that error type alone (TIDE's AP, foreground "
                 "IoU as given, background IoU 0.1). FalsePos / FalseNeg: all false positives / "
@@ -213,6 +275,17 @@ def render_markdown(report: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+def _ci(ci) -> str:
+    return f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
+
+
+def _title(report: dict) -> str:
+    run, ds = report.get("run"), report.get("dataset")
+    if run and ds:
+        return f"{run} on {ds}"
+    return run or ds or os.path.basename(str(report.get("gt")))
+
+
 # --------------------------------------------------------------------------- charts
 def _png(fig) -> bytes:
     buf = io.BytesIO()
@@ -221,6 +294,10 @@ def _png(fig) -> bytes:
 
 
 def error_chart_png(report: dict, iou_type: str) -> bytes:
+    return _png(error_figure(report, iou_type))
+
+
+def error_figure(report: dict, iou_type: str):
     """Horizontal bars: dAP per main error type, and FalsePos / FalseNeg, per IoU threshold."""
     from matplotlib.figure import Figure
 
@@ -250,23 +327,37 @@ def error_chart_png(report: dict, iou_type: str) -> bytes:
 
             ax.legend(handles=[Patch(facecolor="white", edgecolor="black", hatch=HATCHES[j % len(HATCHES)],
                                      label=f"IoU {th}") for j, th in enumerate(ths)], fontsize=7)
-    name = report.get("dataset") or os.path.basename(str(report.get("results")))
-    fig.suptitle(f"TIDE error breakdown ({iou_type}, {name}); TIDE AP@{ths[0]} = "
+    fig.suptitle(f"TIDE error breakdown ({iou_type}): {_title(report)}; TIDE AP@{ths[0]} = "
                  f"{r['errors_by_iou'][ths[0]]['ap']:.2f}", fontsize=10)
-    return _png(fig)
+    return fig
 
 
 def per_category_chart_png(report: dict, iou_type: str) -> bytes:
-    """Vertical bars: COCO AP per category, sorted, with the mean AP as a line."""
+    return _png(per_category_figure(report, iou_type))
+
+
+def per_category_figure(report: dict, iou_type: str):
+    """Vertical bars: COCO AP per category, sorted, with the mean AP as a line.
+
+    Tick labels stay readable: horizontal and full size for a few categories, slanted
+    for a few dozen, vertical and small only for COCO's 80.
+    """
     from matplotlib.figure import Figure
 
     r = report[iou_type]
     items = sorted(((k, v) for k, v in r["per_category"].items() if v is not None),
                    key=lambda kv: -kv[1])
-    fig = Figure(figsize=(max(6, 0.16 * len(items) + 2), 4))
+    n = len(items)
+    fig = Figure(figsize=(max(6, (0.16 if n > 30 else 0.4) * n + 2), 4))
     ax = fig.subplots()
-    ax.bar(range(len(items)), [v for _, v in items], color="#4c72b0")
-    ax.set_xticks(range(len(items)), [k for k, _ in items], rotation=90, fontsize=6)
+    bars = ax.bar(range(n), [v for _, v in items], color="#4c72b0")
+    if n <= 12:
+        ax.set_xticks(range(n), [k for k, _ in items], rotation=0, fontsize=9)
+        ax.bar_label(bars, labels=[f"{v:.1f}" for _, v in items], fontsize=8, padding=2)
+    elif n <= 30:
+        ax.set_xticks(range(n), [k for k, _ in items], rotation=45, ha="right", fontsize=8)
+    else:
+        ax.set_xticks(range(n), [k for k, _ in items], rotation=90, fontsize=6)
     if r["coco"]["AP"] is not None:
         ax.axhline(r["coco"]["AP"], color="#c44e52", linestyle="--", linewidth=1,
                    label=f"AP = {r['coco']['AP']:.2f}")
@@ -274,6 +365,6 @@ def per_category_chart_png(report: dict, iou_type: str) -> bytes:
     ax.set_ylabel(f"AP ({iou_type})")
     ax.set_xlim(-0.6, len(items) - 0.4)
     missing = len(r["per_category"]) - len(items)
-    ax.set_title(f"Per-category AP ({iou_type})" +
+    ax.set_title(f"Per-category AP ({iou_type}): {_title(report)}" +
                  (f"; {missing} categories without GT not shown" if missing else ""), fontsize=10)
-    return _png(fig)
+    return fig
