@@ -33,7 +33,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf  # noqa: E402
 # Optional keys a config may omit but an override may add.
 OPTIONAL_KEYS = {"train.epochs", "train.num_train_images", "train.warmup_iters", "train.seed",
                  "train.vitdet_bench", "train.device", "train.eval_period", "train.log_period",
-                 "train.channels_last"}
+                 "train.channels_last", "train.freeze", "train.freeze.trunk", "train.freeze.pyramid"}
 
 
 class ConfigError(ValueError):
