@@ -107,7 +107,7 @@ def convert_itpn(state_dict, net: nn.Module, report: LoadReport) -> Dict[str, to
     target = net.state_dict()
     fpn_depth = len(net.block_16to8) if net.integral_pyramid else 0
     out: Dict[str, torch.Tensor] = {}
-    bad_pyramid = []
+    bad_pyramid, bad_keys = [], []
     ckpt_pyramid_dims = set()
     for key, value in sd.items():
         is_pyramid = key.startswith(PYRAMID_PREFIXES)
@@ -133,6 +133,7 @@ def convert_itpn(state_dict, net: nn.Module, report: LoadReport) -> Dict[str, to
                 f"input side (16 x the grid side; the model was built for {net.pretrain_grid * 16}).")
         if is_pyramid and key in target and value.shape != target[key].shape:
             bad_pyramid.append(f"{key}: checkpoint {tuple(value.shape)} vs model {tuple(target[key].shape)}")
+            bad_keys.append(key)
             if key == "fpn_modules.0.norm2.weight":
                 ckpt_pyramid_dims.add(int(value.shape[0]))
             continue
@@ -141,7 +142,9 @@ def convert_itpn(state_dict, net: nn.Module, report: LoadReport) -> Dict[str, to
         dims = f"{sorted(ckpt_pyramid_dims)[0]}-d" if ckpt_pyramid_dims else "of another width"
         raise CheckpointError(
             f"{report.path}: the checkpoint's integral pyramid is {dims} but the detector's is "
-            f"{net.fpn_dim}-d; these tensors do not fit: " + "; ".join(bad_pyramid[:6])
+            f"{net.fpn_dim}-d; {len(bad_pyramid)} tensors of "
+            + ", ".join(sorted({k.split(".")[0] for k in bad_keys})) + " do not fit: "
+            + "; ".join(bad_pyramid[:6])
             + (f" (+{len(bad_pyramid) - 6} more)" if len(bad_pyramid) > 6 else "")
             + ". The official loader would skip them silently and train a random pyramid. Set "
             "the backbone's pyramid_init='random' to train a random pyramid on purpose (reported), "
