@@ -311,7 +311,9 @@ class ITPN(Backbone):
 
     def pretrained_parts(self) -> Dict[str, Tuple[str, ...]]:
         """Name prefixes of the pre-trained trunk and pyramid (used by the frozen protocol)."""
-        return {"trunk": TRUNK_PREFIXES, "pyramid": PYRAMID_PREFIXES if self.integral_pyramid else ()}
+        if not self.integral_pyramid:
+            return {"trunk": ("",), "pyramid": ()}  # the whole module is the trunk
+        return {"trunk": TRUNK_PREFIXES, "pyramid": PYRAMID_PREFIXES}
 
     def _run(self, blk: nn.Module, x: torch.Tensor) -> torch.Tensor:
         if self.use_checkpoint and torch.is_grad_enabled() and x.requires_grad and not isinstance(blk, Block):
