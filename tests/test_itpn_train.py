@@ -67,7 +67,7 @@ def test_integral_design_from_an_official_checkpoint_with_frozen_trunk(tmp_path)
 def test_benchmark_design_bn_fpn_from_scratch(tmp_path):
     out = tmp_path / "fpn"
     _train(tmp_path, "itpn_tiny_fpn_cpu.py", out)
-    assert "vitdet_bench.modeling.necks.ViTFPN" in (out / "config.yaml").read_text()
+    assert "_target_: vitdet_bench.modeling.ViTFPN" in (out / "config.yaml").read_text()
 
 
 def test_benchmark_tool_runs_on_an_itpn_config(tmp_path):
