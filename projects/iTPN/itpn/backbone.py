@@ -86,7 +86,7 @@ def resize_ape(pos_embed: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:
     if n * n != n_tokens:
         raise ValueError(f"absolute_pos_embed has {n_tokens} positions: not a square grid")
     grid = pos_embed.reshape(1, n, n, dim)
-    H, W = hw
+    H, W = int(hw[0]), int(hw[1])  # plain ints also under tracing (fvcore)
     if (H, W) == (n, n):
         return grid
     out = F.interpolate(grid.permute(0, 3, 1, 2).float(), scale_factor=((H + 0.1) / n, (W + 0.1) / n),
