@@ -9,7 +9,7 @@ from .backbone import (  # noqa: E402
     MlpBlock,
     PatchMerge,
     PatchSplit,
-    build_itpn_fpn,
+    bn_fpn_design,
     resize_ape,
 )
 from .checkpoint import convert_itpn, detect_itpn, find_itpn, load_itpn_checkpoint, register  # noqa: E402
@@ -20,7 +20,7 @@ register()
 
 __all__ = [
     "ITPN", "ITPN_SIZES", "PYRAMID_PREFIXES", "TRUNK_PREFIXES", "MlpBlock", "PatchMerge", "PatchSplit",
-    "build_itpn_fpn", "resize_ape", "convert_itpn", "detect_itpn", "find_itpn", "load_itpn_checkpoint",
+    "bn_fpn_design", "resize_ape", "convert_itpn", "detect_itpn", "find_itpn", "load_itpn_checkpoint",
     "register", "build_detr_augmentations", "build_detr_train_mapper", "build_itpn_test_mapper",
     "LAYER_ID_SCHEMES", "get_itpn_param_groups", "itpn_layer_id",
 ]

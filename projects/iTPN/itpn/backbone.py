@@ -43,10 +43,10 @@ from timm.layers import DropPath, Mlp
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import Backbone
 
-from vitdet_bench.modeling.backbone.vit import Block
+from vitdet_bench.modeling.backbone.vit import Block, ViT
 
 __all__ = ["ITPN", "ITPN_SIZES", "MlpBlock", "PatchMerge", "PatchSplit", "resize_ape",
-           "PYRAMID_PREFIXES", "TRUNK_PREFIXES", "build_itpn_fpn"]
+           "PYRAMID_PREFIXES", "TRUNK_PREFIXES", "bn_fpn_design"]
 
 # Trunk sizes of the released detection configs (det/configs/itpn/*.py):
 # embed_dim, (mlp_depth1, mlp_depth2), depth, num_heads, layer scale init, decomposed rel-pos.
@@ -290,16 +290,9 @@ class ITPN(Backbone):
                 nn.init.trunc_normal_(blk.attn.rel_pos_h, std=0.02)
                 nn.init.trunc_normal_(blk.attn.rel_pos_w, std=0.02)
 
-    @staticmethod
-    def _init_weights(m: nn.Module) -> None:
-        # the official _init_weights: trunc-normal(0.02) Linear weights, zero biases, unit LN
-        if isinstance(m, nn.Linear):
-            nn.init.trunc_normal_(m.weight, std=0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+    # The official _init_weights is the plain ViT's: trunc-normal(0.02) Linear weights,
+    # zero biases, unit LayerNorms.
+    _init_weights = staticmethod(ViT._init_weights)
 
     @property
     def size_divisibility(self) -> int:
@@ -364,14 +357,16 @@ class ITPN(Backbone):
                 for k in self._out_features}
 
 
-def build_itpn_fpn(net: ITPN, out_channels: int = 256, norm: str = "BN") -> Backbone:
-    """Design 2: C2-C5 of a trunk-only :class:`ITPN` into the library's BN FPN (P6 by max pool)."""
+def bn_fpn_design(integral_backbone, out_channels: int = 256):
+    """Config helper: the lazy design-2 backbone (trunk C2-C5 -> the library's BN FPN, P6 by max
+    pool, padding to 32) from the lazy integral ``ITPN(...)`` node of a design-1 config."""
+    from detectron2.config import LazyCall as L
     from detectron2.modeling.backbone.fpn import LastLevelMaxPool
 
     from vitdet_bench.modeling.necks import ViTFPN
 
-    if net.integral_pyramid:
-        raise ValueError("build_itpn_fpn needs ITPN(integral_pyramid=False): design 2 does not use "
-                         "the pre-trained pyramid")
-    return ViTFPN(bottom_up=net, in_features=["c2", "c3", "c4", "c5"], out_channels=out_channels,
-                  norm=norm, top_block=LastLevelMaxPool(), square_pad=0)
+    trunk = {k: v for k, v in dict(integral_backbone).items()
+             if k not in ("_target_", "fpn_dim", "fpn_depth", "pyramid_init")}
+    trunk.update(integral_pyramid=False, out_features=("c2", "c3", "c4", "c5"))
+    return L(ViTFPN)(bottom_up=L(ITPN)(**trunk), in_features=["c2", "c3", "c4", "c5"],
+                     out_channels=out_channels, norm="BN", top_block=L(LastLevelMaxPool)(), square_pad=0)
