@@ -5,7 +5,8 @@
         [--lenient] [--json OUT.json] [KEY=VALUE ...]
 
 Only the config's ViT (``model.backbone.bottom_up.net`` / ``model.backbone.net``, or
-``model`` itself if it is a ViT) is built, so this is fast on a CPU. The format
+``model`` itself if it is a ViT) is built, so this is fast on a CPU; for other families
+(ConvMAE, iTPN) ``model.backbone``. The format
 defaults to ``train.init_format`` of the config, else "auto". Exit status 1 with
 the error message on a checkpoint that would not load.
 """
@@ -73,17 +74,23 @@ def main(argv=None):
     cfg = LazyConfig.load(args.config_file)
     cfg = LazyConfig.apply_overrides(cfg, args.opts)
     node, where = find_vit_node(cfg.model)
+    if node is None and "backbone" in cfg.model:
+        # another family (ConvMAE, iTPN): its registered format finds its network in the backbone
+        node, where = cfg.model.backbone, "model.backbone"
     if node is None:
-        print(f"error: no ViT(...) in {args.config_file}'s model", file=sys.stderr)
+        print(f"error: no ViT(...) and no backbone in {args.config_file}'s model", file=sys.stderr)
         return 2
     net = instantiate(node)
     fmt = args.format
     if fmt is None:
         train = cfg.get("train", None)
         fmt = train.get("init_format", "auto") if train is not None else "auto"
-    print(f"model: {where} ({type(net).__name__}, embed_dim={net.embed_dim}, depth={net.depth}, "
-          f"grid={net.grid_size[0]}x{net.grid_size[1]}, rel_pos={net.rel_pos}, "
-          f"window={net.window_size}, window_blocks={list(net.window_block_indexes)})")
+    if isinstance(net, ViT):
+        print(f"model: {where} ({type(net).__name__}, embed_dim={net.embed_dim}, depth={net.depth}, "
+              f"grid={net.grid_size[0]}x{net.grid_size[1]}, rel_pos={net.rel_pos}, "
+              f"window={net.window_size}, window_blocks={list(net.window_block_indexes)})")
+    else:
+        print(f"model: {where} ({type(net).__name__})")
     try:
         print(describe_format(args.path, fmt, "--format" if args.format else
                               f"{args.config_file}'s train.init_format"))

@@ -41,7 +41,7 @@ from vitdet_bench.engine.errors import ConfigError  # noqa: E402
 OPTIONAL_KEYS = {"train.epochs", "train.num_train_images", "train.warmup_iters", "train.seed",
                  "train.vitdet_bench", "train.device", "train.eval_period", "train.log_period",
                  "train.channels_last", "train.init_lenient", "train.eval_untrained",
-                 "train.grad_accum"}
+                 "train.grad_accum", "train.freeze", "train.freeze.trunk", "train.freeze.pyramid"}
 
 DESCRIPTION = """\
 Train and evaluate a vitdet_bench detector from a LazyConfig (.py) file: detectron2's
@@ -269,7 +269,7 @@ def check_dataset_files(cfg) -> None:
                 f"{env!r})" if env else " Datasets are looked up under $DETECTRON2_DATASETS, "
                 "which is not set, so under ./datasets") + (
             "; set it to the folder that holds the dataset (e.g. export "
-            "DETECTRON2_DATASETS=/work/shared/datasets for coco128/)." if under_root else ".")
+            "DETECTRON2_DATASETS=/path/to/datasets, the folder that holds coco/ or coco128/)." if under_root else ".")
         raise ConfigError(f"Dataset {name!r} (at {path}) is registered, but its "
                           f"{' and '.join(missing)} do not exist." + (hint if under_root else ""))
 

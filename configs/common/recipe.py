@@ -50,5 +50,6 @@ train = dict(
     log_period=20,
     device="cuda",  # falls back to CPU with a notice when there is no GPU
     seed=42,
+    freeze=dict(trunk=False, pyramid=False),  # frozen-backbone protocol (vitdet_bench.modeling.freeze)
     vitdet_bench=dict(init="random", model_size="B", epochs=100),
 )

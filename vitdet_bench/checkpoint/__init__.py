@@ -29,7 +29,8 @@ API
       ``*relative_position_bias_table`` (square ``(2h-1)^2`` rows) and
       ``patch_embed.proj.weight`` (another patch size): those are resized and reported. Model tensors it does not return are initialized by
       rule (rel-pos tables 0, ``pos_embed`` trunc-normal, layer scale 1, qkv bias 0)
-      or, otherwise, are an error under ``strict_architecture``.
+      or, otherwise, are an error under ``strict_architecture``; model tensors the
+      converter lists in ``report.initialized`` itself stay at the model's own init.
     * ``find_net(model) -> nn.Module`` (optional): the target network inside a
       detector, for non-``ViT`` backbones (e.g. ConvMAE); default: the first ``ViT``.
 

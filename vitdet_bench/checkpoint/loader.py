@@ -386,7 +386,10 @@ def apply_state_dict(net: nn.Module, converted: Dict[str, torch.Tensor], report:
         raise CheckpointError(
             f"{path}: checkpoint of another architecture ({report.format}): none of its tensors "
             f"matches the model; checkpoint keys {sorted(converted)[:8]}, model keys {sorted(target)[:8]}")
-    missing = [k for k in target if k not in final]
+    # A converter may leave model tensors at the model's own init on purpose, by listing
+    # them in report.initialized before this call (e.g. a pyramid the user asked to be random).
+    declared = {k for k, _ in report.initialized}
+    missing = [k for k in target if k not in final and k not in declared]
     fresh = []
     unhandled = []
     for key in missing:

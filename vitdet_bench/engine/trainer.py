@@ -708,6 +708,10 @@ def run(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, Any]:
         start_iter = 0 if last is None else last + 1
     else:
         load_initialization(cfg, model, probe)
+    # train.freeze: the frozen-backbone protocol (before the optimizer sees the parameters)
+    from vitdet_bench.modeling.freeze import apply_freeze_config
+
+    apply_freeze_config(cfg, model, output_dir)
     _use_channels_last(cfg, model, device)
 
     factory, n_images = _train_dataset_and_loader(cfg, seed, start_iter, False)
