@@ -54,14 +54,16 @@ def main(argv=None):
         return 2
     net = instantiate(node)
     fmt = args.format
+    train = cfg.get("train", None)
     if fmt is None:
-        train = cfg.get("train", None)
         fmt = train.get("init_format", "auto") if train is not None else "auto"
+    keep_init = (train.get("init_keep", ()) if train is not None else ()) or ()
     print(f"model: {where} ({type(net).__name__}, embed_dim={net.embed_dim}, depth={net.depth}, "
           f"grid={net.grid_size[0]}x{net.grid_size[1]}, rel_pos={net.rel_pos}, "
           f"window={net.window_size}, window_blocks={list(net.window_block_indexes)})")
     try:
-        report = load_pretrained(net, args.path, format=fmt, strict_architecture=not args.lenient)
+        report = load_pretrained(net, args.path, format=fmt, strict_architecture=not args.lenient,
+                                 keep_init=keep_init)
     except CheckpointError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -375,7 +375,8 @@ def load_initialization(cfg, model, checkpointer) -> dict:
     from ..checkpoint import load_pretrained
 
     net = model.module if hasattr(model, "module") else model
-    report = load_pretrained(net, path, format=fmt)
+    # train.init_keep: model tensors that keep the model's own init (positional ablations)
+    report = load_pretrained(net, path, format=fmt, keep_init=_get(cfg.train, "init_keep", ()) or ())
     if comm.is_main_process():
         from ..utils.io import atomic_write_json
 
