@@ -67,6 +67,7 @@ def parse_args(argv=None):
                         "as OOM instead of pushing the machine into swap; default: no cap")
     p.add_argument("--timeout", type=int, default=3600, help="seconds per config")
     p.add_argument("--output-dir", default="runs/complexity")
+    p.add_argument("--opts", nargs="*", default=[], help="LazyConfig overrides key=value for every config")
     p.add_argument("--cell", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -151,7 +152,7 @@ def run_cell(spec):
     from detectron2.config import LazyConfig, instantiate
 
     torch.manual_seed(0)
-    cfg = LazyConfig.load(spec["config_file"])
+    cfg = LazyConfig.apply_overrides(LazyConfig.load(spec["config_file"]), spec.get("opts", []))
     model = instantiate(cfg.model).to(spec["device"])
     res = {"backbone": type(model.backbone.bottom_up).__name__
            if hasattr(model.backbone, "bottom_up") else type(model.backbone).__name__}
@@ -253,7 +254,7 @@ def main(argv=None):
     for label, path in configs:
         spec = dict(config_file=path, device=args.device, size=args.size, steps=args.steps,
                     warmup=args.warmup, no_flops=args.no_flops, no_train=args.no_train,
-                    no_infer=args.no_infer, mem_limit_gb=args.mem_limit_gb)
+                    no_infer=args.no_infer, mem_limit_gb=args.mem_limit_gb, opts=args.opts)
         row = dict(label=label, config=os.path.relpath(path, REPO), **run_cell_subprocess(spec, args.timeout))
         row.setdefault("backbone", "-")
         rows.append(row)
