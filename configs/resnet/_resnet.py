@@ -36,3 +36,14 @@ def use_resnet(model, optimizer, depth: int, stride_in_1x1: bool = False):
     )
     # no transformer layers: layer-wise lr decay does not apply
     optimizer.params.layer_decay = 1.0
+
+
+def use_msra_input(model, dataloader):
+    """What detectron2's MSRA Caffe2 ResNets (ImageNetPretrained/MSRA/R-*.pkl) expect:
+    stride in the 1x1 conv, BGR input, mean-subtracted with std 1."""
+    model.backbone.bottom_up.stages.stride_in_1x1 = True
+    model.input_format = "BGR"
+    model.pixel_mean = [103.530, 116.280, 123.675]
+    model.pixel_std = [1.0, 1.0, 1.0]
+    dataloader.train.mapper.image_format = "BGR"
+    dataloader.test.mapper.image_format = "BGR"

@@ -1,28 +1,13 @@
 """ResNet-101 Mask R-CNN from supervised ImageNet-1k (torchvision weights), 100 epochs.
 
-The supervised ResNet row of the paper's complexity comparison (Li et al. 2021): the
-same detector, data and schedule machinery as the ViT recipes, the backbone
-initialized from torchvision's ImageNet-1k ResNet-101. The paper's exact ResNet
-fine-tuning hyper-parameters could not be read where this file was written.
-
-| setting        | value | source |
-|----------------|-------|--------|
-| backbone       | detectron2 ResNet-101, BN (SyncBN under several processes), stride in the 3x3 conv, freeze_at 0 | torchvision layout; paper sec. 5 |
-| optimizer      | AdamW, lr 1e-4, wd 0.1, no layer decay | the flagship's (mae_vitb_mrcnn.py); paper value not read |
-| schedule       | 100 epochs | as the pre-trained ViT recipes |
-| input          | RGB, ImageNet mean / std (the flagship's) | torchvision's normalization |
-| init           | ``pretrained/resnet101-63fe2227.pth`` (torchvision IMAGENET1K_V1 state dict) | pytorch/vision model zoo |
-
-Also loads detectron2's converted ``R-101.pkl`` (tools/convert-torchvision-to-d2.py):
-``train.init_checkpoint=pretrained/R-101.pkl``; for the MSRA Caffe2 file use
-``r101_mrcnn_in1k_msra.py``.
+As ``r50_mrcnn_in1k.py`` (sources there) with ResNet-101 and torchvision's
+``resnet101-63fe2227.pth`` (IMAGENET1K_V1); detectron2's converted ``R-101.pkl`` loads too.
+For the MSRA Caffe2 file use ``r101_mrcnn_in1k_msra.py``.
 """
-from ..mae_vitb_mrcnn import dataloader, lr_multiplier, model, optimizer, train
-from ._resnet import use_resnet
+from .r50_mrcnn_in1k import dataloader, lr_multiplier, model, optimizer, train
 
-use_resnet(model, optimizer, depth=101)
+model.backbone.bottom_up.stages.depth = 101
 
 train.init_checkpoint = "pretrained/resnet101-63fe2227.pth"
-train.init_format = "auto"  # resnet_torchvision / resnet_detectron2 / resnet_caffe2, from the file
 train.output_dir = "./output/r101_mrcnn_in1k"
 train.vitdet_bench = dict(init="supervised_in1k", model_size="R101", epochs=100)

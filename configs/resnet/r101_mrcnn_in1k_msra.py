@@ -4,14 +4,10 @@ detectron2's ``ImageNetPretrained/MSRA/R-101.pkl`` is the original MSRA ResNet: 
 strides in the 1x1 conv and expects BGR input, mean-subtracted, std 1 (detectron2's
 defaults). Otherwise as ``r101_mrcnn_in1k.py``.
 """
+from ._resnet import use_msra_input
 from .r101_mrcnn_in1k import dataloader, lr_multiplier, model, optimizer, train
 
-model.backbone.bottom_up.stages.stride_in_1x1 = True
-model.input_format = "BGR"
-model.pixel_mean = [103.530, 116.280, 123.675]
-model.pixel_std = [1.0, 1.0, 1.0]
-dataloader.train.mapper.image_format = "BGR"
-dataloader.test.mapper.image_format = "BGR"
+use_msra_input(model, dataloader)
 
 train.init_checkpoint = "pretrained/R-101.pkl"
 train.output_dir = "./output/r101_mrcnn_in1k_msra"
