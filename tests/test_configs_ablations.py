@@ -303,3 +303,21 @@ def test_positional_row_loads_as_it_says(tmp_path, name):
     else:  # pt: BEiT's shared table, class rows dropped (same 14x14 size for the window table)
         want = sd["rel_pos_bias.relative_position_bias_table"][:-3]
         assert torch.equal(net.window_rel_pos_bias.relative_position_bias_table.detach(), want)
+
+
+def test_training_start_passes_init_keep(tmp_path):
+    """tools/train_net.py's initialization step (engine.trainer.load_initialization) applies
+    the config's train.init_keep, and the saved init report says so."""
+    import json
+
+    from vitdet_bench.engine.trainer import load_initialization
+
+    F.make_mae(tmp_path / "mae.pth")
+    net, cfg = _row_vit("pos_mae_abs_rand_rel_rand")
+    before = net.pos_embed.detach().clone()
+    cfg.train.init_checkpoint, cfg.train.output_dir = str(tmp_path / "mae.pth"), str(tmp_path)
+    load_initialization(cfg, net, checkpointer=None)
+    assert torch.equal(net.pos_embed.detach(), before)
+    report = json.loads((tmp_path / "init_report.json").read_text())
+    assert ["pos_embed", "not transferred: the model keeps its own init (keep_init '^pos_embed$')"] \
+        in report["ignored"]
