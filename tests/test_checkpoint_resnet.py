@@ -185,7 +185,11 @@ def test_broken_and_foreign_files_fail_clearly(tmp_path):
     with pytest.raises(CheckpointError, match="expected a pickled dict, got list"):
         load_pretrained(net, tmp_path / "list.pkl")
     # a ViT checkpoint into a ResNet, and a ResNet checkpoint into a ViT
-    from tests.checkpoint_fixtures import make_mae, our_vit
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from checkpoint_fixtures import make_mae, our_vit
 
     make_mae(tmp_path / "mae.pth")
     with pytest.raises(CheckpointError, match="no ViT module found"):
