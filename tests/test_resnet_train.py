@@ -25,10 +25,16 @@ def test_tiny_resnet_through_train_net(tmp_path):
     assert "detectron2.modeling.ResNet" in saved and "depth: 18" in saved
 
     rows = [json.loads(line) for line in (out / "metrics.json").read_text().splitlines() if line.strip()]
-    losses = [r["total_loss_raw"] for r in rows if "total_loss_raw" in r]
+    losses = [r for r in rows if "total_loss_raw" in r]
     assert len(losses) == 40, len(losses)
-    first, last = sum(losses[:8]) / 8, sum(losses[-8:]) / 8
-    assert last < 0.8 * first, (first, last)
+    # From scratch the total loss is not monotone this early: once the RPN proposes objects
+    # the ROI heads see positives and their box-regression loss grows from ~0 (measured: RPN
+    # objectness 0.69 -> 0.07 while loss_box_reg 0.03 -> 1.4). The losses whose targets do
+    # not change as the model learns must fall: RPN objectness and the ROI classification.
+    for key, factor in (("loss_rpn_cls", 0.5), ("loss_cls", 0.9)):
+        first = sum(r[key] for r in losses[:8]) / 8
+        last = sum(r[key] for r in losses[-8:]) / 8
+        assert last < factor * first, (key, first, last)
 
     report = json.loads((out / "report.json").read_text())
     assert report["dataset"] == "shapes_val"
