@@ -82,9 +82,10 @@ def main(argv=None):
         return 2
     net = instantiate(node)
     fmt = args.format
+    train = cfg.get("train", None)
     if fmt is None:
-        train = cfg.get("train", None)
         fmt = train.get("init_format", "auto") if train is not None else "auto"
+    keep_init = (train.get("init_keep", ()) if train is not None else ()) or ()
     if isinstance(net, ViT):
         print(f"model: {where} ({type(net).__name__}, embed_dim={net.embed_dim}, depth={net.depth}, "
               f"grid={net.grid_size[0]}x{net.grid_size[1]}, rel_pos={net.rel_pos}, "
@@ -95,7 +96,7 @@ def main(argv=None):
         print(describe_format(args.path, fmt, "--format" if args.format else
                               f"{args.config_file}'s train.init_format"))
         report = load_pretrained(net, args.path, format=fmt, strict_architecture=not args.lenient,
-                                 lenient_option="--lenient")
+                                 lenient_option="--lenient", keep_init=keep_init)
     except CheckpointError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

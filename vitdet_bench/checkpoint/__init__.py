@@ -1,6 +1,7 @@
 """Pre-trained checkpoint loading for the five initializations of Li et al. 2021.
 
-MAE, BEiT, MoCo v3, supervised (DeiT / timm) and random; see ``docs/checkpoints.md``
+MAE, BEiT, MoCo v3, supervised (DeiT / timm) and random; supervised ImageNet ResNets
+for the ResNet baselines (:mod:`.resnet`); see ``docs/checkpoints.md``
 for the formats, where each public file comes from, and the paper's transfer rules.
 
 API
@@ -54,6 +55,7 @@ from .loader import (
 from .report import CheckpointError, LoadReport
 from . import formats  # noqa: F401,E402  (registers the built-in formats)
 from . import released  # noqa: F401,E402  (released whole detectors: vitdet_d2, convmae_det)
+from . import resnet  # noqa: F401,E402  (registers the ResNet formats: torchvision / detectron2 / Caffe2)
 
 # The file names the five configs point ``train.init_checkpoint`` at (see docs/checkpoints.md).
 EXPECTED_FILES = {

@@ -5,8 +5,9 @@ import logging
 import math
 import os
 import pickle
+import re
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -121,33 +122,37 @@ def read_checkpoint(path: str) -> dict:
     return obj
 
 
-def _read_pickle(path: str) -> dict:
-    """A detectron2 model-zoo ``.pkl``: ``{"model": {name: numpy array}, ...}`` (arrays
-    become tensors). These are trusted releases, unpickled as detectron2 does."""
+def _tensors_from_numpy(d: dict) -> dict:
     import numpy as np
 
+    # np.array copies (pickled arrays may be read-only) and keeps 0-d shapes
+    return {k: torch.from_numpy(np.array(v)) if isinstance(v, np.ndarray) else v
+            for k, v in d.items()}
+
+
+def _read_pickle(path: str) -> dict:
+    """detectron2's ``.pkl`` checkpoints: a pickled dict of numpy arrays, either
+    ``{'model': {...}, '__author__': ...}`` (tools/convert-torchvision-to-d2.py) or
+    Caffe2 blobs (``{'blobs': {...}}`` or bare), read as detectron2 reads them."""
     try:
         with open(path, "rb") as f:
             obj = pickle.load(f, encoding="latin1")
-    except Exception as e:  # noqa: BLE001
-        raise CheckpointError(f"{path}: not a readable pickle checkpoint ({type(e).__name__}: {e})") from e
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError, TypeError) as e:
+        raise CheckpointError(
+            f"{path}: truncated or not a pickled checkpoint ({type(e).__name__}: {e})") from e
     if not isinstance(obj, dict):
-        raise CheckpointError(f"{path}: expected a dict checkpoint, got {type(obj).__name__}")
-
-    def tensors(d):
-        return {k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v
-                for k, v in d.items()}
-
-    obj = tensors(obj)
-    if isinstance(obj.get("model"), dict):
-        obj["model"] = tensors(obj["model"])
+        raise CheckpointError(f"{path}: expected a pickled dict, got {type(obj).__name__}")
+    obj = _tensors_from_numpy(obj)
+    for wrapper in ("model", "blobs"):
+        if isinstance(obj.get(wrapper), dict):
+            obj[wrapper] = _tensors_from_numpy(obj[wrapper])
     return obj
 
 
 def unwrap_state_dict(raw: dict, path: str = "") -> Dict[str, torch.Tensor]:
     """The tensor dict inside a checkpoint: ``raw['model']``, ``raw['state_dict']``,
-    ``raw['module']`` or ``raw`` itself; key prefixes are left for the format to strip."""
-    for wrapper in ("model", "state_dict", "module"):
+    ``raw['module']``, ``raw['blobs']`` (Caffe2) or ``raw`` itself; key prefixes are left for the format to strip."""
+    for wrapper in ("model", "state_dict", "module", "blobs"):
         inner = raw.get(wrapper)
         if isinstance(inner, dict) and any(torch.is_tensor(v) for v in inner.values()):
             return {k: v for k, v in inner.items() if torch.is_tensor(v)}
@@ -216,6 +221,14 @@ def _is_rel_table(key: str) -> bool:
 
 
 _FRESH_RULES = (
+    (lambda k: k.endswith("num_batches_tracked"), "zeros (BatchNorm step counter; unused with momentum)",
+     lambda t: t.zero_()),
+    # Caffe2 ResNets (MSRA R-50.pkl) fold BN statistics into scale and bias: starting at
+    # mean 0 / variance 1 - eps (detectron2's FrozenBatchNorm2d) the BN is exactly x * s + b.
+    (lambda k: k.endswith("norm.running_mean"), "zeros (file has no BN statistics: folded into s, b)",
+     lambda t: t.zero_()),
+    (lambda k: k.endswith("norm.running_var"), "1 - eps, eps=1e-5 (file has no BN statistics: folded into s, b)",
+     lambda t: t.fill_(1.0 - 1e-5)),
     (_is_rel_table, "zeros (paper: relative position biases start at zero unless BEiT's are transferred)",
      lambda t: t.zero_()),
     (lambda k: k == "pos_embed", "trunc_normal(std=0.02) (paper: random absolute embedding for BEiT)",
@@ -329,6 +342,27 @@ def _report_flat_pos_embed(key: str, value: torch.Tensor, fitted: torch.Tensor,
                                    "pre-training table (never read by the forward)"))
 
 
+def _is_abs_pos(key: str) -> bool:
+    return key == "pos_embed" or key.endswith(".pos_embed")
+
+
+def _as_patterns(keep_init) -> List[str]:
+    if not keep_init:
+        return []
+    if isinstance(keep_init, str):
+        keep_init = [keep_init]
+    out = []
+    for p in keep_init:
+        try:
+            re.compile(p)
+        except (re.error, TypeError) as e:
+            raise CheckpointError(
+                f"keep_init pattern {p!r} (train.init_keep) is not a regular expression ({e}); "
+                "expected e.g. '^pos_embed$' or 'relative_position_bias_table$'") from e
+        out.append(p)
+    return out
+
+
 def _fit(key: str, value: torch.Tensor, target: torch.Tensor):
     """Return ``value`` resized to ``target``'s shape, or None if it cannot be."""
     if tuple(value.shape) == tuple(target.shape):
@@ -357,16 +391,32 @@ def _fit(key: str, value: torch.Tensor, target: torch.Tensor):
 
 def apply_state_dict(net: nn.Module, converted: Dict[str, torch.Tensor], report: LoadReport,
                      strict_architecture: bool = True,
-                     lenient_option: str = PYTHON_LENIENT_OPTION) -> LoadReport:
+                     lenient_option: str = PYTHON_LENIENT_OPTION,
+                     keep_init: Sequence[str] = ()) -> LoadReport:
     """Copy ``converted`` (net key space) into ``net``: resize what the rules allow, init
-    the rest fresh by rule, and fail loudly on anything else."""
+    the rest fresh by rule, and fail loudly on anything else.
+
+    ``keep_init``: regular expressions (``re.search``) over the model's keys whose tensors
+    keep the model's own initialization: neither the file's values nor the fresh rules
+    touch them (the positional-information ablations: ``"^pos_embed$"`` with the ViT's
+    ``abs_pos_init``, ``"relative_position_bias_table$"`` with its ``rel_pos_init``).
+    """
     path = report.path
     target = net.state_dict()
     final: Dict[str, torch.Tensor] = {}
     bad_shape = []
+    patterns = [(p, re.compile(p)) for p in _as_patterns(keep_init)]
     for key, value in converted.items():
+        hit = next((p for p, rx in patterns if rx.search(key)), None)
+        if hit is not None:
+            report.ignored.append((key, f"not transferred: the model keeps its own init (keep_init {hit!r})"))
+            continue
         if key not in target:
-            report.unexpected.append(key)
+            if _is_abs_pos(key) or _is_rel_table(key):
+                report.ignored.append((key, "the model has no such position table "
+                                            "(use_abs_pos=False / rel_pos=None)"))
+            else:
+                report.unexpected.append(key)
             continue
         fitted = _fit(key, value, target[key])
         if fitted is None:
@@ -391,8 +441,13 @@ def apply_state_dict(net: nn.Module, converted: Dict[str, torch.Tensor], report:
     declared = {k for k, _ in report.initialized}
     missing = [k for k in target if k not in final and k not in declared]
     fresh = []
+    kept = []
     unhandled = []
     for key in missing:
+        hit = next((p for p, rx in patterns if rx.search(key)), None)
+        if hit is not None:
+            kept.append((key, f"the model's own init, kept (keep_init {hit!r})"))
+            continue
         for match, how, fn in _FRESH_RULES:
             if match(key):
                 fresh.append((key, how, fn))
@@ -415,6 +470,7 @@ def apply_state_dict(net: nn.Module, converted: Dict[str, torch.Tensor], report:
         for key, how, fn in fresh:
             fn(params[key])
             report.initialized.append((key, how))
+    report.initialized.extend(kept)
     for key in unhandled:
         report.initialized.append((key, "model's own init (missing from checkpoint)"))
     return report
@@ -431,11 +487,14 @@ def _emit(report: LoadReport) -> None:
 
 def load_pretrained(model_or_net: nn.Module, path, format: str = "auto",
                     strict_architecture: bool = True,
-                    lenient_option: str = PYTHON_LENIENT_OPTION) -> LoadReport:
+                    lenient_option: str = PYTHON_LENIENT_OPTION,
+                    keep_init: Sequence[str] = ()) -> LoadReport:
     """Load a pre-trained checkpoint into the ViT of ``model_or_net`` by the paper's rules.
 
-    ``path`` "" / None with ``format="random"`` applies :func:`init_random`. Returns
-    the :class:`LoadReport` and prints it. Raises :class:`CheckpointError`.
+    ``path`` "" / None with ``format="random"`` applies :func:`init_random`. ``keep_init``:
+    regexes over the model's keys that keep the model's own init (see
+    :func:`apply_state_dict`; ``train.init_keep``). Returns the :class:`LoadReport`
+    and prints it. Raises :class:`CheckpointError`.
 
     A forced ``format`` the file does not look like (:func:`format_mismatch`: e.g. an
     MAE file with the BEiT config) is an error naming the detected format; with
@@ -483,6 +542,6 @@ def load_pretrained(model_or_net: nn.Module, path, format: str = "auto",
     state_dict = unwrap_state_dict(raw, path)
     converted = fmt.convert(state_dict, net, report)
     apply_state_dict(net, converted, report, strict_architecture=strict_architecture,
-                     lenient_option=lenient_option)
+                     lenient_option=lenient_option, keep_init=keep_init)
     _emit(report)
     return report

@@ -569,9 +569,11 @@ def load_initialization(cfg, model, checkpointer) -> dict:
     from ..checkpoint import load_pretrained
 
     net = model.module if hasattr(model, "module") else model
+    # train.init_keep: model tensors that keep the model's own init (positional ablations)
     report = load_pretrained(net, path, format=fmt,
                              strict_architecture=not bool(_get(cfg.train, "init_lenient", False)),
-                             lenient_option="the override train.init_lenient=True")
+                             lenient_option="the override train.init_lenient=True",
+                             keep_init=_get(cfg.train, "init_keep", ()) or ())
     if comm.is_main_process():
         from ..utils.io import atomic_write_json
 

@@ -1,0 +1,18 @@
+"""Positional information ablation, BEiT init, row "abs: no, rel: no".
+
+Li et al. 2021, the positional-information table (ViT-B; absolute position embedding x
+relative position biases, each pre-trained / random / zero / absent).
+  abs: none (use_abs_pos=False)
+  rel: none (rel_pos=None)
+The paper's text could not be read where this file was written (only its abstract was
+reachable), so the published figure is not quoted; the row follows the issue's description
+of the table.
+"""
+from ..beit_vitb_mrcnn import dataloader, lr_multiplier, model, optimizer, train
+
+vit = model.backbone.bottom_up.net
+vit.use_abs_pos = False
+vit.rel_pos = None
+
+train.output_dir = "./output/ablations/pos_beit_abs_no_rel_no"
+train.vitdet_bench.ablation = "positions/beit/abs_no_rel_no"
