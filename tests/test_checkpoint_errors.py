@@ -36,11 +36,22 @@ def test_not_a_checkpoint(tmp_path):
 def test_unknown_layout(tmp_path):
     sd = {"conv1.weight": torch.zeros(8, 3, 7, 7), "layer1.0.conv1.weight": torch.zeros(8, 8, 1, 1)}
     atomic_torch_save({"model": sd}, tmp_path / "resnet.pth")
-    with pytest.raises(CheckpointError, match=r"resnet.pth: unknown checkpoint layout.*conv1.weight"):
+    # a torchvision ResNet layout is recognised (vitdet_bench.checkpoint.resnet): the error
+    # names the file and what the model lacks
+    with pytest.raises(CheckpointError, match=r"resnet.pth: a ResNet checkpoint needs a detectron2 "
+                                              r"ResNet backbone; ViT has none"):
         load_pretrained(F.our_vit(), tmp_path / "resnet.pth")
+    odd = {"stem_w": torch.zeros(8, 3, 7, 7), "head.kernel": torch.zeros(8, 8, 1, 1)}
+    atomic_torch_save({"model": odd}, tmp_path / "odd.pth")
+    with pytest.raises(CheckpointError, match=r"odd.pth: unknown checkpoint layout.*stem_w"):
+        load_pretrained(F.our_vit(), tmp_path / "odd.pth")
     # forced to a format, it has no overlap at all
-    with pytest.raises(CheckpointError, match=r"resnet.pth: checkpoint of another architecture.*none"):
+    with pytest.raises(CheckpointError, match=r"resnet.pth: this file looks like 'resnet_torchvision'"
+                                              r".*'supervised' was asked for"):
         load_pretrained(F.our_vit(), tmp_path / "resnet.pth", format="supervised")
+    with pytest.raises(CheckpointError, match=r"resnet.pth: checkpoint of another architecture.*none"):
+        load_pretrained(F.our_vit(), tmp_path / "resnet.pth", format="supervised",
+                        strict_architecture=False)
 
 
 def test_shape_that_cannot_be_resized(tmp_path):

@@ -36,18 +36,15 @@ class TableInputError(ValueError):
 
 def run_rows(paths):
     """``{strategy: (box AP, mask AP, run folder)}`` from the run folders under ``paths``."""
-    from vitdet_bench.evaluation.compare import _yaml_load, find_runs, read_run
+    from vitdet_bench.evaluation.runs import find_runs, identify_run
 
     out = {}
     for run_dir in find_runs(paths):
-        cfg = _yaml_load(os.path.join(run_dir, "config.yaml"))
-        node = cfg
-        for part in STRATEGY_KEY.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
+        run = identify_run(run_dir)
+        node = run.config.get(STRATEGY_KEY)  # the saved config, flattened
         if node is None:
             raise TableInputError(f"{run_dir}/config.yaml has no {STRATEGY_KEY}: not a run of "
                                   "configs/ablations/mem_*.py (or another ViT config)")
-        run = read_run(run_dir)
         if node in out:
             raise TableInputError(f"two runs of strategy {node!r}: {out[node][2]} and {run_dir}; "
                                   "pass one run folder per strategy")

@@ -535,7 +535,10 @@ def load_pretrained(model_or_net: nn.Module, path, format: str = "auto",
     fmt = _FORMATS[fmt_name]
     net = None
     if fmt.find_net is not None:
-        net = fmt.find_net(model_or_net)
+        try:
+            net = fmt.find_net(model_or_net)
+        except CheckpointError as e:  # the format's network is not in this model
+            raise CheckpointError(f"{path}: {e}") from None
     if net is None:
         net = find_vit(model_or_net)
     report = LoadReport(path=path, format=fmt_name, notes=notes)
