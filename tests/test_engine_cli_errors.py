@@ -119,7 +119,8 @@ def test_cli_missing_checkpoint(cli):
 
 
 @pytest.mark.parametrize("name,expected", [
-    ("ckpt_pretrained", "resnet_classifier.pth: unknown checkpoint layout"),
+    ("ckpt_pretrained", "resnet_classifier.pth: a ResNet checkpoint needs a detectron2 ResNet "
+                        "backbone; GeneralizedRCNN has none"),
     ("ckpt_detectron2", "resnet_classifier.pth: checkpoint of another architecture: none of "
                         "the model's"),
     ("ckpt_eval_only", "resnet_classifier.pth: checkpoint of another architecture: none of "

@@ -75,6 +75,8 @@ def find_pretrained_net(model: nn.Module) -> Tuple[str, nn.Module]:
             net = fmt.find_net(model)
         except Exception:  # noqa: BLE001  a format that finds nothing may raise
             net = None
+        if net is model:  # a released whole-detector format: its trunk is found below
+            net = None
         if net is not None:
             break
     if net is None:
