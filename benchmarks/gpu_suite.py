@@ -48,6 +48,7 @@ class Bench:
     vit_path: str
     tiny: str
     tiny_vit_path: Optional[str] = None
+    strategies: tuple = STRATEGIES  # the attention strategies the family has
 
 
 BENCHMARKS = [
@@ -56,8 +57,9 @@ BENCHMARKS = [
     Bench("ConvMAE-B Mask R-CNN", "projects/ConvMAE/configs/convmae_b_mrcnn_25ep.py",
           "model.backbone.bottom_up", tiny="projects/ConvMAE/configs/convmae_tiny_cpu.py"),
     # iTPN (projects/iTPN, built alongside): in the table only once its config file exists.
+    # iTPN-B: global attention only (no windows); the benchmark tool's node is the backbone.
     Bench("iTPN-B Mask R-CNN", "projects/iTPN/configs/itpn_pixel_b_mrcnn_1x.py",
-          "model.backbone.bottom_up", tiny="projects/iTPN/configs/itpn_tiny_cpu.py"),
+          "model.backbone", tiny="projects/iTPN/configs/itpn_tiny_cpu.py", strategies=("global",)),
 ]
 
 # Test files that hold device-parametrized tests (``device`` fixture / ``DEVICES``); the
@@ -276,10 +278,12 @@ def benchmark_plan(args):
             absent.append(dict(name=b.name, config=cfg))
             continue
         vit_path = (b.tiny_vit_path or b.vit_path) if args.tiny else b.vit_path
-        strategies = list(args.strategies or STRATEGIES)
+        strategies = [s for s in (args.strategies or b.strategies) if s in b.strategies] \
+            or [b.strategies[0]]
         paths = list(PATHS)
         if args.quick:
-            strategies, paths = ["window_global"], ["sdpa"]
+            strategies, paths = [strategies[0] if "window_global" not in strategies
+                                 else "window_global"], ["sdpa"]
         plan.append((b, cfg, vit_path, strategies, paths))
         if args.quick:
             break

@@ -113,7 +113,10 @@ def test_modes_plan_the_right_cells():
     plan, absent = gpu_suite.benchmark_plan(full)
     assert [p[1] for p in plan][:2] == ["configs/mae_vitb_mrcnn.py",
                                         "projects/ConvMAE/configs/convmae_b_mrcnn_25ep.py"]
-    assert all(p[3] == list(gpu_suite.STRATEGIES) and p[4] == ["sdpa", "plain"] for p in plan)
+    assert all(p[3] == list(p[0].strategies) and p[4] == ["sdpa", "plain"] for p in plan)
+    assert list(plan[0][0].strategies) == list(gpu_suite.STRATEGIES)
+    itpn = [p for p in plan if p[0].name.startswith("iTPN")]
+    assert all(p[3] == ["global"] and p[2] == "model.backbone" for p in itpn)  # no windows
     assert full.device == "cuda" and full.budget_s == 360 and full.reserve_s == 200
     for b in gpu_suite.BENCHMARKS[:2]:  # the configs named in the table exist
         assert os.path.isfile(os.path.join(ROOT, b.config)) and os.path.isfile(os.path.join(ROOT, b.tiny))
