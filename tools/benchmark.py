@@ -25,6 +25,7 @@ Out of memory (CUDA OOM, or the child killed by the kernel) is reported as "OOM"
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -142,6 +143,21 @@ def _peak_gb(device):
     return _vmhwm_gb()
 
 
+@contextlib.contextmanager
+def traceable_attention():
+    """Global attention through SDPA (counted by :func:`_sdpa_flop_handle`) instead of the
+    query-blocked CPU kernel, an autograd Function the JIT tracer cannot follow. Same
+    numbers, more memory: for FLOP counting only."""
+    from vitdet_bench.layers import attention
+
+    saved = attention.CPU_CHUNKED_MIN_TOKENS
+    attention.CPU_CHUNKED_MIN_TOKENS = 0
+    try:
+        yield
+    finally:
+        attention.CPU_CHUNKED_MIN_TOKENS = saved
+
+
 def _sdpa_flop_handle(inputs, outputs):
     # q, k, v: (B, heads, N, d) -> QK^T and PV: 2 matmuls of B*heads*N*Nk*d MACs.
     from fvcore.nn.jit_handles import get_shape
@@ -257,7 +273,8 @@ def _measure(spec, model, res):
             fca = FlopCountAnalysis(model, arg).set_op_handle(
                 "aten::scaled_dot_product_attention", _sdpa_flop_handle)
             fca.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-            res["gflops_per_image"] = fca.total() / 1e9
+            with torch.no_grad(), traceable_attention():
+                res["gflops_per_image"] = fca.total() / 1e9
         except Exception as e:  # noqa: BLE001
             res["gflops_error"] = repr(e)[:200]
 
@@ -364,11 +381,12 @@ def plot(rows, path):
     return True
 
 
-def run_cell_subprocess(spec, timeout):
-    """One cell in a fresh interpreter: its result dict (status ok / OOM / error / timeout)."""
+def run_cell_subprocess(spec, timeout, script=__file__):
+    """One cell in a fresh interpreter (``script --cell SPEC``, which prints one ``@@CELL``
+    JSON line): its result dict (status ok / OOM / error / timeout)."""
     t0 = time.time()
     try:
-        p = subprocess.run([sys.executable, os.path.abspath(__file__), "--cell", json.dumps(spec)],
+        p = subprocess.run([sys.executable, os.path.abspath(script), "--cell", json.dumps(spec)],
                            capture_output=True, text=True, timeout=timeout)
         line = [ln for ln in p.stdout.splitlines() if ln.startswith("@@CELL ")]
         if line:

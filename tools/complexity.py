@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 
@@ -134,7 +133,7 @@ def count_flops(model, size, device):
     poolers = [m for m in model.modules() if getattr(m, "gather_on_cpu", False)]
     for m in poolers:
         m.gather_on_cpu = False
-    with torch.no_grad():
+    with torch.no_grad(), benchmark.traceable_attention():
         fca = _detector_flop_analysis(model, image)
         fca.set_op_handle("aten::scaled_dot_product_attention", benchmark._sdpa_flop_handle)
         fca.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
@@ -173,21 +172,7 @@ def _limit_memory(gb):
 
 
 def run_cell_subprocess(spec, timeout):
-    t0 = time.time()
-    try:
-        p = subprocess.run([sys.executable, os.path.abspath(__file__), "--cell", json.dumps(spec)],
-                           capture_output=True, text=True, timeout=timeout)
-        line = [ln for ln in p.stdout.splitlines() if ln.startswith("@@CELL ")]
-        if line:
-            res = json.loads(line[-1][7:])
-        elif p.returncode in (-9, 137):
-            res = {"status": "OOM", "error": "killed (SIGKILL)"}
-        else:
-            res = {"status": "error", "error": p.stderr[-800:]}
-    except subprocess.TimeoutExpired:
-        res = {"status": "timeout"}
-    res["wall_s"] = time.time() - t0
-    return res
+    return benchmark.run_cell_subprocess(spec, timeout, script=__file__)
 
 
 # ------------------------------------------------------------------ outputs
