@@ -245,3 +245,50 @@ def test_slurm_job_states_parses_scontrol(monkeypatch):
     assert got["5_0"]["state"] == got["5_1"]["state"] == got["5_3"]["state"] == "PENDING"
     assert got["9"]["state"] == "CANCELLED" and "11" not in got
     assert state._array_tasks("0-6:3") == [0, 3, 6]
+
+
+ABLATION_STUDIES = {  # study file -> its number of runs
+    "ablation_fpn.py": 3, "ablation_memory.py": 4, "ablation_positions.py": 17,
+    "ablation_pretrain_length.py": 9, "complexity_scratch.py": 15,
+}
+
+
+@pytest.mark.parametrize("name", sorted(ABLATION_STUDIES))
+def test_plan_of_each_ablation_study(name, capsys, tmp_path, monkeypatch):
+    """Every ablation table is one study file: its runs are the table's config files (each
+    ablation config exactly once), and plan checks each of them as launch would."""
+    from detectron2.config import LazyConfig
+
+    path = os.path.join(REPO, "studies", name)
+    runs = expand(load_study(path), str(tmp_path / "root"))
+    assert len(runs) == ABLATION_STUDIES[name]
+    assert len({r.name for r in runs}) == len(runs) and len({r.folder for r in runs}) == len(runs)
+    # stand-ins for the pre-trained files the runs name (plan checks that they exist)
+    monkeypatch.chdir(tmp_path)
+    for r in runs:
+        assert os.path.isfile(r.config_path), r.config_path
+        ckpt = LazyConfig.load(r.config_path).train.get("init_checkpoint")
+        if ckpt:
+            os.makedirs(os.path.dirname(ckpt) or ".", exist_ok=True)
+            open(ckpt, "wb").close()
+    from vitdet_bench.study.job import load_train_net
+    checked = []
+    monkeypatch.setattr(load_train_net(), "check_dataset_files",
+                        lambda cfg: checked.append(cfg.dataloader.train.dataset.names))
+    code, out, err = study_cli(capsys, "plan", path, "--root", str(tmp_path / "root"))
+    assert code == 0, err
+    assert len(checked) == len(runs) and set(checked) == {"coco_2017_train"}
+    for r in runs:
+        assert re.search(rf"^{re.escape(r.name)}\s.*8x8, 24h00\s+64 = 64 x 1\s", out, re.M), out
+
+
+def test_ablation_studies_cover_every_ablation_config():
+    used = set()
+    for name in ABLATION_STUDIES:
+        for r in expand(load_study(os.path.join(REPO, "studies", name)), "/tmp/unused"):
+            used.add(os.path.relpath(r.config_path, REPO))
+    shipped = {os.path.join("configs", "ablations", f)
+               for f in os.listdir(os.path.join(REPO, "configs", "ablations")) if f.endswith(".py")}
+    assert shipped <= used, sorted(shipped - used)
+    assert {"configs/resnet/r50_mrcnn_scratch.py", "configs/resnet/r101_mrcnn_scratch.py",
+            "configs/random_vitb_mrcnn.py"} <= used

@@ -8,8 +8,10 @@ that peaks do not contaminate each other, on the machine at hand:
 * FLOPs per 1024x1024 image: the whole detector's inference forward, counted as
   detectron2's ``tools/analyze_model.py`` counts (``detectron2.utils.analysis.FlopCountAnalysis``:
   fvcore, one FLOP per multiply-add, element-wise ops / BN / NMS not counted), with
-  fused attention counted as its two matmuls (``tools/benchmark.py``'s handle); the box
-  and mask heads' share depends on the detections of the (random-weight) model;
+  fused attention counted as its two matmuls (``tools/benchmark.py``'s handle) and
+  global attention traced through SDPA; the box head on the RPN's 1000 proposals and the
+  mask head on 100 detections for every model (score threshold 0 while counting: a
+  random-weight model would otherwise keep anywhere from none to 100);
 * training step time (forward + backward + AdamW on one synthetic image with 4
   instances) and its peak memory; inference time per image. Timing and memory are
   ``tools/benchmark.py``'s (``_measure``: median over ``--steps`` after ``--warmup``;
@@ -122,17 +124,48 @@ def _detector_flop_analysis(model, image):
         return fca
 
 
+def calibrate_batchnorm(model, image):
+    """Running statistics of every BatchNorm from one inference forward on ``image``.
+
+    A random-weight model's BatchNorm in eval mode normalizes with mean 0 / variance 1:
+    a from-scratch ResNet-101's features reach ~1e5, every RPN box degenerates and the
+    ROI heads see no proposal (their FLOPs would count as 0). With the statistics of the
+    image itself the detector runs its full inference path, as a trained one does.
+    """
+    import torch
+
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    saved = [(m.momentum, m.training) for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average: exactly this forward's statistics
+        m.train()
+    with torch.no_grad():
+        model([{"image": image}])
+    for m, (momentum, training) in zip(norms, saved):
+        m.momentum = momentum
+        m.train(training)
+
+
 def count_flops(model, size, device):
     """Whole-detector inference FLOPs for one ``size`` x ``size`` image, as analyze_model counts."""
     import torch
 
     model.eval()
     image = torch.rand(3, size, size, device=device) * 255
+    calibrate_batchnorm(model, image)
     # the one-gather CPU ROIAlign does not trace; detectron2's path computes the same numbers
     # (ROIAlign is uncounted either way)
     poolers = [m for m in model.modules() if getattr(m, "gather_on_cpu", False)]
     for m in poolers:
         m.gather_on_cpu = False
+    # The mask head runs on the detections the box head keeps; a random-weight model keeps
+    # anywhere from none to 100. Counting with score threshold 0 keeps the full
+    # test_topk_per_image (100) for every model, so the rows compare like for like.
+    predictors = [m for m in model.modules() if hasattr(m, "test_score_thresh")]
+    thresholds = [m.test_score_thresh for m in predictors]
+    for m in predictors:
+        m.test_score_thresh = 0.0
     with torch.no_grad(), benchmark.traceable_attention():
         fca = _detector_flop_analysis(model, image)
         fca.set_op_handle("aten::scaled_dot_product_attention", benchmark._sdpa_flop_handle)
@@ -142,6 +175,8 @@ def count_flops(model, size, device):
         by_module = {k: parts[k] for k in ("backbone", "proposal_generator", "roi_heads") if k in parts}
     for m in poolers:
         m.gather_on_cpu = True
+    for m, t in zip(predictors, thresholds):
+        m.test_score_thresh = t
     return total / 1e9, by_module
 
 
@@ -153,8 +188,9 @@ def run_cell(spec):
     torch.manual_seed(0)
     cfg = LazyConfig.apply_overrides(LazyConfig.load(spec["config_file"]), spec.get("opts", []))
     model = instantiate(cfg.model).to(spec["device"])
-    res = {"backbone": type(model.backbone.bottom_up).__name__
-           if hasattr(model.backbone, "bottom_up") else type(model.backbone).__name__}
+    # the trunk's class: ResNet, or the ViT / ConvMAE inside its multi-scale adaptor
+    trunk = getattr(model.backbone, "bottom_up", model.backbone)
+    res = {"backbone": type(getattr(trunk, "net", trunk)).__name__}
     if not spec["no_flops"]:
         try:
             res["gflops_per_image"], res["gflops_by_module"] = count_flops(model, spec["size"], spec["device"])

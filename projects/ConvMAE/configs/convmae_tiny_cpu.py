@@ -8,7 +8,7 @@ global). Used by tests/test_convmae_train.py; trains through the standard entry 
 
 (40 iterations of batch 4, then COCO box + mask evaluation on shapes_val and a report).
 """
-from detectron2.layers import ShapeSpec
+from ....configs.common.tiny import use_cpu_smoke_schedule, use_tiny_heads
 
 from .convmae_b_mrcnn_100ep import dataloader, lr_multiplier, model, optimizer, train
 
@@ -23,19 +23,7 @@ net.global_block_indexes = (0, 3)
 net.freeze_pos_embed = False
 model.backbone.out_channels = 64
 model.backbone.square_pad = image_size
-model.proposal_generator.head.in_channels = 64
-model.proposal_generator.anchor_generator.sizes = [[8], [16], [32], [64], [128]]
-model.proposal_generator.pre_nms_topk = (500, 300)
-model.proposal_generator.post_nms_topk = (200, 100)
-model.roi_heads.box_head.input_shape = ShapeSpec(channels=64, height=7, width=7)
-model.roi_heads.box_head.conv_dims = [64, 64]
-model.roi_heads.box_head.fc_dims = [256]
-model.roi_heads.box_predictor.input_shape = ShapeSpec(channels=256)
-model.roi_heads.mask_head.input_shape = ShapeSpec(channels=64, height=14, width=14)
-model.roi_heads.mask_head.conv_dims = [64, 64]
-model.roi_heads.batch_size_per_image = 64
-model.roi_heads.num_classes = 5
-model.roi_heads.box_predictor.test_topk_per_image = 20  # shapes images hold 2-5 objects
+use_tiny_heads(model, channels=64, num_classes=5)
 
 dataloader.train.dataset.names = "shapes_train"
 dataloader.train.mapper.image_size = image_size
@@ -50,15 +38,6 @@ dataloader.test.num_workers = 0
 optimizer.lr = 1e-3
 optimizer.weight_decay = 0.05
 
-train.epochs = None  # schedule by iterations (train.max_iter), not epochs
-train.max_iter = 40
-train.warmup_iters = 5
-train.amp.enabled = False
-train.eval_period = 0
-train.device = "cpu"
-train.init_checkpoint = ""
-train.init_format = "auto"
-train.output_dir = "./output/convmae_tiny_cpu"
-train.vitdet_bench = dict(init="random", model_size="tiny", epochs=1)
+use_cpu_smoke_schedule(train, output_dir="./output/convmae_tiny_cpu")
 
 __all__ = ["dataloader", "lr_multiplier", "model", "optimizer", "train"]

@@ -11,7 +11,7 @@ tests/test_itpn_train.py; trains through the standard entry point:
 (40 iterations of batch 4, then COCO box + mask evaluation on shapes_val and a report).
 Design 2 (BN FPN neck): ``itpn_tiny_fpn_cpu.py``.
 """
-from detectron2.layers import ShapeSpec
+from ....configs.common.tiny import use_cpu_smoke_schedule, use_tiny_heads
 
 from .itpn_pixel_b_mrcnn_1x import dataloader, lr_multiplier, model, optimizer, train
 
@@ -20,19 +20,7 @@ net.embed_dim, net.mlp_depths, net.depth, net.num_heads = 64, (1, 1), 2, 2
 net.drop_path_rate = 0.0
 net.fpn_dim = 64
 net.pyramid_init = "random"  # no pre-trained file: trained from scratch
-model.proposal_generator.head.in_channels = 64
-model.proposal_generator.anchor_generator.sizes = [[8], [16], [32], [64], [128]]
-model.proposal_generator.pre_nms_topk = (500, 300)
-model.proposal_generator.post_nms_topk = (200, 100)
-model.roi_heads.box_head.input_shape = ShapeSpec(channels=64, height=7, width=7)
-model.roi_heads.box_head.conv_dims = [64, 64]
-model.roi_heads.box_head.fc_dims = [256]
-model.roi_heads.box_predictor.input_shape = ShapeSpec(channels=256)
-model.roi_heads.mask_head.input_shape = ShapeSpec(channels=64, height=14, width=14)
-model.roi_heads.mask_head.conv_dims = [64, 64]
-model.roi_heads.batch_size_per_image = 64
-model.roi_heads.num_classes = 5
-model.roi_heads.box_predictor.test_topk_per_image = 20  # shapes images hold 2-5 objects
+use_tiny_heads(model, channels=64, num_classes=5)
 
 dataloader.train.dataset.names = "shapes_train"
 dataloader.train.mapper.short_sides = (96, 112, 128)
@@ -50,15 +38,6 @@ optimizer.lr = 1e-3
 optimizer.params.layer_decay = 1.0
 optimizer.params.num_layers = None  # the model's own count (4)
 
-train.epochs = None  # schedule by iterations (train.max_iter), not epochs
-train.max_iter = 40
-train.warmup_iters = 5
-train.amp.enabled = False
-train.eval_period = 0
-train.device = "cpu"
-train.init_checkpoint = ""
-train.init_format = "auto"
-train.output_dir = "./output/itpn_tiny_cpu"
-train.vitdet_bench = dict(init="random", model_size="tiny", epochs=1)
+use_cpu_smoke_schedule(train, output_dir="./output/itpn_tiny_cpu")
 
 __all__ = ["dataloader", "lr_multiplier", "model", "optimizer", "train"]

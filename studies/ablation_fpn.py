@@ -1,0 +1,23 @@
+"""Ablation (1): the FPN input, multi-scale adaptor against single-scale variants.
+
+Li et al. 2021, ViT-B with MAE initialization, 100 fine-tuning epochs (the flagship's
+schedule); one run per row of ``configs/ablations/fpn_*.py`` (docs/ablations.md, table 1).
+Resources and layout are those of ``studies/benchmarking_table.py``.
+
+    python tools/study.py plan studies/ablation_fpn.py
+    python tools/study.py launch studies/ablation_fpn.py --executor slurm --partition gpu
+    python tools/study.py collect studies/ablation_fpn.py
+"""
+from vitdet_bench.study import Resources, Study, grid
+
+study = Study(
+    name="ablation_fpn",
+    runs=grid("configs/ablations/fpn_{fpn_input}.py",
+              axes={"fpn_input": ["multiscale_d4_d2_3d4_d", "last_block_x4",
+                                  "single_scale_no_adaptor"]},
+              name="fpn_{fpn_input}"),
+    resources=Resources(nodes=8, gpus_per_node=8, cpus_per_task=10, time="24:00:00",
+                        images_per_gpu=1),
+    rows=("fpn_input",),
+    dataset_sizes={"coco_2017_train": 117266},
+)
