@@ -34,3 +34,62 @@ def test_bad_config_path_is_one_line():
 
     with pytest.raises(SystemExit, match="expected LABEL=path/to/config.py"):
         complexity.parse_configs(["R50=configs/resnet/nope.py"])
+
+
+def _tiny_model(config, *opts):
+    import vitdet_bench  # noqa: F401
+    import torch
+    from detectron2.config import LazyConfig, instantiate
+
+    torch.manual_seed(0)
+    cfg = LazyConfig.apply_overrides(LazyConfig.load(os.path.join(REPO, "configs", "demo", config)),
+                                     list(opts))
+    return instantiate(cfg.model)
+
+
+def test_batchnorm_calibrated_on_the_image_and_every_model_counts_100_detections():
+    """A random-weight model's eval-mode BN (mean 0 / var 1) can leave the ROI heads no
+    proposal; the count first takes each BN's statistics from the image, then keeps the
+    full test_topk_per_image detections (score threshold 0), and restores the model."""
+    import torch
+
+    model = _tiny_model("resnet_tiny_shapes.py", "model.backbone.square_pad=128",
+                        "model.roi_heads.box_predictor.test_topk_per_image=7").eval()
+    stem_bn = model.backbone.bottom_up.stem.conv1.norm
+    assert isinstance(stem_bn, torch.nn.BatchNorm2d)
+    seen, kept = [], []
+    h1 = stem_bn.register_forward_hook(lambda m, i, o: seen.append(i[0].detach().clone()))
+    h2 = model.roi_heads.mask_head.register_forward_hook(
+        lambda m, i, o: kept.append(sum(len(x) for x in i[1])))
+    image = torch.rand(3, 128, 128) * 255
+    complexity.calibrate_batchnorm(model, image)
+    x = seen[0]
+    assert torch.allclose(stem_bn.running_mean, x.mean((0, 2, 3)), atol=1e-4)
+    assert torch.allclose(stem_bn.running_var, x.var((0, 2, 3), unbiased=True), rtol=1e-4)
+    assert stem_bn.momentum == 0.1 and not stem_bn.training  # restored
+    total, parts = complexity.count_flops(model, 128, "cpu")
+    h1.remove(), h2.remove()
+    assert kept[-1] == 7, kept  # the mask head ran on test_topk_per_image detections
+    assert model.roi_heads.box_predictor.test_score_thresh == 0.05  # restored
+    assert parts["roi_heads"] > 0 and total > parts["backbone"]
+
+
+def test_global_attention_is_counted_where_the_cpu_kernel_is_query_blocked():
+    """At 1024+ tokens the CPU forward takes the query-blocked kernel, which the tracer
+    cannot follow; the count goes through SDPA, whose handle counts QK^T and PV: the
+    same FLOPs fvcore counts for the plain matmul path."""
+    from vitdet_bench.layers import attention
+
+    opts = ["dataloader.train.mapper.image_size=512", "model.backbone.square_pad=512",
+            "model.backbone.bottom_up.net.img_size=512",
+            "model.roi_heads.box_predictor.test_topk_per_image=5"]
+    assert attention.uses_chunked_attention(True, "cpu", 32 * 32)  # 512 px, patch 16
+    counts = {}
+    for use_sdpa in (True, False):
+        model = _tiny_model("vit_tiny_shapes.py", *opts,
+                            f"model.backbone.bottom_up.net.use_sdpa={use_sdpa}")
+        counts[use_sdpa] = complexity.count_flops(model, 512, "cpu")[1]["backbone"]
+    assert attention.CPU_CHUNKED_MIN_TOKENS == 1024  # restored
+    assert counts[True] == counts[False], counts
+    # 8 blocks of 1024 tokens x 128 d: qkv + proj + MLP = 12 N C^2, global QK^T + PV 2 N^2 C
+    assert counts[True] > 8 * 12 * 1024 * 128 ** 2 / 1e9

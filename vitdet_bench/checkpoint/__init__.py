@@ -16,7 +16,7 @@ API
     and keys; with ``strict_architecture=False`` a partial overlap is loaded and
     the leftovers are reported (``unexpected`` / ``initialized``) instead.
 
-``register_format(name, detect, convert, find_net=None)``
+``register_format(name, detect, convert, find_net=None, whole_detector=False)``
     * ``detect(raw_checkpoint_dict: dict) -> bool`` gets the object ``torch.load``
       returned (wrappers such as ``{'model': ...}`` included) and says whether it is
       this format. Formats are tried newest-registered first.
@@ -34,6 +34,8 @@ API
       converter lists in ``report.initialized`` itself stay at the model's own init.
     * ``find_net(model) -> nn.Module`` (optional): the target network inside a
       detector, for non-``ViT`` backbones (e.g. ConvMAE); default: the first ``ViT``.
+    * ``whole_detector=True``: a released detector's format (``find_net`` returns the
+      whole model); the frozen-backbone protocol skips it when it looks for the trunk.
 
 ``LoadReport`` (path, format, loaded, resized, initialized, ignored, unexpected;
 ``str()`` is a table, ``to_dict()`` JSON-ready), ``CheckpointError(ValueError)``,

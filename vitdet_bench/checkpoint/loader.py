@@ -34,24 +34,27 @@ class _Format:
     detect: Optional[Callable[[dict], bool]]
     convert: Optional[Callable[[Dict[str, torch.Tensor], nn.Module, LoadReport], Dict[str, torch.Tensor]]]
     find_net: Optional[Callable[[nn.Module], Optional[nn.Module]]] = None
+    whole_detector: bool = False  # a released detector: find_net returns the whole model
 
 
 _FORMATS: Dict[str, _Format] = {}
 
 
-def register_format(name: str, detect, convert, find_net=None) -> None:
+def register_format(name: str, detect, convert, find_net=None, whole_detector: bool = False) -> None:
     """Register (or replace) a checkpoint format; see the package docstring for the contract.
 
     ``detect(raw_checkpoint_dict) -> bool``; ``convert(state_dict, net, report) ->
     dict[str, Tensor]`` in ``net``'s key space; optional ``find_net(model) -> module``
-    locates the target network inside a detector (default: the first ``ViT``).
+    locates the target network inside a detector (default: the first ``ViT``);
+    ``whole_detector=True`` marks a released detector's format, whose target is the
+    whole model (the frozen-backbone protocol then looks for the trunk elsewhere).
     Auto-detection tries formats newest-registered first, so a project's format
     wins over the built-in generic ones.
     """
     if not name or not isinstance(name, str):
         raise ValueError("format name must be a non-empty string")
     _FORMATS.pop(name, None)
-    _FORMATS[name] = _Format(name, detect, convert, find_net)
+    _FORMATS[name] = _Format(name, detect, convert, find_net, whole_detector)
 
 
 def registered_formats() -> List[str]:

@@ -145,5 +145,7 @@ def released_format_of(path: str) -> Optional[str]:
     return None
 
 
-register_format(VITDET_D2, detect_vitdet_d2, convert_vitdet_d2, find_net=find_detector)
-register_format(CONVMAE_DET, detect_convmae_det, convert_convmae_det, find_net=find_detector)
+register_format(VITDET_D2, detect_vitdet_d2, convert_vitdet_d2, find_net=find_detector,
+                whole_detector=True)
+register_format(CONVMAE_DET, detect_convmae_det, convert_convmae_det, find_net=find_detector,
+                whole_detector=True)

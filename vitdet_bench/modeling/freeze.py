@@ -13,7 +13,7 @@ path / dropout is off (a fixed feature extractor). The trainer calls
 is built; it logs what is frozen and adds a ``frozen`` section to ``init_report.json``.
 
 Which parts are "pre-trained": the network the checkpoint loader targets (a registered
-format's ``find_net``, else the first ``ViT``). If that network has
+format's ``find_net``, released whole-detector formats aside, else the first ``ViT``). If that network has
 ``pretrained_parts() -> {"trunk": prefixes, "pyramid": prefixes}`` (parameter-name
 prefixes relative to it), those are used; otherwise the whole network is the trunk and
 there is no pre-trained pyramid (ViT, ConvMAE: their necks start from random weights).
@@ -69,13 +69,12 @@ def find_pretrained_net(model: nn.Module) -> Tuple[str, nn.Module]:
 
     net = None
     for fmt in reversed(list(loader._FORMATS.values())):
-        if fmt.find_net is None:
+        # a released detector's format targets the whole model, not the pre-trained trunk
+        if fmt.find_net is None or fmt.whole_detector:
             continue
         try:
             net = fmt.find_net(model)
         except Exception:  # noqa: BLE001  a format that finds nothing may raise
-            net = None
-        if net is model:  # a released whole-detector format: its trunk is found below
             net = None
         if net is not None:
             break
