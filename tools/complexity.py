@@ -10,10 +10,12 @@ that peaks do not contaminate each other, on the machine at hand:
   fvcore, one FLOP per multiply-add, element-wise ops / BN / NMS not counted), with
   fused attention counted as its two matmuls (``tools/benchmark.py``'s handle) and
   global attention traced through SDPA; the box head on the RPN's 1000 proposals and the
-  mask head on 100 detections for every model (score threshold 0 while counting: a
-  random-weight model would otherwise keep anywhere from none to 100);
+  mask head on 100 detections for every model (score threshold 0: a random-weight
+  model would otherwise keep anywhere from none to 100), BatchNorm statistics taken
+  from one forward on the image (eval-mode BN of a random model is mean 0 / var 1);
 * training step time (forward + backward + AdamW on one synthetic image with 4
-  instances) and its peak memory; inference time per image. Timing and memory are
+  instances) and its peak memory; inference time per image, postprocessing 100
+  detections (the same score threshold 0) as a trained model on COCO does. Timing and memory are
   ``tools/benchmark.py``'s (``_measure``: median over ``--steps`` after ``--warmup``;
   peak RSS on CPU, max allocated on CUDA).
 
@@ -147,25 +149,39 @@ def calibrate_batchnorm(model, image):
         m.train(training)
 
 
-def count_flops(model, size, device):
-    """Whole-detector inference FLOPs for one ``size`` x ``size`` image, as analyze_model counts."""
+def keep_all_detections(model):
+    """Score threshold 0 in every box predictor: the mask head and the postprocessing run on
+    the full ``test_topk_per_image`` (100) detections, as for a trained model on COCO. A
+    random-weight model would otherwise keep anywhere from none to 100. Returns the
+    previous thresholds (for :func:`restore_thresholds`)."""
+    predictors = [m for m in model.modules() if hasattr(m, "test_score_thresh")]
+    saved = [(m, m.test_score_thresh) for m in predictors]
+    for m in predictors:
+        m.test_score_thresh = 0.0
+    return saved
+
+
+def restore_thresholds(saved):
+    for m, t in saved:
+        m.test_score_thresh = t
+
+
+def count_flops(model, size, device, calibrate: bool = True):
+    """Whole-detector inference FLOPs for one ``size`` x ``size`` image, as analyze_model
+    counts, with every model keeping 100 detections (BatchNorm statistics taken from the
+    image first unless ``calibrate=False``: the caller has done it)."""
     import torch
 
     model.eval()
     image = torch.rand(3, size, size, device=device) * 255
-    calibrate_batchnorm(model, image)
+    if calibrate:
+        calibrate_batchnorm(model, image)
     # the one-gather CPU ROIAlign does not trace; detectron2's path computes the same numbers
     # (ROIAlign is uncounted either way)
     poolers = [m for m in model.modules() if getattr(m, "gather_on_cpu", False)]
     for m in poolers:
         m.gather_on_cpu = False
-    # The mask head runs on the detections the box head keeps; a random-weight model keeps
-    # anywhere from none to 100. Counting with score threshold 0 keeps the full
-    # test_topk_per_image (100) for every model, so the rows compare like for like.
-    predictors = [m for m in model.modules() if hasattr(m, "test_score_thresh")]
-    thresholds = [m.test_score_thresh for m in predictors]
-    for m in predictors:
-        m.test_score_thresh = 0.0
+    thresholds = keep_all_detections(model)
     with torch.no_grad(), benchmark.traceable_attention():
         fca = _detector_flop_analysis(model, image)
         fca.set_op_handle("aten::scaled_dot_product_attention", benchmark._sdpa_flop_handle)
@@ -175,8 +191,7 @@ def count_flops(model, size, device):
         by_module = {k: parts[k] for k in ("backbone", "proposal_generator", "roi_heads") if k in parts}
     for m in poolers:
         m.gather_on_cpu = True
-    for m, t in zip(predictors, thresholds):
-        m.test_score_thresh = t
+    restore_thresholds(thresholds)
     return total / 1e9, by_module
 
 
@@ -191,9 +206,15 @@ def run_cell(spec):
     # the trunk's class: ResNet, or the ViT / ConvMAE inside its multi-scale adaptor
     trunk = getattr(model.backbone, "bottom_up", model.backbone)
     res = {"backbone": type(getattr(trunk, "net", trunk)).__name__}
+    # every row measured on the same terms: BatchNorm statistics of a real forward, 100
+    # detections to postprocess (inference time), 1000 proposals / 100 detections (FLOPs)
+    model.eval()
+    calibrate_batchnorm(model, torch.rand(3, spec["size"], spec["size"], device=spec["device"]) * 255)
+    keep_all_detections(model)
     if not spec["no_flops"]:
         try:
-            res["gflops_per_image"], res["gflops_by_module"] = count_flops(model, spec["size"], spec["device"])
+            res["gflops_per_image"], res["gflops_by_module"] = count_flops(
+                model, spec["size"], spec["device"], calibrate=False)
         except Exception as e:  # noqa: BLE001
             res["gflops_error"] = repr(e)[:300]
     measure = dict(spec, target="model", amp="none", batch_size=1, no_flops=True)
