@@ -8,7 +8,7 @@ Resources and layout are those of ``studies/benchmarking_table.py``.
     python tools/study.py launch studies/ablation_fpn.py --executor slurm --partition gpu
     python tools/study.py collect studies/ablation_fpn.py
 """
-from vitdet_bench.study import Resources, Study, grid
+from vitdet_bench.study import COCO_TRAIN_SIZES, PAPER_RESOURCES, Study, grid
 
 study = Study(
     name="ablation_fpn",
@@ -16,8 +16,7 @@ study = Study(
               axes={"fpn_input": ["multiscale_d4_d2_3d4_d", "last_block_x4",
                                   "single_scale_no_adaptor"]},
               name="fpn_{fpn_input}"),
-    resources=Resources(nodes=8, gpus_per_node=8, cpus_per_task=10, time="24:00:00",
-                        images_per_gpu=1),
+    resources=PAPER_RESOURCES,
     rows=("fpn_input",),
-    dataset_sizes={"coco_2017_train": 117266},
+    dataset_sizes=COCO_TRAIN_SIZES,
 )

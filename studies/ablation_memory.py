@@ -13,15 +13,14 @@ table 2):
     python tools/ablation_memory.py output/studies/ablation_memory/mem_* \\
         --benchmark runs/mem_bench/benchmark.json --output runs/mem_table
 """
-from vitdet_bench.study import Resources, Study, grid
+from vitdet_bench.study import COCO_TRAIN_SIZES, PAPER_RESOURCES, Study, grid
 
 study = Study(
     name="ablation_memory",
     runs=grid("configs/ablations/mem_{strategy}.py",
               axes={"strategy": ["window", "window_global", "global_checkpoint", "global"]},
               name="mem_{strategy}"),
-    resources=Resources(nodes=8, gpus_per_node=8, cpus_per_task=10, time="24:00:00",
-                        images_per_gpu=1),
+    resources=PAPER_RESOURCES,
     rows=("strategy",),
-    dataset_sizes={"coco_2017_train": 117266},
+    dataset_sizes=COCO_TRAIN_SIZES,
 )

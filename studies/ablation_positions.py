@@ -10,7 +10,7 @@ table 3). The collected table has a row per (init, abs) and a column per rel.
     python tools/study.py launch studies/ablation_positions.py --executor slurm --partition gpu
     python tools/study.py collect studies/ablation_positions.py
 """
-from vitdet_bench.study import Resources, Study, grid
+from vitdet_bench.study import COCO_TRAIN_SIZES, PAPER_RESOURCES, Study, grid
 
 POSITIONS = "configs/ablations/pos_{init}_abs_{abs}_rel_{rel}.py"
 NAME = "pos_{init}_abs_{abs}_rel_{rel}"
@@ -21,8 +21,7 @@ study = Study(
                                "rel": ["zero", "rand", "no"]}, name=NAME)
     + grid(POSITIONS, axes={"init": ["beit"], "abs": ["rand", "no"],
                             "rel": ["pt", "zero", "rand", "no"]}, name=NAME),
-    resources=Resources(nodes=8, gpus_per_node=8, cpus_per_task=10, time="24:00:00",
-                        images_per_gpu=1),
+    resources=PAPER_RESOURCES,
     rows=("init", "abs"), columns=("rel",),
-    dataset_sizes={"coco_2017_train": 117266},
+    dataset_sizes=COCO_TRAIN_SIZES,
 )

@@ -8,7 +8,7 @@ the user's (placeholder paths under ``pretrained/``; ``plan`` names any that is 
     python tools/study.py launch studies/ablation_pretrain_length.py --executor slurm --partition gpu
     python tools/study.py collect studies/ablation_pretrain_length.py
 """
-from vitdet_bench.study import Resources, Study, grid
+from vitdet_bench.study import COCO_TRAIN_SIZES, PAPER_RESOURCES, Study, grid
 
 LENGTHS = "configs/ablations/pretrain_{init}_{pretrain_epochs}ep.py"
 NAME = "pretrain_{init}_{pretrain_epochs}ep"
@@ -18,8 +18,7 @@ study = Study(
     runs=grid(LENGTHS, axes={"init": ["mae"], "pretrain_epochs": [100, 200, 400, 800, 1600]},
               name=NAME)
     + grid(LENGTHS, axes={"init": ["beit"], "pretrain_epochs": [100, 200, 400, 800]}, name=NAME),
-    resources=Resources(nodes=8, gpus_per_node=8, cpus_per_task=10, time="24:00:00",
-                        images_per_gpu=1),
+    resources=PAPER_RESOURCES,
     rows=("init",), columns=("pretrain_epochs",),
-    dataset_sizes={"coco_2017_train": 117266},
+    dataset_sizes=COCO_TRAIN_SIZES,
 )

@@ -16,7 +16,7 @@ The pre-trained files go under pretrained/ (README, "Configs and pre-trained fil
 COCO under $DETECTRON2_DATASETS/coco. Relative paths are from the working directory:
 run from the repository root.
 """
-from vitdet_bench.study import Resources, Study, grid
+from vitdet_bench.study import COCO_TRAIN_SIZES, PAPER_RESOURCES, Study, grid
 
 INITIALIZATIONS = ["random", "supervised", "mocov3", "beit", "mae"]
 
@@ -25,10 +25,7 @@ study = Study(
     runs=grid("configs/{init}_vit{size}_mrcnn.py",
               axes={"init": INITIALIZATIONS, "size": ["b", "l"], "train.epochs": [25, 50, 100]},
               name="{init}_vit{size}_{train.epochs}ep"),
-    resources=Resources(nodes=8, gpus_per_node=8, cpus_per_task=10, time="24:00:00",
-                        images_per_gpu=1),
+    resources=PAPER_RESOURCES,
     rows=("init",), columns=("size", "train.epochs"),
-    # detectron2's COCO train2017 after dropping images without annotations (as the
-    # trainer counts it), so plan can count iterations where COCO is not at hand
-    dataset_sizes={"coco_2017_train": 117266},
+    dataset_sizes=COCO_TRAIN_SIZES,
 )

@@ -10,7 +10,7 @@ memory) is ``tools/complexity.py``, measured, not trained.
     python tools/study.py launch studies/complexity_scratch.py --executor slurm --partition gpu
     python tools/study.py collect studies/complexity_scratch.py
 """
-from vitdet_bench.study import Resources, Study, grid
+from vitdet_bench.study import COCO_TRAIN_SIZES, PAPER_RESOURCES, Study, grid
 
 EPOCHS = [25, 50, 100, 200, 400]
 
@@ -21,8 +21,7 @@ study = Study(
     + grid("configs/resnet/{depth}_mrcnn_scratch.py",
            axes={"depth": ["r50", "r101"], "train.epochs": EPOCHS},
            name="{depth}_scratch_{train.epochs}ep"),
-    resources=Resources(nodes=8, gpus_per_node=8, cpus_per_task=10, time="24:00:00",
-                        images_per_gpu=1),
+    resources=PAPER_RESOURCES,
     rows=("config",), columns=("train.epochs",),
-    dataset_sizes={"coco_2017_train": 117266},
+    dataset_sizes=COCO_TRAIN_SIZES,
 )

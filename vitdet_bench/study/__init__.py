@@ -3,6 +3,7 @@
 Public API::
 
     Study, Run, grid, Resources, load_study, StudyError     # study files (spec.py)
+    PAPER_RESOURCES, COCO_TRAIN_SIZES                       # the paper's cluster, COCO's size
     plan_study / launch_study / study_status / collect_study  # tools/study.py (runner.py)
     TrainJob                                                  # the submitit job (job.py)
 
@@ -10,9 +11,10 @@ See README "Running a study on a cluster" and ``studies/``.
 """
 from .job import TrainJob
 from .runner import collect_study, format_plan, format_status, launch_study, plan_study, study_status
-from .spec import Resources, Run, Study, StudyError, expand, grid, load_study
+from .spec import (COCO_TRAIN_SIZES, PAPER_RESOURCES, Resources, Run, Study, StudyError, expand, grid,
+                   load_study)
 from .state import RunStatus
 
 __all__ = ["Study", "Run", "grid", "Resources", "load_study", "StudyError", "expand", "TrainJob",
            "plan_study", "format_plan", "launch_study", "study_status", "format_status",
-           "collect_study", "RunStatus"]
+           "collect_study", "RunStatus", "PAPER_RESOURCES", "COCO_TRAIN_SIZES"]

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 __all__ = ["StudyError", "Resources", "Run", "Study", "grid", "load_study", "ExpandedRun",
-           "format_override"]
+           "format_override", "PAPER_RESOURCES", "COCO_TRAIN_SIZES"]
 
 
 class StudyError(ValueError):
@@ -216,6 +216,15 @@ class Study:
     columns: Sequence[str] = ()
     dataset_sizes: Mapping[str, int] = field(default_factory=dict)
     source: Optional[str] = None   # the study file (set by load_study)
+
+
+# The Benchmarking paper's cluster (Li et al. 2021): 8 nodes x 8 GPUs, one image per GPU
+# (batch 64), 24-hour slots (a run that needs longer is requeued and resumes).
+PAPER_RESOURCES = Resources(nodes=8, gpus_per_node=8, cpus_per_task=10, time="24:00:00",
+                            images_per_gpu=1)
+# detectron2's COCO train2017 after dropping images without annotations (as the trainer
+# counts it), so that plan can count iterations where COCO is not at hand.
+COCO_TRAIN_SIZES = {"coco_2017_train": 117266}
 
 
 @dataclass
