@@ -21,6 +21,16 @@ stamp="$venv/.vitdet_bench_installed"
 if [ ! -x "$py" ]; then
   echo "[install_env] creating virtual environment $venv"
   python3 -m venv "$venv"
+elif ! "$py" -m pip --version >/dev/null 2>&1; then
+  # A venv without pip: an install interrupted while the venv was being made.
+  if [ "$venv" = "$here/.venv" ]; then
+    echo "[install_env] $venv has no pip (an interrupted install?): re-creating it"
+    python3 -m venv --clear "$venv"
+  else
+    echo "[install_env] error: VITDET_VENV=$venv has no pip ($py -m pip fails); create it" \
+         "with 'python3 -m venv $venv' or point VITDET_VENV elsewhere" >&2
+    exit 2
+  fi
 fi
 pip_q() { "$py" -m pip install -q --disable-pip-version-check "$@" 2>&1 | grep -v "is ignored: it is neither" || true; }
 
