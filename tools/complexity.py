@@ -182,16 +182,19 @@ def count_flops(model, size, device, calibrate: bool = True):
     for m in poolers:
         m.gather_on_cpu = False
     thresholds = keep_all_detections(model)
-    with torch.no_grad(), benchmark.traceable_attention():
-        fca = _detector_flop_analysis(model, image)
-        fca.set_op_handle("aten::scaled_dot_product_attention", benchmark._sdpa_flop_handle)
-        fca.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-        total = fca.total()
-        parts = {k.split("detector.", 1)[-1]: v / 1e9 for k, v in fca.by_module().items()}
-        by_module = {k: parts[k] for k in ("backbone", "proposal_generator", "roi_heads") if k in parts}
-    for m in poolers:
-        m.gather_on_cpu = True
-    restore_thresholds(thresholds)
+    try:
+        with torch.no_grad(), benchmark.traceable_attention():
+            fca = _detector_flop_analysis(model, image)
+            fca.set_op_handle("aten::scaled_dot_product_attention", benchmark._sdpa_flop_handle)
+            fca.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+            total = fca.total()
+            parts = {k.split("detector.", 1)[-1]: v / 1e9 for k, v in fca.by_module().items()}
+            by_module = {k: parts[k] for k in ("backbone", "proposal_generator", "roi_heads") if k in parts}
+    finally:
+        # a failed count must not leave the timing that follows on the slow ROIAlign path
+        for m in poolers:
+            m.gather_on_cpu = True
+        restore_thresholds(thresholds)
     return total / 1e9, by_module
 
 
