@@ -12,7 +12,8 @@ drop-in subclass with the same arguments plus ``num_classes``; per image it:
    the file and image id);
 2. in training, drops (and counts, and logs the first few) annotations with an
    empty/negative/non-finite box, without a mask when masks are trained, and
-   polygon masks with < 3 points or zero area,
+   polygon masks with < 3 points or zero area (the rule of
+   :mod:`vitdet_bench.data.annotation_rules`, shared with validation and evaluation),
    and raises :class:`AnnotationError` for a class index outside
    ``[0, num_classes)``;
 3. then does exactly what ``DatasetMapper`` does (augment, tensor, transform
@@ -45,23 +46,27 @@ from detectron2.data import detection_utils as utils
 from detectron2.data import transforms as T
 from detectron2.structures import BitMasks, Boxes, BoxMode, Instances, PolygonMasks
 
-from .validate import (
+from .annotation_rules import (
     DEGENERATE_POLYGON,
     INVALID_BOX,
     MISSING_SEGMENTATION,
+    annotation_verdict,
+)
+from .validate import (
     AnnotationError,
     ImageFileError,
     ImageSizeMismatchError,
-    box_problem,
     missing_image_message,
     size_mismatch_message,
-    split_polygons,
     unreadable_image_message,
 )
 
 __all__ = ["RobustDatasetMapper"]
 
 logger = logging.getLogger(__name__)
+
+# Box modes whose boxes the drop rule can check; relative modes pass unchecked.
+_BOX_LAYOUTS = {BoxMode.XYWH_ABS: "xywh", BoxMode.XYXY_ABS: "xyxy"}
 
 
 class RobustDatasetMapper(DatasetMapper):
@@ -152,30 +157,24 @@ class RobustDatasetMapper(DatasetMapper):
                     "dicts need it (BoxMode.XYWH_ABS for COCO); load the json with "
                     "detectron2's load_coco_json or set it when building the dicts."
                 )
-            mode = BoxMode(ann["bbox_mode"])
-            if mode in (BoxMode.XYWH_ABS, BoxMode.XYXY_ABS):
-                why = box_problem(ann.get("bbox"), xywh=mode == BoxMode.XYWH_ABS)
-                if why is not None:
-                    self._record_skip(INVALID_BOX, f"Invalid box: {where} {why}; dropped.")
-                    continue
-            segm = ann.get("segmentation")
-            if self.use_instance_mask and not segm:
+            verdict = annotation_verdict(ann, masks=self.use_instance_mask,
+                                         box_layout=_BOX_LAYOUTS.get(BoxMode(ann["bbox_mode"])))
+            if verdict.kind == INVALID_BOX:
+                self._record_skip(INVALID_BOX,
+                                  f"Invalid box: {where} {verdict.reasons[0]}; dropped.")
+            elif verdict.kind == MISSING_SEGMENTATION:
                 # annotations_to_instances needs a mask on every instance or on none.
                 self._record_skip(MISSING_SEGMENTATION,
                                   f"Missing mask: {where} has no segmentation but the mapper "
                                   "trains masks; dropped.")
-                continue
-            if self.use_instance_mask and isinstance(segm, list):
-                good, reasons = split_polygons(segm)
-                if reasons:
-                    fate = "annotation dropped" if not good else "those polygons dropped"
-                    self._record_skip(DEGENERATE_POLYGON,
-                                      f"Degenerate polygon: {where}: {'; '.join(reasons)}; "
-                                      f"{fate}.")
-                    if not good:
-                        continue
-                    ann = dict(ann, segmentation=good)
-            kept.append(ann)
+            elif verdict.kind == DEGENERATE_POLYGON:
+                fate = "annotation dropped" if not verdict.keep else "those polygons dropped"
+                self._record_skip(DEGENERATE_POLYGON,
+                                  f"Degenerate polygon: {where}: {'; '.join(verdict.reasons)}; "
+                                  f"{fate}.")
+            ann = verdict.apply(ann)
+            if ann is not None:
+                kept.append(ann)
         return kept
 
     # ------------------------------------------------------------------ mapping

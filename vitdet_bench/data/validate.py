@@ -15,19 +15,32 @@ the rule is: a problem that means the labels are *wrong* (unknown category,
 a size that disagrees with the file, a missing file) stops the run with a
 message; a single unusable annotation (empty box, degenerate polygon) is
 dropped and counted, as detectron2 itself does for polygons with < 3 points
-and for boxes that become empty after cropping.
+and for boxes that become empty after cropping. Which annotations are dropped is
+one rule, :mod:`vitdet_bench.data.annotation_rules`, that the report, the mapper
+and :func:`evaluable_ground_truth` share.
 """
 from __future__ import annotations
 
 import collections
 import json
 import logging
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from detectron2.data.detection_utils import SizeMismatchError
+
+# The drop rule and its problem kinds live in annotation_rules; they are re-exported
+# here because the report, the mapper and the evaluation all speak of them.
+from .annotation_rules import (
+    DEGENERATE_POLYGON,
+    INVALID_BOX,
+    MISSING_SEGMENTATION,
+    annotation_verdict,
+    box_problem,
+    polygon_problem,
+    split_polygons,
+)
 
 __all__ = [
     "DataError", "ImageFileError", "ImageSizeMismatchError", "AnnotationError",
@@ -85,10 +98,8 @@ ERROR, WARNING, INFO = "error", "warning", "info"
 MISSING_IMAGE = "missing_image_file"
 UNREADABLE_IMAGE = "unreadable_image"
 SIZE_MISMATCH = "image_size_mismatch"
-INVALID_BOX = "invalid_box"
-DEGENERATE_POLYGON = "degenerate_polygon"
+# (INVALID_BOX, MISSING_SEGMENTATION and DEGENERATE_POLYGON come with the drop rule)
 INVALID_SEGMENTATION = "invalid_segmentation"
-MISSING_SEGMENTATION = "missing_segmentation"
 UNKNOWN_CATEGORY = "unknown_category"
 ANNOTATION_WITHOUT_IMAGE = "annotation_without_image"
 DUPLICATE_ID = "duplicate_id"
@@ -114,69 +125,6 @@ PROBLEM_SEVERITY: Dict[str, str] = {
 
 
 # ----------------------------------------------------------------------------- shared checks
-
-def _finite_numbers(values: Iterable[Any]) -> bool:
-    try:
-        return all(math.isfinite(float(v)) for v in values)
-    except (TypeError, ValueError):
-        return False
-
-
-def box_problem(bbox: Any, xywh: bool = True) -> Optional[str]:
-    """Why ``bbox`` cannot be used (None if it can). ``xywh``: COCO layout, else XYXY."""
-    if bbox is None:
-        return "has no bbox"
-    try:
-        values = [float(v) for v in bbox]
-    except (TypeError, ValueError):
-        return f"has a bbox that is not a list of numbers ({bbox!r})"
-    if len(values) != 4:
-        return f"has a bbox with {len(values)} values instead of 4 ({bbox!r})"
-    if not _finite_numbers(values):
-        return f"has a non-finite bbox {values}"
-    w, h = (values[2], values[3]) if xywh else (values[2] - values[0], values[3] - values[1])
-    if w <= 0 or h <= 0:
-        kind = "negative" if (w < 0 or h < 0) else "empty"
-        layout = "[x, y, w, h]" if xywh else "[x0, y0, x1, y1]"
-        article = "a" if kind == "negative" else "an"
-        return f"has {article} {kind} bbox {layout}={values} (width {w:g}, height {h:g})"
-    return None
-
-
-def _shoelace_area(xy: Sequence[float]) -> float:
-    xs, ys = xy[0::2], xy[1::2]
-    n = len(xs)
-    return 0.5 * abs(sum(xs[i] * ys[(i + 1) % n] - xs[(i + 1) % n] * ys[i] for i in range(n)))
-
-
-def polygon_problem(polygon: Any) -> Optional[str]:
-    """Why one flat COCO polygon [x0, y0, x1, y1, ...] is unusable (None if usable)."""
-    try:
-        values = [float(v) for v in polygon]
-    except (TypeError, ValueError):
-        return "is not a flat list of numbers"
-    if len(values) % 2 == 1:
-        return f"has an odd number of coordinates ({len(values)})"
-    if len(values) < 6:
-        return f"has {len(values) // 2} point(s); a polygon needs at least 3"
-    if not _finite_numbers(values):
-        return "has non-finite coordinates"
-    if _shoelace_area(values) < 1e-6:
-        return "has zero area (all points on one line)"
-    return None
-
-
-def split_polygons(segmentation: List[Any]) -> Tuple[List[Any], List[str]]:
-    """(usable polygons, reasons for each unusable one) of a polygon segmentation."""
-    good, reasons = [], []
-    for i, poly in enumerate(segmentation):
-        why = polygon_problem(poly)
-        if why is None:
-            good.append(poly)
-        else:
-            reasons.append(f"polygon {i} {why}")
-    return good, reasons
-
 
 def read_image_size(path: str, decode: bool = False) -> Tuple[int, int]:
     """(width, height) of an image file as detectron2 will see it (EXIF rotation applied).
@@ -391,23 +339,28 @@ def _check_annotation(report: ValidationReport, ann: dict, image: Optional[dict]
             f"declared in {json_path!r} (ids {_id_ranges(category_ids)}). Training cannot map it "
             "to a class; fix the id or add the category.",
             image_id=image_id, annotation_id=ann_id, file_name=file_name))
-    why = box_problem(ann["bbox"], xywh=True)
-    if why is not None:
+    # What training does with the annotation (masks trained: the strictest case), one
+    # problem per dropped annotation, as the mapper counts it; crowd regions are kept.
+    verdict = annotation_verdict(ann, masks=True)
+    if verdict.kind == INVALID_BOX:
         report.add(Problem(
             INVALID_BOX,
-            f"Invalid box: {where}, file {file_name!r}, {why}. The training mapper drops this "
-            "annotation and counts it.",
+            f"Invalid box: {where}, file {file_name!r}, {verdict.reasons[0]}. The training "
+            "mapper drops this annotation and counts it.",
             image_id=image_id, annotation_id=ann_id, file_name=file_name))
+    elif verdict.kind == MISSING_SEGMENTATION:
+        # Fine for box-only training, but detectron2 cannot batch masked and
+        # mask-less instances together (KeyError in annotations_to_instances).
+        report.add(Problem(
+            MISSING_SEGMENTATION,
+            f"Missing mask: {where}, file {file_name!r}, has no segmentation. A mask-training "
+            "mapper drops this annotation and counts it; box-only training keeps it.",
+            image_id=image_id, annotation_id=ann_id, file_name=file_name))
+        return
+    # A malformed segmentation is wrong labels, not a droppable annotation: an error
+    # whatever the rule decided above.
     seg = ann.get("segmentation")
-    if seg is None or (isinstance(seg, list) and len(seg) == 0):
-        if not ann.get("iscrowd", 0):
-            # Fine for box-only training, but detectron2 cannot batch masked and
-            # mask-less instances together (KeyError in annotations_to_instances).
-            report.add(Problem(
-                MISSING_SEGMENTATION,
-                f"Missing mask: {where}, file {file_name!r}, has no segmentation. A mask-training "
-                "mapper drops this annotation and counts it; box-only training keeps it.",
-                image_id=image_id, annotation_id=ann_id, file_name=file_name))
+    if not seg:
         return
     if isinstance(seg, dict):
         if not (isinstance(seg.get("size"), list) and len(seg["size"]) == 2 and "counts" in seg):
@@ -424,14 +377,13 @@ def _check_annotation(report: ValidationReport, ann: dict, image: Optional[dict]
             f"{type(seg).__name__}; COCO allows a list of polygons or an RLE dict.",
             image_id=image_id, annotation_id=ann_id, file_name=file_name))
         return
-    good, reasons = split_polygons(seg)
-    if reasons:
-        fate = ("the whole annotation is dropped (no usable polygon is left)" if not good
-                else f"those polygon(s) are dropped, {len(good)} usable one(s) kept")
+    if verdict.kind == DEGENERATE_POLYGON:
+        fate = ("the whole annotation is dropped (no usable polygon is left)" if not verdict.keep
+                else f"those polygon(s) are dropped, {len(verdict.polygons)} usable one(s) kept")
         report.add(Problem(
             DEGENERATE_POLYGON,
-            f"Degenerate polygon: {where}, file {file_name!r}: {'; '.join(reasons)}. In training "
-            f"{fate}, and counted.",
+            f"Degenerate polygon: {where}, file {file_name!r}: {'; '.join(verdict.reasons)}. "
+            f"In training {fate}, and counted.",
             image_id=image_id, annotation_id=ann_id, file_name=file_name))
 
 
@@ -572,9 +524,10 @@ def evaluable_ground_truth(json_file: str, out_file: str, masks: bool = True
     pycocotools crashes deep inside on a polygon with fewer than 3 points (a 2-point
     polygon is even taken for a box) and on a non-crowd annotation without a
     segmentation when masks are evaluated. The same annotations the training mapper
-    drops are dropped here, counted and logged: non-crowd ones with an empty,
-    negative or non-finite box, and -- with ``masks`` -- unusable polygons (the whole
-    annotation when none is left) and missing segmentations. When nothing needs
+    drops are dropped here, counted and logged, by the same rule
+    (:func:`vitdet_bench.data.annotation_rules.annotation_verdict`): non-crowd ones with
+    an empty, negative or non-finite box, and -- with ``masks`` -- missing
+    segmentations and unusable polygons (the whole annotation when none is left). When nothing needs
     dropping this returns ``json_file`` itself and writes nothing; otherwise the
     cleaned copy goes to ``out_file`` (atomically) and metrics are over the objects
     that remain.
@@ -586,33 +539,20 @@ def evaluable_ground_truth(json_file: str, out_file: str, masks: bool = True
     examples: List[str] = []
     kept = []
     for ann in data["annotations"]:
-        if not isinstance(ann, dict) or ann.get("iscrowd", 0):
+        if not isinstance(ann, dict):
             kept.append(ann)
             continue
-        where = _describe_annotation(ann.get("id"), ann.get("image_id"))
-        kind = None
-        if box_problem(ann.get("bbox"), xywh=True) is not None:
-            kind = INVALID_BOX
-        elif masks:
-            seg = ann.get("segmentation")
-            if seg is None or (isinstance(seg, list) and len(seg) == 0):
-                kind = MISSING_SEGMENTATION
-            elif isinstance(seg, list):
-                good, reasons = split_polygons(seg)
-                if reasons:
-                    counts[DEGENERATE_POLYGON] += 1
-                    if len(examples) < 5:
-                        examples.append(f"{where}: {'; '.join(reasons)}")
-                    if good:
-                        ann = dict(ann, segmentation=good)
-                    else:
-                        continue
-        if kind is not None:
-            counts[kind] += 1
+        verdict = annotation_verdict(ann, masks=masks)
+        if verdict.kind is not None:
+            counts[verdict.kind] += 1
             if len(examples) < 5:
-                examples.append(f"{where}: {kind}")
-            continue
-        kept.append(ann)
+                where = _describe_annotation(ann.get("id"), ann.get("image_id"))
+                detail = ("; ".join(verdict.reasons) if verdict.kind == DEGENERATE_POLYGON
+                          else verdict.kind)
+                examples.append(f"{where}: {detail}")
+        ann = verdict.apply(ann)
+        if ann is not None:
+            kept.append(ann)
     if not counts:
         return json_file, {}
     data["annotations"] = kept
