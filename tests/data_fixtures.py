@@ -1,7 +1,8 @@
 """Shared helpers for the data-layer tests: tiny synthetic splits, coco128, broken datasets.
 
-Imported by tests/test_data_*.py (this folder is put on sys.path by them, so it
-works with or without a tests/__init__.py).
+Helpers are imported by the tests (pytest.ini puts tests/ on the import path); the
+``tiny_shapes`` fixture is available everywhere through ``pytest_plugins`` in
+tests/conftest.py.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def coco128_or_skip() -> Tuple[str, str]:
     image_root = os.path.join(base, "train2017")
     if not (os.path.isfile(json_file) and os.path.isdir(image_root)):
         pytest.skip(f"coco128 not found at {base!r}: set DETECTRON2_DATASETS to the folder "
-                    "that contains coco128/ (e.g. /work/shared/datasets)")
+                    "that holds coco128/ (detectron2's dataset root, default ./datasets)")
     return json_file, image_root
 
 

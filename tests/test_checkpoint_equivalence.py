@@ -8,12 +8,9 @@ the loader must drop both), and for BEiT - whose timm model always has a class
 token - the reference runs timm's own blocks on the patch tokens with timm's
 shared bias sliced to the patch-patch part (``tests/checkpoint_fixtures.beit_tokens``).
 """
-import os
-import sys
 
 import torch
 
-sys.path.insert(0, os.path.dirname(__file__))
 import checkpoint_fixtures as F
 from vitdet_bench.checkpoint import load_pretrained
 

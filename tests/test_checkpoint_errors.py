@@ -1,14 +1,11 @@
 """Every bad checkpoint stops with a message naming the file and the offending keys."""
-import os
-import sys
 
 import pytest
 import torch
 
-sys.path.insert(0, os.path.dirname(__file__))
-import checkpoint_fixtures as F  # noqa: E402
-from vitdet_bench.checkpoint import CheckpointError, load_pretrained, register_format  # noqa: E402
-from vitdet_bench.utils.io import atomic_torch_save, atomic_write_bytes  # noqa: E402
+import checkpoint_fixtures as F
+from vitdet_bench.checkpoint import CheckpointError, load_pretrained, register_format
+from vitdet_bench.utils.io import atomic_torch_save, atomic_write_bytes
 
 
 def test_missing_file(tmp_path):

@@ -185,10 +185,6 @@ def test_broken_and_foreign_files_fail_clearly(tmp_path):
     with pytest.raises(CheckpointError, match="expected a pickled dict, got list"):
         load_pretrained(net, tmp_path / "list.pkl")
     # a ViT checkpoint into a ResNet, and a ResNet checkpoint into a ViT
-    import os
-    import sys
-
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from checkpoint_fixtures import make_mae, our_vit
 
     make_mae(tmp_path / "mae.pth")

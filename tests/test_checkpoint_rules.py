@@ -1,14 +1,11 @@
 """The paper's transfer rules (section 4), one test each, plus the random init and the report."""
 import json
-import os
-import sys
 
 import torch
 
-sys.path.insert(0, os.path.dirname(__file__))
-import checkpoint_fixtures as F  # noqa: E402
-from vitdet_bench.checkpoint import LoadReport, init_random, load_pretrained  # noqa: E402
-from vitdet_bench.layers import resize_abs_pos_embed, resize_rel_pos_table  # noqa: E402
+import checkpoint_fixtures as F
+from vitdet_bench.checkpoint import LoadReport, init_random, load_pretrained
+from vitdet_bench.layers import resize_abs_pos_embed, resize_rel_pos_table
 
 
 def _detector_like_vit(**kw):

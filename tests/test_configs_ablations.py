@@ -15,20 +15,18 @@
 import functools
 import glob
 import os
-import sys
 
 import pytest
 import torch
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "tests"))
 
-import vitdet_bench  # noqa: E402,F401
-from detectron2.config import LazyConfig, instantiate  # noqa: E402
-from omegaconf import DictConfig, ListConfig, OmegaConf  # noqa: E402
+import vitdet_bench  # noqa: F401
+from detectron2.config import LazyConfig, instantiate
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
-import checkpoint_fixtures as F  # noqa: E402
-from vitdet_bench.checkpoint import load_pretrained  # noqa: E402
+import checkpoint_fixtures as F
+from vitdet_bench.checkpoint import load_pretrained
 
 FLAGSHIP = "mae_vitb_mrcnn"
 BOOKKEEPING = ("train.output_dir", "train.vitdet_bench")

@@ -7,25 +7,21 @@ either yields clean batches with counted skips or stops early with the message.
 """
 import copy
 import logging
-import os
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-from data_fixtures import (  # noqa: E402,F401
+from data_fixtures import (  # noqa: F401
     assert_clean_batch,
     coco128_or_skip,
     load_json,
     make_broken_dataset,
-    tiny_shapes,
     write_json,
 )
 
-import vitdet_bench  # noqa: E402,F401
-from detectron2.data import MetadataCatalog, build_detection_train_loader  # noqa: E402
-from detectron2.structures import BoxMode  # noqa: E402
-from vitdet_bench.data import (  # noqa: E402
+import vitdet_bench  # noqa: F401
+from detectron2.data import MetadataCatalog, build_detection_train_loader
+from detectron2.structures import BoxMode
+from vitdet_bench.data import (
     AnnotationError,
     DatasetValidationError,
     ImageFileError,
@@ -35,7 +31,7 @@ from vitdet_bench.data import (  # noqa: E402
     load_coco_json_checked,
     validate_coco_json,
 )
-from vitdet_bench.data import validate as V  # noqa: E402
+from vitdet_bench.data import validate as V
 
 # corruption -> (report kind, what training does)
 #   ("raise", ErrorType, message start)   the mapper stops the loader with the message

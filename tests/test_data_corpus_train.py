@@ -21,19 +21,16 @@ fresh child per run) so that the imports are paid once.
 """
 import json
 import os
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-from data_fixtures import (  # noqa: E402,F401
+from data_fixtures import (  # noqa: F401
     SKIPPED_CORRUPTIONS,
     coco128_dir,
     load_json,
     make_broken_dataset,
-    tiny_shapes,
 )
-from engine_fixtures.cli_runner import run_cli_cases, cli_env  # noqa: E402
+from engine_fixtures.cli_runner import run_cli_cases, cli_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CFG = os.path.join(ROOT, "tests", "engine_fixtures", "corpus_rcnn.py")

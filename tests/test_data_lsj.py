@@ -1,20 +1,17 @@
 """LSJ augmentation and mappers: fixed padded crops, masks and boxes kept consistent."""
-import os
-import sys
 
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, os.path.dirname(__file__))
-from data_fixtures import coco128_or_skip, tiny_shapes  # noqa: E402,F401
+from data_fixtures import coco128_or_skip
 
-import vitdet_bench  # noqa: E402,F401
-from detectron2.config import LazyCall as L  # noqa: E402
-from detectron2.config import instantiate  # noqa: E402
-from detectron2.data import DatasetCatalog  # noqa: E402
-from detectron2.data import transforms as T  # noqa: E402
-from vitdet_bench.data import (  # noqa: E402
+import vitdet_bench  # noqa: F401
+from detectron2.config import LazyCall as L
+from detectron2.config import instantiate
+from detectron2.data import DatasetCatalog
+from detectron2.data import transforms as T
+from vitdet_bench.data import (
     RobustDatasetMapper,
     build_lsj_augmentations,
     build_lsj_train_mapper,

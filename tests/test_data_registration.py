@@ -1,16 +1,14 @@
 """Dataset registration: names, metadata, lazy generation, coco128."""
 import os
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-from data_fixtures import TINY_CONFIG, coco128_or_skip, load_json  # noqa: E402
+from data_fixtures import TINY_CONFIG, coco128_or_skip, load_json
 
-import vitdet_bench  # noqa: E402,F401
-import vitdet_bench.data as vdata  # noqa: E402
-from detectron2.data import DatasetCatalog, MetadataCatalog  # noqa: E402
-from vitdet_bench.data.synthetic_shapes import SHAPE_CLASSES  # noqa: E402
+import vitdet_bench  # noqa: F401
+import vitdet_bench.data as vdata
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from vitdet_bench.data.synthetic_shapes import SHAPE_CLASSES
 
 ALL_NAMES = ("shapes_train", "shapes_val", "coco128_train", "coco128_val", "coco128_first16")
 

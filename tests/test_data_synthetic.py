@@ -2,18 +2,16 @@
 import dataclasses
 import multiprocessing
 import os
-import sys
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-from data_fixtures import TINY_CONFIG, load_json, tiny_shapes  # noqa: E402,F401
+from data_fixtures import TINY_CONFIG, load_json
 
-import vitdet_bench  # noqa: E402,F401
-import pycocotools.mask as mask_util  # noqa: E402
-import shapely.geometry as sg  # noqa: E402
-from vitdet_bench.data.synthetic_shapes import (  # noqa: E402
+import vitdet_bench  # noqa: F401
+import pycocotools.mask as mask_util
+import shapely.geometry as sg
+from vitdet_bench.data.synthetic_shapes import (
     GENERATOR_VERSION,
     SHAPE_CLASSES,
     SyntheticShapesConfig,

@@ -30,7 +30,7 @@ def _run(root, name, *, max_iter=1000, seed=1, label_epochs=6.67, lr=0.001, box=
         "      net: {_target_: vitdet_bench.modeling.ViT, depth: 8, embed_dim: 128}\n"
         f"optimizer:\n  lr: {lr}\n"
         f"train:\n  epochs: null\n  init_checkpoint: ''\n  max_iter: {max_iter}\n"
-        f"  num_train_images: {images}\n  output_dir: /work/runs/{name}\n  seed: {seed}\n"
+        f"  num_train_images: {images}\n  output_dir: output/{name}\n  seed: {seed}\n"
         f"  vitdet_bench: {{epochs: {label_epochs}, init: random, model_size: T}}\n" + extra)
     (d / "report.json").write_text(json.dumps({"bbox": {"coco": {"AP": box}},
                                                "segm": {"coco": {"AP": mask}}}))

@@ -22,10 +22,8 @@ import logging
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import vitdet_bench  # noqa: E402,F401  (compat bridges before detectron2)
-from vitdet_bench.evaluation import EvaluationInputError  # noqa: E402
+import vitdet_bench  # noqa: F401  (compat bridges before detectron2)
+from vitdet_bench.evaluation import EvaluationInputError
 
 
 def _bootstrap_args(ap, what: str) -> None:

@@ -20,10 +20,8 @@ import logging
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import vitdet_bench  # noqa: E402,F401
-from vitdet_bench.evaluation import EvaluationInputError  # noqa: E402
+import vitdet_bench  # noqa: F401
+from vitdet_bench.evaluation import EvaluationInputError
 
 
 def main(argv=None) -> int:

@@ -136,7 +136,8 @@ def _coco128_missing_message(name: str, json_file: str, image_root: str) -> str:
         f"{image_root!r} do not exist. coco128 is looked up under the detectron2 dataset "
         "root, the environment variable DETECTRON2_DATASETS (currently "
         f"{os.environ.get('DETECTRON2_DATASETS', '<unset>, so ./datasets')!r}); set it to the "
-        "folder that contains coco128/ (e.g. export DETECTRON2_DATASETS=/work/shared/datasets) "
+        "folder that holds the datasets by name (coco/, coco128/, ...), so that "
+        "$DETECTRON2_DATASETS/coco128/annotations/instances_train2017.json exists, "
         "before vitdet_bench.data is imported, or call register_all(datasets_root=..., "
         "overwrite=True)."
     )
