@@ -1,8 +1,7 @@
 """ViT-B Mask R-CNN fine-tuned from MAE, 100 epochs: the flagship recipe.
 
 "Benchmarking Detection Transfer Learning with Vision Transformers" (Li et al.
-2021). The paper's appendix could not be read where this file was written;
-each value below names its source.
+2021). Each value below names its source (all sources: docs/provenance.md).
 
 | setting              | value                         | source                                  |
 |----------------------|-------------------------------|-----------------------------------------|

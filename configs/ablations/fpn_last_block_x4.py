@@ -3,9 +3,8 @@ input).
 
 Li et al. 2021, the single-scale vs multi-scale table (ViT-B, MAE init): the multi-scale
 adaptor's 4x / 2x / 1x / 0.5x modules and the FPN stay, but all read block d (11) instead of
-blocks d/4, d/2, 3d/4, d. The paper's text could not be read where this file was written
-(only its abstract was reachable), so the published figure is not quoted; the row follows
-the issue's description of the table.
+blocks d/4, d/2, 3d/4, d.
+Where the row and its published figure come from: docs/provenance.md.
 """
 from ..mae_vitb_mrcnn import dataloader, lr_multiplier, model, optimizer, train
 

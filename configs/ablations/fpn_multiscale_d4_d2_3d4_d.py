@@ -1,10 +1,8 @@
 """FPN input ablation, row "multi-scale adaptor fed by blocks d/4, d/2, 3d/4, d" (the default).
 
 Li et al. 2021, the single-scale vs multi-scale table (ViT-B, MAE init). Identical to the
-flagship (configs/mae_vitb_mrcnn.py); here so that the table's rows are all files. The
-paper's text could not be read where this file was written (only its abstract was
-reachable), so the published figure is not quoted; the row follows the issue's description
-of the table.
+flagship (configs/mae_vitb_mrcnn.py); here so that the table's rows are all files.
+Where the row and its published figure come from: docs/provenance.md.
 """
 from ..mae_vitb_mrcnn import dataloader, lr_multiplier, model, optimizer, train
 

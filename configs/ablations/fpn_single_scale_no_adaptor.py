@@ -4,9 +4,7 @@ Li et al. 2021, the single-scale vs multi-scale table (ViT-B, MAE init). The las
 stride-16 map goes through a one-level BN FPN (1x1 lateral + 3x3 output conv to 256
 channels, no P6) as ``p4``; the RPN has one level with all five anchor sizes (15 anchors per
 position, as detectron2's single-level C4 RPN), and both ROI poolers read ``p4`` at 1/16.
-The paper's text could not be read where this file was written (only its abstract was
-reachable), so the published figure is not quoted; the row follows the issue's description
-of the table.
+Where the row and its published figure come from: docs/provenance.md.
 """
 from detectron2.config import LazyCall as L
 

@@ -3,9 +3,8 @@
 Li et al. 2021, the memory and time reduction strategies table (ViT-B, MAE init): box AP,
 training time per iteration and peak memory side by side. The AP comes from training this
 file; time and memory from ``tools/benchmark.py`` on the same config;
-``tools/ablation_memory.py`` joins them into the table (docs/ablations.md). The paper's text
-could not be read where this file was written (only its abstract was reachable), so the
-published figure is not quoted; the row follows the issue's description of the table.
+``tools/ablation_memory.py`` joins them into the table (docs/ablations.md).
+Where the row and its published figure come from: docs/provenance.md.
 """
 from ..mae_vitb_mrcnn import dataloader, lr_multiplier, model, optimizer, train
 

@@ -5,9 +5,8 @@ relative position biases, each pre-trained / random / zero / absent).
   abs: none (use_abs_pos=False)
   rel: random (trunc-normal 0.02), learned
 How: ``rel_pos_init='random'`` + ``train.init_keep`` keeps the random tables (the loader's
-paper rule would zero them). The paper's text could not be read where this file was written
-(only its abstract was reachable), so the published figure is not quoted; the row follows
-the issue's description of the table.
+paper rule would zero them).
+Where the row and its published figure come from: docs/provenance.md.
 """
 from ..mae_vitb_mrcnn import dataloader, lr_multiplier, model, optimizer, train
 

@@ -4,9 +4,7 @@ Li et al. 2021, the positional-information table (ViT-B; absolute position embed
 relative position biases, each pre-trained / random / zero / absent).
   abs: pre-trained (transferred, interpolated)
   rel: zero-initialized, learned
-The paper's text could not be read where this file was written (only its abstract was
-reachable), so the published figure is not quoted; the row follows the issue's description
-of the table.
+Where the row and its published figure come from: docs/provenance.md.
 """
 from ..mae_vitb_mrcnn import dataloader, lr_multiplier, model, optimizer, train
 

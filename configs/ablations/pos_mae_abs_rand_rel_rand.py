@@ -6,9 +6,8 @@ relative position biases, each pre-trained / random / zero / absent).
   rel: random (trunc-normal 0.02), learned
 How: ``train.init_keep`` keeps the ViT's fresh random ``pos_embed`` instead of MAE's;
 ``rel_pos_init='random'`` + ``train.init_keep`` keeps the random tables (the loader's paper
-rule would zero them). The paper's text could not be read where this file was written (only
-its abstract was reachable), so the published figure is not quoted; the row follows the
-issue's description of the table.
+rule would zero them).
+Where the row and its published figure come from: docs/provenance.md.
 """
 from ..mae_vitb_mrcnn import dataloader, lr_multiplier, model, optimizer, train
 

@@ -3,10 +3,8 @@
 Li et al. 2021, the pre-training epochs figure (box AP after fine-tuning vs pre-training
 length). The only change is the checkpoint: the file is the user's (public releases exist
 only for some lengths); its name here is a placeholder to override with
-``train.init_checkpoint=...``. The lengths follow the MAE/BEiT papers' schedules. The
-paper's text could not be read where this file was written (only its abstract was
-reachable), so the published figure is not quoted; the row follows the issue's description
-of the table.
+``train.init_checkpoint=...``. The lengths follow the MAE/BEiT papers' schedules.
+Where the row and its published figure come from: docs/provenance.md.
 """
 from ..beit_vitb_mrcnn import dataloader, lr_multiplier, model, optimizer, train
 

@@ -2,8 +2,8 @@
 
 As ``r50_mrcnn_scratch.py`` (same detector, data, AdamW recipe and schedule; sources
 there) with ResNet-101. From scratch it reaches 48.9 box AP, as ViT-B from scratch does,
-with AP still rising to ~400 fine-tuning epochs (ViT-B peaks at ~200) (figures from the
-project's issue; the paper's table could not be read where this file was written).
+with AP still rising to ~400 fine-tuning epochs (ViT-B peaks at ~200); where these
+figures come from: docs/provenance.md.
 """
 from .r50_mrcnn_scratch import dataloader, lr_multiplier, model, optimizer, train
 

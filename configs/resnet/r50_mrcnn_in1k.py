@@ -2,13 +2,13 @@
 
 The supervised ResNet row of the paper's complexity comparison (Li et al. 2021): the
 same detector, data and schedule machinery as the ViT recipes, the backbone
-initialized from torchvision's ImageNet-1k ResNet-50. The paper's exact ResNet
-fine-tuning hyper-parameters could not be read where this file was written.
+initialized from torchvision's ImageNet-1k ResNet-50. The fine-tuning hyper-parameters
+are this project's (the paper's ResNet values are not quoted; docs/provenance.md).
 
 | setting        | value | source |
 |----------------|-------|--------|
 | backbone       | detectron2 ResNet-50, BN (SyncBN under several processes), stride in the 3x3 conv, freeze_at 0 | torchvision layout; paper sec. 5 |
-| optimizer      | AdamW, lr 1e-4, wd 0.1, no layer decay | the flagship's (mae_vitb_mrcnn.py); paper value not read |
+| optimizer      | AdamW, lr 1e-4, wd 0.1, no layer decay | the flagship's (mae_vitb_mrcnn.py); paper value not quoted |
 | schedule       | 100 epochs | as the pre-trained ViT recipes |
 | input          | RGB, ImageNet mean / std (the flagship's) | torchvision's normalization |
 | init           | ``pretrained/resnet50-0676ba61.pth`` (torchvision IMAGENET1K_V1 state dict) | pytorch/vision model zoo |
