@@ -126,5 +126,6 @@ def test_report_and_evaluation_ground_truth_drop_the_same_annotations(tmp_path):
     assert [a["id"] for a in kept] == [1, 4, 6]
     assert kept[1]["segmentation"] == [SQUARE]
     # box-only evaluation keeps what only a mask would drop
-    _, box_counts = evaluable_ground_truth(str(json_file), str(tmp_path / "boxes.json"), masks=False)
+    _, box_counts = evaluable_ground_truth(str(json_file), str(tmp_path / "boxes.json"),
+                                           masks=False)
     assert box_counts == {INVALID_BOX: 1}

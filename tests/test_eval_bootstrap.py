@@ -174,6 +174,7 @@ def test_compare_bad_inputs_name_the_files(runs, tmp_path, coco128):
     assert str(d) in str(e.value) and "--iou-type bbox" in str(e.value)
 
 
+@pytest.mark.slow  # the command line end to end, in a fresh interpreter
 def test_compare_cli_label_twice_and_seed_lists(runs, tmp_path):
     env = dict(os.environ, MPLBACKEND="Agg")
     cli = [sys.executable, "tools/analyze.py", "compare", "--output", str(tmp_path / "o"),

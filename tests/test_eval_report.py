@@ -165,6 +165,7 @@ def _cli(*args):
                           capture_output=True, timeout=300)
 
 
+@pytest.mark.slow  # the command line end to end, in a fresh interpreter
 def test_analyze_cli_report_compare_and_bad_input(coco128_case, tmp_path):
     gt_path, res_path, _ = coco128_case
     p = _cli("tools/analyze.py", "--gt", gt_path, "--results", os.path.dirname(res_path),
@@ -219,6 +220,7 @@ def _cfg(init=None, size=None, epochs=None, ckpt="", dim=768, seed=42, max_iter=
             f"  num_train_images: 1000\n  seed: {seed}\n  output_dir: /somewhere/{seed}\n{extra}")
 
 
+@pytest.mark.slow  # the command line end to end, in a fresh interpreter
 def test_collect_runs_table_csv_and_plot(tmp_path):
     root = tmp_path / "runs"
     # folder names deliberately lie: identification comes from config.yaml
