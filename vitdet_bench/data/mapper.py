@@ -149,7 +149,9 @@ class RobustDatasetMapper(DatasetMapper):
                     "ids to them); check the json's categories and the dataset registration."
                 )
             if ann.get("iscrowd", 0):
-                kept.append(ann)  # DatasetMapper drops crowd regions in training anyway
+                # kept, as by the drop rule; checked first so a crowd region needs no
+                # bbox_mode (DatasetMapper leaves crowd regions out of the targets anyway)
+                kept.append(ann)
                 continue
             if "bbox_mode" not in ann:
                 raise AnnotationError(
