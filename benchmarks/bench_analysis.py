@@ -33,7 +33,6 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 
 OURS = r"""
 import json, resource, sys, time

@@ -9,7 +9,7 @@ The first ``--warmup`` batches (worker start-up, first file reads) are excluded;
 then ``--batches`` batches are timed. Note that on a shared machine the numbers
 depend on what else runs; the JSON records the CPU count and load average.
 
-    DETECTRON2_DATASETS=/work/shared/datasets \\
+    DETECTRON2_DATASETS=path/to/datasets \\
         python benchmarks/bench_dataloader.py --workers 0 1 2 --output runs/bench_dataloader.json
 """
 from __future__ import annotations

@@ -1,16 +1,17 @@
 #!/usr/bin/env python
-"""The GPU check in one call: install what is missing, ``pytest -m cuda``, then the GPU table.
+"""The project's GPU benchmark suite, measuring step: ``pytest -m cuda``, then the GPU table.
 
     bash benchmarks/gpu_suite.sh --out runs/gpu_suite            # on a machine with one GPU
     bash benchmarks/gpu_suite.sh --out runs/gpu_suite --quick    # equivalence tests + 1 cell
     bash benchmarks/gpu_suite.sh --device cpu --tiny --out DIR   # CPU rehearsal (CI)
-    bash benchmarks/gpu_suite.sh --prepare-wheels .whl           # here, with PyPI: wheels to carry
+    bash benchmarks/gpu_suite.sh --prepare-wheels .whl           # with PyPI: wheels for a GPU machine
 
-Writes under ``--out``: ``junit.xml`` and ``pytest.log`` (the CUDA instances of the
-device-parametrized tests), ``benchmark.json`` (every cell of every config, with the
-environment and each phase's wall time), ``benchmark.md`` (the table, SDPA against the
-plain path per strategy), ``summary.md`` and ``suite.log``: six files, so the folder
-comes back whole from a lent machine (at most 8 files there).
+Runs on any CUDA machine; ``gpu_suite.sh`` first installs what the machine lacks
+(``benchmarks/gpu_wheels.py``, the packaging step). Writes under ``--out``: ``junit.xml``
+and ``pytest.log`` (the CUDA instances of the device-parametrized tests),
+``benchmark.json`` (every cell of every config, with the environment and each phase's
+wall time), ``benchmark.md`` (the table, SDPA against the plain path per strategy),
+``summary.md`` and ``suite.log``: six plain files, easy to copy back from a remote machine.
 
 The table is ``tools/benchmark.py --target model`` (the whole detector's training step:
 forward, backward and AdamW; batch 2 at 1024x1024, bf16 autocast; inference per image),
@@ -20,7 +21,6 @@ paths. Adding a config is one line in ``BENCHMARKS``.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -31,10 +31,14 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Optional
+
+import vitdet_bench  # noqa: F401  (before detectron2)
+from vitdet_bench.modeling.backbone import ATTENTION_STRATEGIES
+from vitdet_bench.utils.io import atomic_write_json, atomic_write_text
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STRATEGIES = ("window", "window_global", "global_checkpoint", "global")
+STRATEGIES = ATTENTION_STRATEGIES
 PATHS = ("sdpa", "plain")
 
 
@@ -69,131 +73,8 @@ CUDA_TEST_FILES = ("tests/test_cuda_paths.py", "tests/test_vit_perf_checkpoint.p
 # --quick keeps the equivalence tests only.
 QUICK_TESTS = "agree or close_to_float64 or matches_detectron2 or same_outputs or same_result"
 
-# What the suite imports, as (module, distribution, version tested here, carried as a wheel).
-# A GPU image usually has torch and the scientific stack; the rest travels as wheels
-# (--prepare-wheels), because such a machine may reach no package index.
-REQUIREMENTS = [
-    ("torch", "torch", None, False),
-    ("torchvision", "torchvision", None, False),
-    ("numpy", "numpy", None, False),
-    ("PIL", "pillow", None, False),
-    ("matplotlib", "matplotlib", None, False),
-    ("cv2", "opencv-python-headless", None, False),
-    ("yaml", "PyYAML", None, False),
-    ("tqdm", "tqdm", None, False),
-    ("psutil", "psutil", None, False),
-    ("tensorboard", "tensorboard", None, False),
-    ("pytest", "pytest", None, False),
-    ("timm", "timm", "1.0.31", True),
-    ("detectron2", "pb1-detectron2", "0.6", True),
-    ("fvcore", "fvcore", "0.1.5.post20221221", True),
-    ("iopath", "iopath", "0.1.9", True),
-    ("portalocker", "portalocker", "4.4.2", True),
-    ("omegaconf", "omegaconf", "2.3.1", True),
-    ("hydra", "hydra-core", "1.3.8", True),
-    ("antlr4", "antlr4-python3-runtime", "4.9.3", True),
-    ("yacs", "yacs", "0.1.8", True),
-    ("termcolor", "termcolor", "3.3.0", True),
-    ("tabulate", "tabulate", "0.10.0", True),
-    ("cloudpickle", "cloudpickle", "3.1.3", True),
-    ("pycocotools", "pycocotools", "2.0.11", True),
-    ("shapely", "shapely", "2.2.0", True),
-    ("fairscale", "fairscale", "0.4.13", True),
-]
-# The platform of the lent GPU machines (python3 3.12 there; /work/.library/device/KINDS.md).
-WHEEL_PLATFORM = ["--python-version", "3.12", "--implementation", "cp", "--only-binary=:all:"] + [
-    a for p in ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64",
-                "manylinux2014_x86_64", "manylinux1_x86_64") for a in ("--platform", p)]
-
-
 class SuiteError(Exception):
     """A problem the user must fix before the suite can run (one paragraph, exit code 2)."""
-
-
-# --------------------------------------------------------------------- install
-def missing_modules(requirements=REQUIREMENTS) -> List[tuple]:
-    return [r for r in requirements if importlib.util.find_spec(r[0]) is None]
-
-
-def install_missing(wheels: str, site: str, requirements=REQUIREMENTS) -> List[str]:
-    """Install every missing module's wheel from ``wheels`` into ``site`` (offline, no deps).
-
-    Returns the distributions installed. Raises SuiteError naming what is missing and how to
-    bring it when a module is missing and no wheel for it is in ``wheels``.
-    """
-    missing = missing_modules(requirements)
-    if not missing:
-        return []
-    if any(m[0] == "torch" for m in missing):
-        raise SuiteError(
-            "torch is not importable by this Python (" + sys.executable + "). On a GPU machine "
-            "use the image's Python that has a CUDA torch (PYTHON=/path/to/python3); elsewhere "
-            "run `bash tools/install_env.sh` and PYTHON=.venv/bin/python.")
-    carried = [m for m in missing if m[3]]
-    uncarried = [m for m in missing if not m[3]]
-    have = os.listdir(wheels) if os.path.isdir(wheels) else []
-    norm = lambda s: s.lower().replace("-", "_")  # noqa: E731
-    wheel_dists = {norm(f.split("-")[0]) for f in have if f.endswith(".whl")}
-    absent = [m for m in carried if norm(m[1]) not in wheel_dists]
-    if uncarried or absent:
-        names = ", ".join(f"{m[1]} (module {m[0]})" for m in uncarried + absent)
-        raise SuiteError(
-            f"Missing for the GPU suite: {names}. Wheel folder {wheels!r} "
-            + ("does not exist" if not os.path.isdir(wheels) else "has no wheel for them")
-            + ". On a machine with PyPI run `bash benchmarks/gpu_suite.sh --prepare-wheels "
-            f"{wheels}` and bring that folder along (the device tool: carry it); packages "
-            "marked as not carried (torch, numpy, opencv, ...) must come with the machine's image.")
-    os.makedirs(site, exist_ok=True)
-    dists = [m[1] for m in carried]
-    cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
-           "--disable-pip-version-check", "--find-links", wheels, "--target", site,
-           "--upgrade"] + dists
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    if p.returncode:
-        raise SuiteError(f"pip could not install {', '.join(dists)} from {wheels!r} into "
-                         f"{site!r} (exit {p.returncode}): {p.stderr.strip()[-1500:]}")
-    return dists
-
-
-def prepare_wheels(folder: str) -> List[str]:
-    """Fetch (or build, for sdists) the carried distributions as wheels for the GPU machine."""
-    os.makedirs(folder, exist_ok=True)
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
-    made = []
-    for module, dist, version, carried in REQUIREMENTS:
-        if not carried:
-            continue
-        spec = f"{dist}=={version}"
-        if dist == "pb1-detectron2":
-            made.append(_detectron2_wheel(folder, pip, spec))
-            continue
-        p = subprocess.run(pip + ["download", "-q", "--no-deps", "-d", folder, spec] + WHEEL_PLATFORM,
-                           capture_output=True, text=True)
-        if p.returncode:  # published as an sdist only: build the (pure-Python) wheel here
-            p = subprocess.run(pip + ["wheel", "-q", "--no-deps", "-w", folder, spec],
-                               capture_output=True, text=True)
-            if p.returncode:
-                raise SuiteError(f"could not fetch or build a wheel of {spec}: {p.stderr[-1500:]}")
-        made.append(spec)
-    return made
-
-
-def _detectron2_wheel(folder, pip, spec):
-    """pb1-detectron2's sdist, patched as tools/install_env.sh does, built into a wheel."""
-    tmp = tempfile.mkdtemp()
-    try:
-        subprocess.run(pip + ["download", "-q", "--no-deps", "--no-binary", ":all:",
-                              "--no-build-isolation", "-d", tmp, spec], check=True)
-        tarball = [f for f in os.listdir(tmp) if f.endswith(".tar.gz")][0]
-        subprocess.run(["tar", "-xzf", os.path.join(tmp, tarball), "-C", tmp], check=True)
-        src = os.path.join(tmp, tarball[: -len(".tar.gz")])
-        subprocess.run(["bash", os.path.join(ROOT, "tools", "patch_detectron2_sdist.sh"), src],
-                       check=True)
-        subprocess.run(pip + ["wheel", "-q", "--no-deps", "--no-build-isolation", "-w", folder, src],
-                       check=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return spec
 
 
 # ----------------------------------------------------------------------- phases
@@ -388,8 +269,6 @@ def benchmark_markdown(groups, absent, settings, env):
 
 
 def write_text(path, text):
-    from vitdet_bench.utils.io import atomic_write_text
-
     atomic_write_text(path, text)
 
 
@@ -405,7 +284,7 @@ def parse_args(argv=None):
     p.add_argument("--budget-s", type=float, default=None,
                    help="wall-clock budget of the whole suite; a benchmark config that no longer "
                         "fits (cells x --cell-estimate-s) is reported as not run (default 360, "
-                        "--quick 200; --tiny 1800: the CPU is slow and holds no lease)")
+                        "--quick 200; --tiny 1800: the CPU rehearsal is slow)")
     p.add_argument("--reserve-s", type=float, default=None,
                    help="seconds of the budget kept for the benchmarks while the tests run: "
                         "pytest is stopped after budget - reserve (default 200, --quick 60)")
@@ -422,13 +301,6 @@ def parse_args(argv=None):
                    help="default: bf16 on CUDA, none on the CPU")
     p.add_argument("--skip-tests", action="store_true")
     p.add_argument("--skip-bench", action="store_true")
-    p.add_argument("--wheels", default=os.path.join(ROOT, ".whl"),
-                   help="wheel folder for the install step (see --prepare-wheels)")
-    p.add_argument("--site", default=os.path.join(tempfile.gettempdir(), "vitdet_gpu_site"),
-                   help="where missing packages are installed (put on PYTHONPATH)")
-    p.add_argument("--install-only", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--prepare-wheels", metavar="DIR", default=None,
-                   help="download/build the wheels the GPU machine lacks into DIR and exit")
     args = p.parse_args(argv)
     if args.budget_s is None:
         args.budget_s = 1800.0 if args.tiny else 200.0 if args.quick else 360.0
@@ -442,15 +314,6 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        if args.prepare_wheels:
-            made = prepare_wheels(args.prepare_wheels)
-            print(f"[gpu_suite] {len(made)} wheels in {args.prepare_wheels}: {', '.join(made)}")
-            return 0
-        if args.install_only:
-            done = install_missing(args.wheels, args.site)
-            print(f"[gpu_suite] installed into {args.site}: {', '.join(done)}" if done else
-                  "[gpu_suite] nothing to install: every module the suite needs is importable")
-            return 0
         return run_suite(args)
     except SuiteError as e:
         print(f"Error (gpu_suite): {e}", file=sys.stderr)
@@ -462,7 +325,6 @@ def run_suite(args):
     deadline = start + args.budget_s
     args.out = os.path.abspath(args.out)
     os.makedirs(args.out, exist_ok=True)
-    sys.path.insert(0, ROOT)
     log = Log(os.path.join(args.out, "suite.log"))
     env = environment(args.device)
     log("environment: " + json.dumps(env))
@@ -481,7 +343,6 @@ def run_suite(args):
     finally:
         shutil.rmtree(work, ignore_errors=True)
     phases["suite_s"] = round(time.time() - start, 1)
-    from vitdet_bench.utils.io import atomic_write_json
 
     mode = dict(device=args.device, tiny=args.tiny, quick=args.quick, budget_s=args.budget_s)
     atomic_write_json(os.path.join(args.out, "benchmark.json"),

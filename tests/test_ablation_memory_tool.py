@@ -1,15 +1,15 @@
 """tools/ablation_memory.py joins each strategy run's AP with benchmark.py's time and memory."""
 import json
 import os
-import sys
+import runpy
+from types import SimpleNamespace
 
 import vitdet_bench  # noqa: F401
 from detectron2.config import LazyConfig
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "tools"))
-
-import ablation_memory  # noqa: E402
+# the command line, loaded as `python tools/ablation_memory.py` runs it (tools/ is not a package)
+ablation_memory = SimpleNamespace(**runpy.run_path(os.path.join(REPO, "tools", "ablation_memory.py")))
 
 
 def _run_folder(root, strategy, ap_box):

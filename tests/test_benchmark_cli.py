@@ -1,14 +1,16 @@
 """tools/benchmark.py's command line: valid values only, defaults in --help, and a
 non-zero exit (no plot) when nothing could be measured (issue 19, item 9)."""
 import os
-import sys
+import runpy
+from types import SimpleNamespace
 
 import pytest
 
+from vitdet_bench.modeling.backbone.vit import ATTENTION_STRATEGIES
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-import benchmark  # noqa: E402
-from vitdet_bench.modeling.backbone.vit import ATTENTION_STRATEGIES  # noqa: E402
+# the command line, loaded as `python tools/benchmark.py` runs it (tools/ is not a package)
+benchmark = SimpleNamespace(**runpy.run_path(os.path.join(ROOT, "tools", "benchmark.py")))
 
 
 def test_strategies_are_the_models():
@@ -56,3 +58,38 @@ def test_nothing_measured_exits_1_without_a_plot(tmp_path, capsys):
     assert code == 1
     assert "none of the 1 cells could be measured" in captured.err
     assert (out / "benchmark.json").is_file() and not (out / "benchmark.png").exists()
+
+
+class _FamilyWithoutStrategies:
+    """A backbone family that states its benchmark options (img_size and use_sdpa only)."""
+
+    supported_benchmark_options = frozenset({"img_size", "use_sdpa"})
+
+    def __init__(self, img_size=224, use_sdpa=True, attention_strategy=None, drop_path_rate=0.1):
+        pass
+
+
+class _FamilyStatingNothing:
+    def __init__(self, img_size=224, use_sdpa=True, attention_strategy=None):
+        pass
+
+
+def test_a_family_refuses_a_benchmark_option_it_does_not_support():
+    from detectron2.config import LazyCall as L
+
+    from vitdet_bench.measure import BenchmarkOptionError, configure_backbone
+
+    node = L(_FamilyWithoutStrategies)()
+    with pytest.raises(BenchmarkOptionError) as e:
+        configure_backbone(node, "model.backbone", attention_strategy="window", img_size=64,
+                           use_sdpa=True)
+    msg = str(e.value)
+    assert "model.backbone (_FamilyWithoutStrategies) does not support the benchmark option(s) " \
+           "attention_strategy: it supports img_size, use_sdpa" in msg
+    assert "attention_strategy" not in node and "img_size" not in node  # nothing half-set
+    configure_backbone(node, "model.backbone", img_size=64, use_sdpa=False)
+    assert (node.img_size, node.use_sdpa) == (64, False)
+    # a class that states nothing takes every option (families before they declare theirs)
+    node = L(_FamilyStatingNothing)()
+    configure_backbone(node, "net", attention_strategy="global", img_size=64, use_sdpa=True)
+    assert node.attention_strategy == "global"

@@ -7,19 +7,21 @@ must report medians and ratios against it.
 """
 import json
 import os
+import runpy
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 import vitdet_bench  # noqa: F401
+from vitdet_bench import measure as B
 from vitdet_bench.layers.attention import Attention
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-import benchmark as B  # noqa: E402
-import reference_vitdet as R  # noqa: E402
+# tools/reference_vitdet.py, loaded as a script (tools/ is not a package)
+R = SimpleNamespace(**runpy.run_path(os.path.join(ROOT, "tools", "reference_vitdet.py")))
 
 
 @pytest.mark.parametrize("use_sdpa", [False, True])

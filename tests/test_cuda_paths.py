@@ -32,14 +32,13 @@ from detectron2.utils.events import EventStorage
 from device_fixtures import autocast, peak_cuda_gb
 from test_roi_align_gather import SCALES, _boxes, _grads, _pyramid
 from test_vit_perf_checkpoint import _assert_same
+from vitdet_bench import measure
 from vitdet_bench.layers import attention as A
 from vitdet_bench.layers.norm import convert_batchnorm_for_world
 from vitdet_bench.modeling import poolers
 from vitdet_bench.modeling.backbone.vit import ATTENTION_STRATEGIES, Block
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-import benchmark  # noqa: E402  (tools/benchmark.py)
 
 DEMO = os.path.join(ROOT, "configs", "demo", "vit_tiny_shapes.py")
 BF16_OUT_TOL = 1e-2  # measured on the CPU (torch 2.14): at most 1.9e-3
@@ -174,7 +173,7 @@ def test_detector_training_step_under_amp(device, amp):
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-4)
     scaler = torch.amp.GradScaler(torch.device(device).type, enabled=amp == "fp16")
-    batch = benchmark._synthetic_batch(128, 2, device, model.roi_heads.num_classes)
+    batch = measure.synthetic_batch(128, 2, model.roi_heads.num_classes)
     applied = 0
     with EventStorage(0):
         for _ in range(4):  # fp16: the first steps may overflow at the initial scale (skipped)
@@ -401,7 +400,8 @@ class _TransientInInference(nn.Module):
 
 
 def test_benchmark_resets_peak_memory_between_phases(device):
-    """tools/benchmark.py measures the inference peak and the training peak separately: the
+    """A timing cell (vitdet_bench.measure, what tools/benchmark.py runs) measures the
+    inference peak and the training peak separately: the
     inference pass's temporary (1 GB on CUDA, 0.5 GB on the CPU) must not show in the
     training peak (CUDA max allocated; on the CPU, VmHWM reset through /proc/self/clear_refs)."""
     if device == "cpu":
@@ -411,10 +411,10 @@ def test_benchmark_resets_peak_memory_between_phases(device):
         except OSError as e:
             pytest.skip(f"/proc/self/clear_refs is not writable here ({e}): the CPU peak "
                         "cannot be reset, so the tool reports the process peak")
-    spec = dict(device=device, size=32, batch_size=1, amp="none", target="backbone",
-                no_flops=True, no_infer=False, no_train=False, warmup=0, steps=1)
+    settings = measure.CellSettings(device=device, size=32, batch_size=1, amp="none",
+                                    target="backbone", flops=False, warmup=0, steps=1)
     gb = 1.0 if device == "cuda" else 0.5
-    res = benchmark._measure(spec, _TransientInInference(gb).to(device), {})
+    res = measure.measure_model(_TransientInInference(gb).to(device), settings)
     assert res["status"] == "ok"
     assert res["infer_peak_GB"] >= 0.95 * gb, res
     if device == "cuda":

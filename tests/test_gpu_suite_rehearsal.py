@@ -1,22 +1,26 @@
 """benchmarks/gpu_suite.sh rehearsed on the CPU (``--device cpu --tiny``), and its pieces.
 
-The GPU suite runs once, in a few minutes of lent device time, so everything but the
-GPU itself is exercised here: the install step, the pytest phase and its JUnit summary,
-every benchmark cell through tools/benchmark.py, the merged JSON and the markdown.
+Everything but the GPU itself is exercised here, so that a run on a CUDA machine finds
+no surprise: the packaging step (setup.py's pins, the install of what is missing), the
+pytest phase and its JUnit summary, every benchmark cell through tools/benchmark.py, the
+merged JSON and the markdown.
 """
 import ast
 import json
 import os
 import re
+import runpy
 import subprocess
 import sys
 import zipfile
+from types import SimpleNamespace
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-import gpu_suite  # noqa: E402
+# the two steps, loaded as `python benchmarks/<step>.py` runs them (benchmarks/ is not a package)
+gpu_suite = SimpleNamespace(**runpy.run_path(os.path.join(ROOT, "benchmarks", "gpu_suite.py")))
+gpu_wheels = SimpleNamespace(**runpy.run_path(os.path.join(ROOT, "benchmarks", "gpu_wheels.py")))
 
 ITPN_PRESENT = os.path.isfile(os.path.join(ROOT, gpu_suite.BENCHMARKS[-1].tiny))
 # The rehearsal's cells: the default strategy x both paths x every config (4 cells, each a
@@ -34,7 +38,7 @@ def test_cpu_rehearsal_end_to_end(tmp_path):
                        capture_output=True, text=True, timeout=900, cwd=ROOT, env=env)
     assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-3000:]
     assert "nothing to install" in p.stdout
-    # what comes back from a lent machine: at most 8 plain files with plain names
+    # six plain files with plain names: easy to copy back from a remote machine
     files = sorted(os.listdir(out))
     assert files == ["benchmark.json", "benchmark.md", "junit.xml", "pytest.log", "suite.log",
                      "summary.md"]
@@ -150,17 +154,45 @@ def test_install_step_installs_only_what_is_missing(tmp_path):
     wheels, site = str(tmp_path / "whl"), str(tmp_path / "site")
     reqs = [("json", "json-is-stdlib", None, False),
             ("vb_gpu_suite_probe", "vb_gpu_suite_probe", "1.0", True)]
-    with pytest.raises(gpu_suite.SuiteError) as e:
-        gpu_suite.install_missing(wheels, site, reqs)
+    with pytest.raises(gpu_wheels.WheelError) as e:
+        gpu_wheels.install_missing(wheels, site, reqs)
     msg = str(e.value)
     assert "vb_gpu_suite_probe (module vb_gpu_suite_probe)" in msg and "json" not in msg
     assert "does not exist" in msg and "--prepare-wheels" in msg
     _fake_wheel(wheels, "vb_gpu_suite_probe", "vb_gpu_suite_probe")
-    assert gpu_suite.install_missing(wheels, site, reqs) == ["vb_gpu_suite_probe"]
+    assert gpu_wheels.install_missing(wheels, site, reqs) == ["vb_gpu_suite_probe"]
     assert open(os.path.join(site, "vb_gpu_suite_probe", "__init__.py")).read() == "VALUE = 42\n"
     # an uncarried package (one the machine's image must bring) is named, not fetched
-    with pytest.raises(gpu_suite.SuiteError, match="no_such_image_pkg"):
-        gpu_suite.install_missing(wheels, site, [("no_such_image_pkg", "no_such_image_pkg", None, False)])
+    with pytest.raises(gpu_wheels.WheelError, match="no_such_image_pkg"):
+        gpu_wheels.install_missing(wheels, site, [("no_such_image_pkg", "no_such_image_pkg", None, False)])
+
+
+def test_pins_are_setup_pys(tmp_path):
+    """The packaging step reads setup.py's install_requires (no second list of pins): every
+    carried distribution is a setup.py requirement or an installed dependency of one, at the
+    installed version, which satisfies setup.py's specifier."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    reqs = [Requirement(r) for r in gpu_wheels.setup_requirements()]
+    names = {canonicalize_name(r.name) for r in reqs}
+    assert {"torch", "fvcore", "timm", "pycocotools"} <= names
+    assert any(n in names for n in ("detectron2", "pb1-detectron2"))
+    carried = {canonicalize_name(d): v for _, d, v, c in gpu_wheels.suite_requirements() if c}
+    image = {canonicalize_name(d) for _, d in gpu_wheels.IMAGE}
+    assert not set(carried) & image  # torch & co. come with the machine's image
+    for r in reqs:
+        if canonicalize_name(r.name) not in image:
+            assert carried[canonicalize_name(r.name)] in r.specifier, r
+            assert carried[canonicalize_name(r.name)] == metadata.version(r.name)
+    assert {"omegaconf", "hydra-core", "iopath", "yacs"} <= set(carried)  # detectron2's own needs
+    # a setup.py whose pin the installed version does not meet is an error naming both
+    bad = tmp_path / "setup.py"
+    bad.write_text('from setuptools import setup\nsetup(name="x", install_requires=["fvcore==0.0.1"])\n')
+    with pytest.raises(gpu_wheels.WheelError, match="setup.py requires 'fvcore==0.0.1' but fvcore"):
+        gpu_wheels.suite_requirements(str(bad))
 
 
 def test_junit_summary_counts(tmp_path):

@@ -22,12 +22,11 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import vitdet_bench  # noqa: E402,F401
+import vitdet_bench  # noqa: F401  (before detectron2)
+from vitdet_bench.modeling.backbone import ATTENTION_STRATEGIES
 
 STRATEGY_KEY = "model.backbone.bottom_up.net.attention_strategy"
-ORDER = ("window", "window_global", "global_checkpoint", "global")
+ORDER = ATTENTION_STRATEGIES
 
 
 class TableInputError(ValueError):

@@ -16,6 +16,7 @@ Two relative-position schemes are provided, matching the two recipes:
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Optional, Tuple
 
 import torch
@@ -36,6 +37,7 @@ __all__ = [
     "chunked_attention",
     "CPU_CHUNKED_MIN_TOKENS",
     "uses_chunked_attention",
+    "chunked_attention_disabled",
 ]
 
 # Global attention on CPU at or above this many tokens goes through
@@ -226,6 +228,20 @@ def uses_chunked_attention(use_sdpa: bool, device: torch.device, num_tokens: int
     """Whether :class:`Attention` takes the query-blocked CPU path for this input."""
     return bool(use_sdpa) and torch.device(device).type == "cpu" and \
         0 < CPU_CHUNKED_MIN_TOKENS <= num_tokens
+
+
+@contextlib.contextmanager
+def chunked_attention_disabled():
+    """Within the block, CPU global attention takes the SDPA path instead of the
+    query-blocked kernel (same numbers, more memory). The JIT tracer cannot follow the
+    kernel's autograd Function, so FLOP counting runs under this."""
+    global CPU_CHUNKED_MIN_TOKENS
+    saved = CPU_CHUNKED_MIN_TOKENS
+    CPU_CHUNKED_MIN_TOKENS = 0
+    try:
+        yield
+    finally:
+        CPU_CHUNKED_MIN_TOKENS = saved
 
 
 def _dense_bias(bias):
