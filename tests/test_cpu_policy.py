@@ -49,17 +49,22 @@ def test_workers_leave_the_training_process_its_cpu_and_the_exact_key_wins(two_c
             cpu.choose_loader_workers(1, exact=bad)
 
 
-def test_configure_threads_sets_torch_and_logs_once(two_cpus, monkeypatch, caplog):
+def test_configure_threads_sets_torch_and_the_loader_logs_both_once(two_cpus, monkeypatch,
+                                                                    caplog):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(cpu, "_threads_choice", None)
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        with caplog.at_level(logging.INFO, logger=cpu.__name__):
-            assert cpu.configure_intra_op_threads(1) == 2
-            assert cpu.configure_intra_op_threads(1) == 2
+        assert cpu.configure_intra_op_threads(1) == 2
         assert torch.get_num_threads() == 2
-        lines = [r.getMessage() for r in caplog.records if "intra-op" in r.getMessage()]
-        assert lines == ["CPU: 2 intra-op thread(s) per training process (2 CPU(s) available)"]
+        with caplog.at_level(logging.INFO, logger=cpu.__name__):
+            for _ in range(3):
+                assert cpu.loader_workers_for(4) == 1
+        lines = [r.getMessage() for r in caplog.records]
+        assert lines == ["CPU: 2 intra-op thread(s) (2 CPU(s) available), 1 training data-loader "
+                         "worker(s) (the config's num_workers=4 lowered to fit 2 CPU(s) "
+                         "available; train.loader_workers=N forces N)"]
     finally:
         torch.set_num_threads(before)
 
@@ -90,7 +95,7 @@ def test_train_loader_asking_4_workers_on_2_cpus_uses_1_and_pytorch_does_not_war
     assert [d["x"] for d in batch] and loader.num_workers == 1
     assert not [w for w in seen if "worker processes" in str(w.message)], \
         [str(w.message) for w in seen]
-    assert any("1 training data-loader worker" in r.getMessage() and "num_workers=4 lowered"
+    assert any("1 training data-loader worker(s)" in r.getMessage() and "num_workers=4 lowered"
                in r.getMessage() for r in caplog.records)
     forced = build_resumable_train_loader(dicts, _identity, 2, seed=0, num_workers=4,
                                           aspect_ratio_grouping=False, loader_workers=0)

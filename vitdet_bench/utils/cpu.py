@@ -18,7 +18,8 @@ by the loader builds through :func:`loader_workers_for`):
   process, when the share is one CPU). The worker count never changes which images a
   step sees (see :mod:`vitdet_bench.engine.data`), only how fast they arrive.
 
-Each decision is logged once per process.
+The choice is logged once per process, the threads with the training loader's workers
+(launch happens before logging is set up).
 """
 from __future__ import annotations
 
@@ -105,24 +106,39 @@ def _log_once(key, message: str) -> None:
         logger.info(message)
 
 
+_threads_choice: Optional[CpuChoice] = None   # what configure_intra_op_threads set
+
+
 def configure_intra_op_threads(processes_per_machine: int = 1) -> int:
-    """Set torch's intra-op threads by :func:`choose_intra_op_threads`; log it once."""
+    """Set torch's intra-op threads by :func:`choose_intra_op_threads` (at launch, before
+    logging is set up: the choice is logged with the training loader's workers)."""
     import torch
 
+    global _threads_choice
     choice = choose_intra_op_threads(processes_per_machine)
     if torch.get_num_threads() != choice.value:
         torch.set_num_threads(choice.value)
-    _log_once(("threads", choice), f"CPU: {choice.value} intra-op thread(s) per training "
-                                   f"process ({choice.source})")
+    _threads_choice = choice
     return choice.value
+
+
+def _threads_text() -> str:
+    import torch
+
+    n = torch.get_num_threads()
+    if _threads_choice is not None and _threads_choice.value == n:
+        return f"{n} intra-op thread(s) ({_threads_choice.source})"
+    return f"{n} intra-op thread(s) (torch's setting)"
 
 
 def loader_workers_for(requested, processes_per_machine: int = 1, *, exact=None,
                        purpose: str = "training") -> int:
-    """:func:`choose_loader_workers` for one loader; the choice is logged once."""
+    """:func:`choose_loader_workers` for one loader; logged once per process and choice,
+    the training loader's line with the intra-op threads."""
     choice = choose_loader_workers(requested, processes_per_machine, exact=exact)
-    _log_once((purpose, choice), f"CPU: {choice.value} {purpose} data-loader worker "
-                                 f"process(es) ({choice.source})")
+    threads = f"{_threads_text()}, " if purpose == "training" else ""
+    _log_once((purpose, choice), f"CPU: {threads}{choice.value} {purpose} data-loader "
+                                 f"worker(s) ({choice.source})")
     return choice.value
 
 
