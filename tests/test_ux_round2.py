@@ -106,3 +106,72 @@ def test_compare_table_has_a_legend_for_seed_spread_and_interval(tmp_path):
     compare_reports([("B", runs["b1"])], str(tmp_path / "d"), iou_types=("bbox",), bootstrap=0,
                     charts=False, progress=False)
     assert "Cells:" not in (tmp_path / "d" / "compare.md").read_text()    # bare values
+
+
+# --------------------------------------------------------------------------- convergence
+def _run_folder(root, name, *, max_iter, seed, box, mask, init_checkpoint=""):
+    """A demo-like run folder (saved config + report.json): 600 images, batch 4."""
+    import json
+
+    d = root / name
+    d.mkdir(parents=True)
+    (d / "config.yaml").write_text(
+        "dataloader:\n  train:\n    dataset: {names: shapes_train}\n    total_batch_size: 4\n"
+        "model:\n  backbone:\n    _target_: vitdet_bench.modeling.ViTFPN\n    bottom_up:\n"
+        "      _target_: vitdet_bench.modeling.MultiScaleAdaptor\n"
+        "      net: {_target_: vitdet_bench.modeling.ViT, depth: 8, embed_dim: 128}\n"
+        f"optimizer:\n  lr: 0.001\ntrain:\n  epochs: null\n  init_checkpoint: '{init_checkpoint}'\n"
+        f"  max_iter: {max_iter}\n  num_train_images: 600\n  output_dir: out/{name}\n"
+        f"  seed: {seed}\n")
+    (d / "report.json").write_text(json.dumps({"bbox": {"coco": {"AP": box}},
+                                               "segm": {"coco": {"AP": mask}}}))
+
+
+def test_single_schedule_draws_no_curve_and_the_table_says_why(tmp_path):
+    """The tiny study: 2 seeds at 8 iterations (0.053 epochs), AP near 0 with a std that
+    reached below 0 AP: one point on a 0.051-0.056 axis was drawn."""
+    from vitdet_bench.evaluation import collect_runs
+    from vitdet_bench.evaluation.runs import convergence_curves, convergence_figure, group_runs
+
+    root = tmp_path / "runs"
+    _run_folder(root, "s1", max_iter=8, seed=1, box=0.1, mask=0.0)
+    _run_folder(root, "s2", max_iter=8, seed=2, box=1.6, mask=0.2)
+    runs = collect_runs([str(root)], str(tmp_path / "t"))
+    assert (tmp_path / "t" / "convergence.png").read_bytes().startswith(b"\x89PNG")
+    md = (tmp_path / "t" / "benchmark.md").read_text()
+    assert ("No convergence curve is drawn: a curve needs runs of one row at two or more "
+            "schedules (different train.epochs or train.max_iter), and every row here has a "
+            "single schedule (ViT-d128: random (0.05ep)).") in md
+    groups = group_runs(runs)
+    curves, single = convergence_curves(groups)
+    assert curves == [] and single == [("ViT-d128", "random", pytest.approx(8 * 4 / 600))]
+    ax = convergence_figure(groups).axes[0]
+    assert not ax.lines and not ax.collections           # nothing plotted
+    assert "no curve" in ax.texts[0].get_text()
+
+
+def test_curves_need_two_schedules_and_error_bars_stay_in_0_100(tmp_path):
+    from vitdet_bench.evaluation import collect_runs
+    from vitdet_bench.evaluation.runs import convergence_curves, convergence_figure, group_runs
+
+    root = tmp_path / "runs"
+    _run_folder(root, "r8a", max_iter=8, seed=1, box=0.1, mask=0.0)
+    _run_folder(root, "r8b", max_iter=8, seed=2, box=1.6, mask=0.2)
+    _run_folder(root, "r90a", max_iter=90, seed=1, box=99.9, mask=40.0)
+    _run_folder(root, "r90b", max_iter=90, seed=2, box=97.9, mask=41.0)
+    _run_folder(root, "mae", max_iter=90, seed=1, box=50.0, mask=45.0,
+                init_checkpoint="mae_pretrain_vit_base.pth")
+    runs = collect_runs([str(root)], str(tmp_path / "t"))
+    curves, single = convergence_curves(group_runs(runs))
+    assert [(c["row"], c["kind"]) for c in curves] == [("random", "box"), ("random", "mask")]
+    box = curves[0]
+    assert box["epochs"] == pytest.approx([8 * 4 / 600, 90 * 4 / 600])
+    sd_8, sd_90 = 1.5 / 2 ** 0.5, 2.0 / 2 ** 0.5                   # seed std of each schedule
+    assert box["ap"] == pytest.approx([0.85, 98.9])
+    assert box["err_low"] == pytest.approx([0.85, sd_90])           # clipped at 0 AP
+    assert box["err_high"] == pytest.approx([sd_8, 1.1])            # clipped at 100 AP
+    assert [s[1] for s in single] == ["MAE"]
+    md = (tmp_path / "t" / "benchmark.md").read_text()
+    assert "Rows without a curve (a single schedule each): ViT-d128: MAE (0.6ep)." in md
+    ax = convergence_figure(group_runs(runs)).axes[0]
+    assert len(ax.lines) >= 2 and not ax.texts
