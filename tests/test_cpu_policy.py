@@ -30,6 +30,7 @@ def test_threads_share_the_available_cpus_and_omp_num_threads_wins(two_cpus):
     assert cpu.choose_intra_op_threads(4, environ={}).value == 1   # never 0
     explicit = cpu.choose_intra_op_threads(2, environ={"OMP_NUM_THREADS": "3"})
     assert (explicit.value, explicit.source) == (3, "OMP_NUM_THREADS")
+    assert cpu.choose_intra_op_threads(1, environ={"OMP_NUM_THREADS": "3,1"}).value == 3
     with pytest.raises(ValueError, match="OMP_NUM_THREADS='two'"):
         cpu.choose_intra_op_threads(1, environ={"OMP_NUM_THREADS": "two"})
 

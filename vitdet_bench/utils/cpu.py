@@ -66,6 +66,7 @@ def choose_intra_op_threads(processes_per_machine: int = 1, *,
     env = os.environ if environ is None else environ
     explicit = (env.get("OMP_NUM_THREADS") or "").strip()
     if explicit:
+        explicit = explicit.split(",")[0].strip()   # "4,2": nested levels; the first is ours
         if not explicit.isdigit() or int(explicit) < 1:
             raise ValueError(f"OMP_NUM_THREADS={explicit!r} is not a positive whole number of "
                              "threads: set it to an integer >= 1, or unset it to use the CPUs "
