@@ -2,11 +2,23 @@
 
 ``start_cluster(folder)`` installs the packages if missing (apt-get, idempotent), writes a
 ``slurm.conf`` into ``folder`` (one node with this machine's name, state and spool folders
-under ``folder``), starts munged, slurmctld and slurmd, waits until ``sinfo`` shows the
-node idle and returns a :class:`SlurmCluster` whose ``env`` points the SLURM clients at it
-(``SLURM_CONF``). ``stop()`` cancels what is left and stops the daemons by their pids.
+under ``folder``), starts a private munged, slurmctld and slurmd, waits until ``sinfo``
+shows the node idle and returns a :class:`SlurmCluster` whose ``env`` points the SLURM
+clients at it. ``stop()`` cancels what is left and stops the daemons by their pids.
 ``SlurmUnavailable`` says why a cluster cannot start here (not root, no apt, daemon
 refused): the tests skip with that reason and only then.
+
+Isolated from any other SLURM on the machine (a developer's real cluster, a second test
+run): slurmctld and slurmd listen on free ports chosen at start (never the default
+6817/6818), munged is the cluster's own (key, socket, pid and log under ``folder``;
+``AuthInfo=socket=`` in slurm.conf), and the cluster name is unique. ``env`` sets
+``SLURM_CONF`` to this cluster's slurm.conf, drops inherited ``SLURM_*`` / ``SBATCH_*``
+variables, and puts first on ``PATH`` a folder of guards for the client commands (sbatch,
+squeue, scancel, sacct, scontrol, sinfo, srun, ...) that refuse, with a message naming
+both files, to run when ``SLURM_CONF`` is not this cluster's: without it a client would
+read /etc/slurm/slurm.conf and reach whatever listens on the default port. Once started,
+the controller that answers ``scontrol show config`` through ``env`` must report this
+cluster's name and port (:class:`ForeignCluster` otherwise).
 
 Standalone, for poking at it by hand::
 
@@ -15,20 +27,31 @@ Standalone, for poking at it by hand::
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 PACKAGES = ("slurm-wlm", "munge")
 BINARIES = ("slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "scancel", "munged")
+# every client command a test or submitit may call (guarded when installed)
+CLIENTS = ("sbatch", "squeue", "scancel", "sacct", "scontrol", "sinfo", "srun", "salloc",
+           "sattach", "sstat", "sprio", "sshare", "sreport", "sacctmgr", "strigger")
+DEFAULT_PORTS = (6817, 6818)   # slurmctld, slurmd: what a cluster without ports set uses
+INHERITED_PREFIXES = ("SLURM_", "SBATCH_", "SALLOC_", "SRUN_", "SQUEUE_", "SACCT_", "SINFO_",
+                      "SCANCEL_")
 
 
 class SlurmUnavailable(RuntimeError):
     pass
+
+
+class ForeignCluster(RuntimeError):
+    """A SLURM client would reach (or reached) a cluster other than the test's own."""
 
 
 def _run(cmd: List[str], **kw) -> subprocess.CompletedProcess:
@@ -68,15 +91,38 @@ def _memory_mb() -> int:
     return 4096
 
 
-def write_config(folder: str, cpus: int) -> str:
+def free_ports(count: int) -> List[int]:
+    """``count`` distinct TCP ports free right now (bound together, then released), never
+    SLURM's defaults."""
+    socks, ports = [], []
+    try:
+        while len(ports) < count:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("", 0))
+            socks.append(sock)
+            port = sock.getsockname()[1]
+            if port not in DEFAULT_PORTS:
+                ports.append(port)
+    finally:
+        for sock in socks:
+            sock.close()
+    return ports
+
+
+def write_config(folder: str, cpus: int, ctld_port: int, slurmd_port: int,
+                 munge_socket: str, cluster_name: str) -> str:
     host = socket.gethostname().split(".")[0]
     for sub in ("state", "spool", "log"):
         os.makedirs(os.path.join(folder, sub), exist_ok=True)
     mem = max(1024, int(_memory_mb() * 0.8))
     text = f"""\
-ClusterName=vitdet_bench_test
+ClusterName={cluster_name}
 SlurmctldHost={host}
+SlurmctldPort={ctld_port}
+SlurmdPort={slurmd_port}
 AuthType=auth/munge
+AuthInfo=socket={munge_socket}
+CredType=cred/munge
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
@@ -105,24 +151,68 @@ PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP OverSubsc
     return path
 
 
-def _start_munge() -> bool:
-    """Start munged unless it runs; True if this call started it."""
-    if _run(["sh", "-c", "munge -n | unmunge"]).returncode == 0:
-        return False  # already running
-    if not os.path.exists("/etc/munge/munge.key"):
-        keygen = _find("mungekey")
-        r = _run([keygen, "-c"]) if keygen else _run(
-            ["sh", "-c", "dd if=/dev/urandom bs=1 count=1024 of=/etc/munge/munge.key"])
-        if r.returncode != 0:
-            raise SlurmUnavailable(f"cannot create /etc/munge/munge.key: {r.stderr.strip()}")
-        _run(["chown", "munge:munge", "/etc/munge/munge.key"])
-        os.chmod("/etc/munge/munge.key", 0o400)
-    os.makedirs("/run/munge", exist_ok=True)
-    _run(["chown", "munge:munge", "/run/munge"])
-    r = _run(["su", "-s", "/bin/sh", "munge", "-c", _find("munged") or "munged"])
+def _start_munge(folder: str) -> str:
+    """Start the cluster's own munged (key, socket, pid, log and seed under ``folder``/munge)
+    and return its socket. ``-f``: the test folder is private to root, which munged would
+    otherwise refuse as a socket directory (every daemon and job here runs as root)."""
+    mdir = os.path.join(folder, "munge")
+    os.makedirs(mdir, mode=0o700, exist_ok=True)
+    key = os.path.join(mdir, "munge.key")
+    if not os.path.exists(key):
+        with open(key, "wb") as f:
+            f.write(os.urandom(1024))
+        os.chmod(key, 0o400)
+    sock = os.path.join(mdir, "munge.socket")
+    r = _run([_find("munged") or "munged", "-f", f"--socket={sock}", f"--key-file={key}",
+              f"--pid-file={os.path.join(mdir, 'munged.pid')}",
+              f"--log-file={os.path.join(mdir, 'munged.log')}",
+              f"--seed-file={os.path.join(mdir, 'munged.seed')}"], timeout=60)
     if r.returncode != 0:
-        raise SlurmUnavailable(f"munged did not start: {(r.stderr or r.stdout).strip()}")
-    return True
+        raise SlurmUnavailable(f"munged did not start (exit {r.returncode}): "
+                               f"{(r.stderr or r.stdout).strip()}")
+    check = _run(["sh", "-c", f"munge -S '{sock}' -n | unmunge -S '{sock}'"])
+    if check.returncode != 0:
+        raise SlurmUnavailable(f"the cluster's munged at {sock} does not answer: "
+                               f"{(check.stderr or check.stdout).strip()}")
+    return sock
+
+
+_GUARD = """#!/bin/sh
+# {name} of the test SLURM cluster at {conf} only.
+if [ "$SLURM_CONF" != "{conf}" ]; then
+  echo "Refusing to run {name}: SLURM_CONF=${{SLURM_CONF:-<unset>}} is not the test cluster's \
+slurm.conf ({conf}), so {name} would reach another SLURM cluster (the one of that file, or of \
+/etc/slurm/slurm.conf on the default port 6817) instead of the test's. Run it with the \
+test cluster's environment (SlurmCluster.env)." >&2
+  exit 3
+fi
+exec {real} "$@"
+"""
+
+
+def write_client_guards(folder: str, conf: str) -> str:
+    """A folder of guards for the client commands (see the module docstring)."""
+    bin_dir = os.path.join(folder, "bin")
+    os.makedirs(bin_dir, exist_ok=True)
+    for name in CLIENTS:
+        real = _find(name)
+        if not real:
+            continue
+        path = os.path.join(bin_dir, name)
+        with open(path, "w") as f:
+            f.write(_GUARD.format(name=name, conf=conf, real=real))
+        os.chmod(path, 0o755)
+    return bin_dir
+
+
+def client_env(conf: str, bin_dir: str, base: Dict[str, str] | None = None) -> Dict[str, str]:
+    """``base`` (default os.environ) without inherited SLURM client settings, with
+    SLURM_CONF and the guards first on PATH."""
+    env = {k: v for k, v in (os.environ if base is None else base).items()
+           if not k.startswith(INHERITED_PREFIXES)}
+    env["SLURM_CONF"] = conf
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", os.defpath)
+    return env
 
 
 @dataclass
@@ -130,7 +220,9 @@ class SlurmCluster:
     folder: str
     conf: str
     env: Dict[str, str] = field(default_factory=dict)
-    started_munge: bool = False
+    ports: Tuple[int, int] = (0, 0)       # slurmctld, slurmd
+    cluster_name: str = ""
+    munge_socket: str = ""
 
     def run(self, *cmd: str, check: bool = True) -> str:
         r = _run(list(cmd), env=self.env, timeout=60)
@@ -151,33 +243,49 @@ class SlurmCluster:
                 time.sleep(0.5)
         except Exception:
             pass
-        pid_files = [os.path.join(self.folder, f"{name}.pid") for name in ("slurmd", "slurmctld")]
-        if self.started_munge:
-            pid_files.append("/run/munge/munged.pid")
-        for pid_file in pid_files:
+        _kill_pid_files([os.path.join(self.folder, "slurmd.pid"),
+                         os.path.join(self.folder, "slurmctld.pid"),
+                         os.path.join(self.folder, "munge", "munged.pid")])
+
+    def check_reaches_this_cluster(self) -> None:
+        """The controller answering through ``env`` is this cluster's (name and port)."""
+        r = _run(["scontrol", "show", "config"], env=self.env, timeout=60)
+        conf = dict(re.findall(r"^(\w+)\s*=\s*(.*?)\s*$", r.stdout, re.M))
+        got = (conf.get("ClusterName"), conf.get("SlurmctldPort"))
+        if r.returncode != 0 or got != (self.cluster_name, str(self.ports[0])):
+            raise ForeignCluster(
+                f"scontrol with SLURM_CONF={self.conf} answered ClusterName={got[0]!r}, "
+                f"SlurmctldPort={got[1]!r}, expected the test cluster's {self.cluster_name!r} on "
+                f"port {self.ports[0]} (exit {r.returncode}: {r.stderr.strip()[-300:]}). "
+                "Its clients would submit to another cluster: nothing is submitted.")
+
+
+def _kill_pid_files(pid_files: List[str]) -> None:
+    for pid_file in pid_files:
+        try:
+            pid = int(open(pid_file).read().strip())
+        except (OSError, ValueError):
+            continue
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+        for _ in range(50):
             try:
-                pid = int(open(pid_file).read().strip())
-            except (OSError, ValueError):
-                continue
-            try:
-                os.kill(pid, signal.SIGTERM)
+                os.kill(pid, 0)
             except ProcessLookupError:
-                continue
-            for _ in range(50):
-                try:
-                    os.kill(pid, 0)
-                except ProcessLookupError:
-                    break
-                time.sleep(0.1)
-            else:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                break
+            time.sleep(0.1)
+        else:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def start_cluster(folder: str, cpus: int = 8) -> SlurmCluster:
-    """Install (if needed), configure and start a one-node cluster with ``cpus`` CPUs.
+    """Install (if needed), configure and start a one-node cluster with ``cpus`` CPUs on
+    free ports.
 
     ``cpus`` may exceed the machine's cores (the tests' CPU processes are 1-thread and
     mostly wait), so two 2-task jobs can run side by side.
@@ -187,22 +295,29 @@ def start_cluster(folder: str, cpus: int = 8) -> SlurmCluster:
     ensure_installed()
     folder = os.path.abspath(folder)
     os.makedirs(folder, exist_ok=True)
-    conf = write_config(folder, cpus)
-    env = dict(os.environ, SLURM_CONF=conf)
-    started_munge = _start_munge()
+    munge_socket = _start_munge(folder)
+    ctld_port, slurmd_port = free_ports(2)
+    name = f"vb_test_{ctld_port}"
+    conf = write_config(folder, cpus, ctld_port, slurmd_port, munge_socket, name)
+    env = client_env(conf, write_client_guards(folder, conf))
+    cluster = SlurmCluster(folder, conf, env, (ctld_port, slurmd_port), name, munge_socket)
     for daemon in ("slurmctld", "slurmd"):
         r = _run([_find(daemon), "-f", conf], env=env, timeout=60)
         if r.returncode != 0:
             log = os.path.join(folder, "log", f"{daemon}.log")
             tail = open(log).read()[-800:] if os.path.exists(log) else ""
-            SlurmCluster(folder, conf, env, started_munge).stop()
+            cluster.stop()
             raise SlurmUnavailable(f"{daemon} did not start (exit {r.returncode}): "
                                    f"{(r.stderr or r.stdout).strip()} {tail}")
-    cluster = SlurmCluster(folder, conf, env, started_munge)
     deadline = time.time() + 60
     while time.time() < deadline:
         r = _run(["sinfo", "-h", "-o", "%t"], env=env)
         if r.returncode == 0 and r.stdout.strip() in ("idle", "mix", "alloc"):
+            try:
+                cluster.check_reaches_this_cluster()
+            except ForeignCluster:
+                cluster.stop()
+                raise
             return cluster
         time.sleep(0.5)
     cluster.stop()
@@ -215,7 +330,8 @@ if __name__ == "__main__":
     import sys
 
     c = start_cluster(sys.argv[1] if len(sys.argv) > 1 else "/tmp/vitdet_slurm")
-    print(f"export SLURM_CONF={c.conf}")
+    print(f"export SLURM_CONF={c.conf} PATH={c.env['PATH'].split(os.pathsep)[0]}:$PATH"
+          f"  # slurmctld port {c.ports[0]}, slurmd port {c.ports[1]}")
     try:
         signal.pause()
     finally:

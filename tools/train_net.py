@@ -41,7 +41,8 @@ from vitdet_bench.engine.errors import ConfigError  # noqa: E402
 OPTIONAL_KEYS = {"train.epochs", "train.num_train_images", "train.warmup_iters", "train.seed",
                  "train.vitdet_bench", "train.device", "train.eval_period", "train.log_period",
                  "train.channels_last", "train.init_lenient", "train.eval_untrained",
-                 "train.grad_accum", "train.init_keep", "train.freeze", "train.freeze.trunk", "train.freeze.pyramid"}
+                 "train.grad_accum", "train.init_keep", "train.freeze", "train.freeze.trunk", "train.freeze.pyramid",
+                 "train.loader_workers"}
 
 DESCRIPTION = """\
 Train and evaluate a vitdet_bench detector from a LazyConfig (.py) file: detectron2's
@@ -391,6 +392,7 @@ def main(args):
     from vitdet_bench.engine import run
 
     cfg = load_config(args)
+    _share_cpu_threads(args.num_gpus)
     return run(cfg, resume=args.resume, eval_only=args.eval_only)
 
 
@@ -424,11 +426,9 @@ def _share_cpu_threads(procs_per_machine: int) -> None:
     """Give each of the machine's CPU processes its share of the cores (as torchrun does):
     N processes with all cores' worth of intra-op threads each would oversubscribe them.
     An explicit OMP_NUM_THREADS wins."""
-    import torch
+    from vitdet_bench.utils.cpu import configure_intra_op_threads
 
-    if "OMP_NUM_THREADS" not in os.environ:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        torch.set_num_threads(max(1, (cores or 1) // max(1, procs_per_machine)))
+    configure_intra_op_threads(procs_per_machine)
 
 
 def _cpu_worker(local_rank, world_size, num_machines, machine_rank, dist_url, args):

@@ -432,29 +432,40 @@ def build_coco_dict(cfg: SyntheticShapesConfig, per_image: Sequence[Tuple[str, L
     }
 
 
-def write_split(cfg: SyntheticShapesConfig, folder: str) -> SyntheticSplitFiles:
+def write_split(cfg: SyntheticShapesConfig, folder: str,
+                progress: Optional[bool] = None) -> SyntheticSplitFiles:
     """Render every image of ``cfg`` into ``folder`` (images first, json last).
 
+    ``progress``: a progress bar on stderr (None: only when stderr is a terminal).
     Not safe against concurrent writers on its own: :func:`ensure_synthetic_split`
     calls it on a private temporary folder.
     """
+    from tqdm import tqdm
+
     image_root = os.path.join(folder, _IMAGES_DIRNAME)
     os.makedirs(image_root, exist_ok=True)
     per_image = []
-    for index in range(cfg.num_images):
+    bar = tqdm(range(cfg.num_images), desc=f"synthetic shapes_{cfg.split}", unit="img",
+               disable=None if progress is None else not progress, leave=True,
+               dynamic_ncols=True)
+    for index in bar:
         img, instances = render_image(cfg, index)
         file_name = _image_file_name(cfg, index)
         atomic_write_bytes(os.path.join(image_root, file_name), _encode_jpeg(img, cfg.jpeg_quality))
         per_image.append((file_name, instances))
+    bar.close()
     json_file = os.path.join(folder, _ANNOTATIONS_NAME)
     # Written last: a folder with its json is a complete folder.
     atomic_write_json(json_file, build_coco_dict(cfg, per_image), indent=None)
     return SyntheticSplitFiles(folder=folder, json_file=json_file, image_root=image_root)
 
 
-def ensure_synthetic_split(cfg: SyntheticShapesConfig,
-                           cache_root: Optional[str] = None) -> SyntheticSplitFiles:
+def ensure_synthetic_split(cfg: SyntheticShapesConfig, cache_root: Optional[str] = None,
+                           progress: Optional[bool] = None) -> SyntheticSplitFiles:
     """Return the split's files, generating them first if the cache lacks them.
+
+    Generation (once per parameter set) says where it writes and shows a progress bar
+    (``progress``: see :func:`write_split`).
 
     Generation writes into a temporary sibling folder and renames it into place;
     rename of a folder onto an existing non-empty one fails, so when two processes
@@ -468,7 +479,9 @@ def ensure_synthetic_split(cfg: SyntheticShapesConfig,
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(target.folder)}.tmp-", dir=parent)
     try:
         start = time.perf_counter()
-        write_split(cfg, tmp)
+        logger.info("Generating synthetic split %r (%d images, once: cached for later runs) "
+                    "into %s", cfg.split, cfg.num_images, target.folder)
+        write_split(cfg, tmp, progress=progress)
         try:
             os.rename(tmp, target.folder)
         except OSError:

@@ -86,10 +86,17 @@ class PositionSeededDataset(torchdata.Dataset):
 
 def build_resumable_train_loader(dataset: List[dict], mapper: Callable, total_batch_size: int,
                                  *, seed: int, start_iter: int = 0, num_workers: int = 0,
-                                 aspect_ratio_grouping: bool = True, **unused):
-    """Like ``build_detection_train_loader`` but deterministic and resumable."""
+                                 aspect_ratio_grouping: bool = True, loader_workers=None,
+                                 **unused):
+    """Like ``build_detection_train_loader`` but deterministic and resumable.
+
+    ``num_workers`` is fitted to the CPUs available (``loader_workers``: exactly that many);
+    see :mod:`vitdet_bench.utils.cpu`."""
     from detectron2.data.build import build_batch_data_loader
 
+    from vitdet_bench.utils.cpu import loader_workers_for
+
+    num_workers = loader_workers_for(num_workers, comm.get_local_size(), exact=loader_workers)
     world = comm.get_world_size()
     per_rank = total_batch_size // world
     sampler = ResumableTrainingSampler(len(dataset), seed, start=start_iter * per_rank)

@@ -30,6 +30,7 @@ from detectron2.utils.events import get_event_storage
 from detectron2.utils.logger import setup_logger
 
 from vitdet_bench.layers.norm import convert_batchnorm_for_world
+from vitdet_bench.utils.cpu import with_fitted_workers
 from vitdet_bench.utils.io import atomic_write_json
 
 from .checkpoint import AtomicCheckpointer, set_rng_state
@@ -334,7 +335,8 @@ def do_test(cfg, model, output_dir: str, report_path: Optional[str] = None) -> D
             MetadataCatalog.remove(eval_name)
         MetadataCatalog.get(eval_name).set(**meta)
     evaluator = COCOEvaluator(eval_name, output_dir=output_dir, use_fast_impl=False, **kwargs)
-    loader = instantiate(cfg.dataloader.test)
+    loader = instantiate(with_fitted_workers(cfg.dataloader.test, comm.get_local_size(),
+                                             exact=_get(cfg.train, "loader_workers", None)))
     results = inference_on_dataset(model, loader, evaluator)
     if comm.is_main_process():
         print_csv_format(results)
@@ -532,6 +534,7 @@ def _train_dataset_and_loader(cfg, seed: int, start_iter: int, max_iter_known: b
                 dicts, mapper, int(tl.total_batch_size) // accum, seed=seed,
                 start_iter=start * accum,
                 num_workers=int(_get(tl, "num_workers", 0)),
+                loader_workers=_get(cfg.train, "loader_workers", None),
                 aspect_ratio_grouping=bool(_get(tl, "aspect_ratio_grouping", True)))
 
         return factory, len(dicts)

@@ -272,6 +272,25 @@ def _p(p):
     return "n/a" if p is None else ("< 0.001" if p < 0.001 else f"{p:.3f}")
 
 
+def cell_legend(rows, level) -> str:
+    """One line under a table saying what each part of its cells is (seed spread vs
+    bootstrap interval); empty when the cells are bare point estimates."""
+    seeds = any(r["n"] > 1 for r in rows)
+    interval = level is not None and any(r["interval"] for r in rows)
+    ci = f"{level:.0%} bootstrap interval over the evaluation images" if interval else ""
+    if seeds and interval:
+        return ("Cells: `mean ± std (n) [lo, hi]`: `mean ± std (n)` is the seed spread (mean and "
+                "standard deviation of the label's AP over its n runs, one per training seed); "
+                f"`[lo, hi]` is the {ci} (of that mean over the n runs); a single run reads "
+                "`AP [lo, hi]`.")
+    if seeds:
+        return ("Cells: `mean ± std (n)`: the seed spread (mean and standard deviation of the "
+                "label's AP over its n runs, one per training seed).")
+    if interval:
+        return f"Cells: `AP [lo, hi]`: one run's AP and its {ci}."
+    return ""
+
+
 def render_compare_markdown(out: dict, types) -> str:
     bs = out.get("bootstrap")
     lines = ["# Run comparison", ""]
@@ -292,6 +311,9 @@ def render_compare_markdown(out: dict, types) -> str:
             lines.append(f"| {label} | " + " | ".join(
                 _with_ci(row["coco"][m], row["interval"].get(m), row["seed_std"][m], row["n"])
                 for m in CI_METRICS) + " |")
+        legend = cell_legend(sec["runs"].values(), bs["level"] if bs else None)
+        if legend:
+            lines += ["", legend]
         if sec["differences"]:
             lines += ["", "| difference | " + " | ".join(f"Δ{m}" for m in CI_METRICS) + " |",
                       "|---|" + "---:|" * len(CI_METRICS)]
@@ -330,6 +352,7 @@ def ap_figure(rows: dict, iou_type: str):
     ax = fig.subplots()
     w = 0.8 / len(labels)
     top = 1.0
+    placed = []
     for j, label in enumerate(labels):
         r = rows[label]
         xs = [i + (j - (len(labels) - 1) / 2) * w for i in range(len(metrics))]
@@ -343,16 +366,49 @@ def ap_figure(rows: dict, iou_type: str):
             hi.append(max(ci[1] - v, 0.0) if ci else (sd or 0.0))
         bars = ax.bar(xs, vals, width=w, color=cmap(j % 10), label=label, edgecolor="black",
                       linewidth=0.4, yerr=[lo, hi], capsize=3, error_kw={"linewidth": 0.8})
-        # values inside the bars: above them sit the error bars
-        ax.bar_label(bars, labels=[f"{v:.1f}" for v in vals], fontsize=7, label_type="center",
-                     color="white", fontweight="bold")
+        placed.append((bars, vals, hi, cmap(j % 10)))
         top = max(top, max(v + h for v, h in zip(vals, hi)))
     ax.set_ylim(0, top * 1.25 + 1e-9)        # room for the legend
+    _label_bar_values(fig, ax, placed, top * 1.25 + 1e-9)
     ax.set_xticks(range(len(metrics)), list(metrics))
     ax.set_ylabel(f"{'box' if iou_type == 'bbox' else 'mask'} AP (points)")
     ax.set_title(f"COCO AP per run ({iou_type}); error bars: 95% bootstrap interval", fontsize=10)
     ax.legend(fontsize=8, ncol=min(len(labels), 4))
     return fig
+
+
+VALUE_FONTSIZE = 7
+DARK_TEXT = "#1a1a1a"
+
+
+def _luminance(rgba) -> float:
+    r, g, b = rgba[:3]
+    return 0.299 * r + 0.587 * g + 0.114 * b
+
+
+def value_label_inside(value: float, ylim_top: float, axes_height_in: float,
+                       fontsize: float = VALUE_FONTSIZE) -> bool:
+    """Whether a bar of ``value`` (axis 0..``ylim_top``, ``axes_height_in`` inches tall) can
+    hold its value text: at least 2.5 text heights tall."""
+    bar_in = value / ylim_top * axes_height_in if ylim_top > 0 else 0.0
+    return bar_in >= 2.5 * fontsize / 72.0
+
+
+def _label_bar_values(fig, ax, placed, ylim_top: float) -> None:
+    """The value of each bar: inside a bar tall enough, in white or dark text by the bar's
+    colour; above its error bar in dark text otherwise (a short bar, e.g. AP75 0.4, cannot
+    hold readable text)."""
+    axes_in = ax.get_position().height * fig.get_figheight()
+    for bars, vals, upper_err, colour in placed:
+        inside_colour = "white" if _luminance(colour) < 0.5 else DARK_TEXT
+        for rect, v, h in zip(bars, vals, upper_err):
+            x = rect.get_x() + rect.get_width() / 2
+            if value_label_inside(v, ylim_top, axes_in):
+                ax.annotate(f"{v:.1f}", (x, v / 2), ha="center", va="center",
+                            fontsize=VALUE_FONTSIZE, color=inside_colour, fontweight="bold")
+            else:
+                ax.annotate(f"{v:.1f}", (x, v + h), xytext=(0, 2), textcoords="offset points",
+                            ha="center", va="bottom", fontsize=VALUE_FONTSIZE, color=DARK_TEXT)
 
 
 def ap_chart_png(rows: dict, iou_type: str) -> bytes:

@@ -423,6 +423,9 @@ def collect_runs(paths, output_dir: str, charts: bool = True) -> list:
     if charts:
         atomic_write_bytes(os.path.join(output_dir, "convergence.png"), convergence_png(groups))
         lines += ["![AP vs fine-tuning epochs](convergence.png)", ""]
+        note = convergence_note(groups)
+        if note:
+            lines += [note, ""]
     atomic_write_text(os.path.join(output_dir, "benchmark.md"), "\n".join(lines))
     atomic_write_json(os.path.join(output_dir, "benchmark.json"), {
         "runs": [{k: v for k, v in asdict(r).items() if k != "config"} for r in runs],
@@ -433,35 +436,90 @@ def collect_runs(paths, output_dir: str, charts: bool = True) -> list:
     return runs
 
 
-def convergence_png(groups: list) -> bytes:
-    """AP vs fine-tuning epochs, one line per row label, one panel per architecture."""
+def _panel(g: RunGroup) -> str:
+    return g.runs[0].arch + (f" {g.runs[0].recipe}" if g.runs[0].recipe else "")
+
+
+def convergence_curves(groups: list):
+    """What the convergence plot draws: ``(curves, single)``.
+
+    ``curves``: one dict per (architecture panel, row, box/mask) whose runs have AP at two
+    or more schedules (epochs): ``panel, row, kind, epochs, ap, err_low, err_high``, the
+    error bar being the seed std clipped to [0, 100] AP. ``single``: ``(panel, row,
+    epochs)`` of the rows with one schedule only, which get no curve (one point says
+    nothing about convergence).
+    """
+    panels = sorted({_panel(g) for g in groups})
+    rows = _order({g.init_label for g in groups}, [INIT_LABELS.get(i, i) for i in INIT_ORDER])
+    curves, single = [], []
+    for panel in panels:
+        for row in rows:
+            gs = sorted((g for g in groups if g.init_label == row and _panel(g) == panel
+                         and g.runs[0].epochs is not None), key=lambda g: g.runs[0].epochs)
+            if not gs:
+                continue
+            if len({g.runs[0].epochs for g in gs}) < 2:
+                single.append((panel, row, gs[0].runs[0].epochs))
+                continue
+            for attr, kind in (("ap_box", "box"), ("ap_mask", "mask")):
+                pts = [(g.runs[0].epochs, *g.mean_std(attr)[:2]) for g in gs]
+                pts = [p for p in pts if p[1] is not None]
+                if len({p[0] for p in pts}) < 2:
+                    continue
+                curves.append({"panel": panel, "row": row, "kind": kind,
+                               "epochs": [p[0] for p in pts], "ap": [p[1] for p in pts],
+                               "err_low": [min(p[2] or 0.0, max(p[1], 0.0)) for p in pts],
+                               "err_high": [min(p[2] or 0.0, max(100.0 - p[1], 0.0))
+                                            for p in pts]})
+    return curves, single
+
+
+def convergence_note(groups: list) -> str:
+    """Why rows have no curve in convergence.png (empty when every row has one)."""
+    curves, single = convergence_curves(groups)
+    if not single:
+        return ""
+    which = "; ".join(f"{panel}: {row} ({_fmt_epochs(e)})" for panel, row, e in single)
+    if not curves:
+        return ("No convergence curve is drawn: a curve needs runs of one row at two or more "
+                "schedules (different train.epochs or train.max_iter), and every row here has "
+                f"a single schedule ({which}).")
+    return f"Rows without a curve (a single schedule each): {which}."
+
+
+def convergence_figure(groups: list):
+    """AP vs fine-tuning epochs, one line per row label with two or more schedules, one
+    panel per architecture; a panel without any such row says so."""
     import matplotlib
     from matplotlib.figure import Figure
 
-    archs = sorted({g.runs[0].arch + (f" {g.runs[0].recipe}" if g.runs[0].recipe else "")
-                    for g in groups})
+    curves, _ = convergence_curves(groups)
+    panels = sorted({_panel(g) for g in groups})
     rows = _order({g.init_label for g in groups}, [INIT_LABELS.get(i, i) for i in INIT_ORDER])
     cmap = matplotlib.colormaps["tab10"]
-    fig = Figure(figsize=(4.2 * len(archs), 3.6))
-    axes = fig.subplots(1, len(archs), squeeze=False)[0]
-    for ax, arch in zip(axes, archs):
-        for j, row in enumerate(rows):
-            gs = sorted((g for g in groups if g.init_label == row and g.runs[0].epochs is not None
-                         and g.runs[0].arch + (f" {g.runs[0].recipe}" if g.runs[0].recipe else "")
-                         == arch), key=lambda g: g.runs[0].epochs)
-            if not gs:
-                continue
-            c = cmap(j % 10)
-            for attr, style, kind in (("ap_box", "o-", "box"), ("ap_mask", "s--", "mask")):
-                pts = [(g.runs[0].epochs, *g.mean_std(attr)[:2]) for g in gs]
-                pts = [p for p in pts if p[1] is not None]
-                if pts:
-                    ax.errorbar([p[0] for p in pts], [p[1] for p in pts],
-                                yerr=[p[2] or 0.0 for p in pts], fmt=style, color=c, capsize=3,
-                                alpha=1.0 if kind == "box" else 0.7, label=f"{row} {kind}")
-        ax.set_title(arch, fontsize=10)
+    fig = Figure(figsize=(4.2 * len(panels), 3.6))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, panel in zip(axes, panels):
+        mine = [c for c in curves if c["panel"] == panel]
+        for c in mine:
+            box = c["kind"] == "box"
+            ax.errorbar(c["epochs"], c["ap"], yerr=[c["err_low"], c["err_high"]],
+                        fmt="o-" if box else "s--", color=cmap(rows.index(c["row"]) % 10),
+                        capsize=3, alpha=1.0 if box else 0.7, label=f"{c['row']} {c['kind']}")
+        ax.set_title(panel, fontsize=10)
         ax.set_xlabel("fine-tuning epochs")
         ax.set_ylabel("AP")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    return _png(fig)
+        if mine:
+            ax.legend(fontsize=7)
+        else:
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.text(0.5, 0.5, "no curve: every row has a single\nschedule (see benchmark.md)",
+                    ha="center", va="center", transform=ax.transAxes, fontsize=9, color="#444444")
+    return fig
+
+
+def convergence_png(groups: list) -> bytes:
+    """:func:`convergence_figure` as PNG bytes."""
+    return _png(convergence_figure(groups))
