@@ -6,14 +6,12 @@ import sys
 import pytest
 
 import vitdet_bench  # noqa: F401
+from detectron2.config import LazyConfig
+from engine_fixtures.cli_runner import cli_env
+from vitdet_bench.config import ConfigError, check_datasets, check_overrides
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CFG = os.path.join(ROOT, "tests", "engine_fixtures", "tiny_rcnn.py")
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-sys.path.insert(0, os.path.join(ROOT, "tests"))
-
-import train_net  # noqa: E402
-from detectron2.config import LazyConfig  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -22,31 +20,31 @@ def cfg():
 
 
 def test_unknown_key_names_key_and_close_match(cfg):
-    with pytest.raises(train_net.ConfigError) as e:
-        train_net.check_overrides(cfg, ["train.max_iters=3"])
+    with pytest.raises(ConfigError) as e:
+        check_overrides(cfg, ["train.max_iters=3"])
     msg = str(e.value)
     assert "train.max_iters" in msg and "train.max_iter" in msg
 
 
 def test_wrong_type(cfg):
-    with pytest.raises(train_net.ConfigError, match="Wrong type.*train.max_iter"):
-        train_net.check_overrides(cfg, ["train.max_iter=abc"])
-    with pytest.raises(train_net.ConfigError, match="Wrong type"):
-        train_net.check_overrides(cfg, ["train.amp.enabled=3"])
+    with pytest.raises(ConfigError, match="Wrong type.*train.max_iter"):
+        check_overrides(cfg, ["train.max_iter=abc"])
+    with pytest.raises(ConfigError, match="Wrong type"):
+        check_overrides(cfg, ["train.amp.enabled=3"])
 
 
 def test_values_parsed_as_detectron2_applies_them(cfg):
     """hydra's grammar (what LazyConfig.apply_overrides uses): null is None, None a string."""
-    train_net.check_overrides(cfg, ["train.epochs=null", "train.amp.enabled=true",
+    check_overrides(cfg, ["train.epochs=null", "train.amp.enabled=true",
                                     "optimizer.lr=1e-3"])
     c = LazyConfig.apply_overrides(LazyConfig.load(CFG), ["train.epochs=null"])
     assert c.train.epochs is None
-    with pytest.raises(train_net.ConfigError, match="gives str 'None'.*write null for None"):
-        train_net.check_overrides(cfg, ["train.max_iter=None"])
+    with pytest.raises(ConfigError, match="gives str 'None'.*write null for None"):
+        check_overrides(cfg, ["train.max_iter=None"])
 
 
 def test_good_overrides_and_optional_keys(cfg):
-    train_net.check_overrides(cfg, ["train.max_iter=3", "optimizer.lr=0.001", "optimizer.lr=1",
+    check_overrides(cfg, ["train.max_iter=3", "optimizer.lr=0.001", "optimizer.lr=1",
                                     "train.epochs=2", "train.warmup_iters=10",
                                     "train.output_dir=/tmp/x"])
 
@@ -54,13 +52,12 @@ def test_good_overrides_and_optional_keys(cfg):
 def test_unregistered_dataset(cfg):
     c = LazyConfig.apply_overrides(LazyConfig.load(CFG),
                                    ["dataloader.train.dataset.names=shapes_trian"])
-    with pytest.raises(train_net.ConfigError, match="shapes_trian.*not registered.*shapes_train"):
-        train_net.check_datasets(c)
+    with pytest.raises(ConfigError, match="shapes_trian.*not registered.*shapes_train"):
+        check_datasets(c)
 
 
 def test_cli_exits_with_one_paragraph(tmp_path):
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "tests"),
-               VITDET_BENCH_CACHE=str(tmp_path / "cache"))
+    env = cli_env(VITDET_BENCH_CACHE=str(tmp_path / "cache"))
     p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "train_net.py"),
                         "--config-file", CFG, f"train.output_dir={tmp_path / 'run'}",
                         "train.chekpointer.period=5"], env=env, capture_output=True, text=True,
