@@ -1,12 +1,12 @@
 """Study files and tools/study.py without a cluster: plan, status, folders, errors; the
 tiny study through submitit's local executor (slow)."""
-import importlib.util
 import os
 import re
 
 import pytest
 
 from vitdet_bench.study import Resources, Run, Study, StudyError, expand, grid, load_study
+from vitdet_bench.study.cli import main as study_main
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_STUDY = os.path.join(REPO, "studies", "tiny_cpu.py")
@@ -14,18 +14,80 @@ TABLE_STUDY = os.path.join(REPO, "studies", "benchmarking_table.py")
 TINY_CONFIG = os.path.join(REPO, "configs", "demo", "vit_tiny_study.py")
 
 
-def _study_tool():
-    spec = importlib.util.spec_from_file_location("study_tool", os.path.join(REPO, "tools",
-                                                                             "study.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def study_cli(capsys, *argv):
-    code = _study_tool().main(list(argv))
+    """``tools/study.py ARGV`` in this process (the tool is a shell around this main)."""
+    code = study_main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def _record_dataset_file_checks(monkeypatch):
+    """The training set of every config plan checks for files, recorded instead of
+    checked (COCO's registered paths are fixed when detectron2 is imported)."""
+    from vitdet_bench.config import load
+
+    checked = []
+
+    def record(cfg, eval_only=False):
+        checked.append(cfg.dataloader.train.dataset.names)
+        return []
+
+    monkeypatch.setattr(load, "missing_dataset_files", record)
+    return checked
+
+
+@pytest.fixture
+def coco_absent():
+    """coco_2017_train / _val registered at paths under $DETECTRON2_DATASETS that do not
+    exist, whether or not COCO is on this machine."""
+    from detectron2.data import MetadataCatalog
+
+    from vitdet_bench.data import datasets_root
+
+    saved = {}
+    for name, split in (("coco_2017_train", "train2017"), ("coco_2017_val", "val2017")):
+        saved[name] = MetadataCatalog.get(name).as_dict()
+        MetadataCatalog.remove(name)
+        absent = os.path.join(datasets_root(), "coco-absent")
+        MetadataCatalog.get(name).set(**{
+            **{k: v for k, v in saved[name].items() if k != "name"},
+            "json_file": os.path.join(absent, "annotations", f"instances_{split}.json"),
+            "image_root": os.path.join(absent, split)})
+    yield
+    for name, meta in saved.items():
+        MetadataCatalog.remove(name)
+        MetadataCatalog.get(name).set(**{k: v for k, v in meta.items() if k != "name"})
+
+
+def test_plan_without_coco_or_pretrained_files_is_a_preview(capsys, tmp_path, monkeypatch,
+                                                              coco_absent):
+    """Issue 27 item 5: the plan (iterations, GPUs, accumulation, folders) and one note of
+    what a launch still needs; launch refuses with one paragraph per missing file."""
+    monkeypatch.chdir(tmp_path)  # no pretrained/ here
+    code, out, err = study_cli(capsys, "plan", TABLE_STUDY)
+    assert code == 0, err
+    print(out)
+    rows = [l for l in out.splitlines() if re.match(r"\w+_vit[bl]_\d+ep ", l)]
+    assert len(rows) == 30
+    mae_b_100 = next(r for r in rows if r.startswith("mae_vitb_100ep "))
+    assert re.search(r"\s183229\s+8x8, 24h00\s+64 = 64 x 1\s", mae_b_100), mae_b_100
+    assert "output/studies/benchmarking_table/mae_vitb_mrcnn-epochs100-" in mae_b_100
+    note = out[out.index("Note: this machine lacks files a launch needs"):]
+    assert out.count("Note: this machine lacks") == 1
+    assert "dataset 'coco_2017_train' (all 30 runs): annotation file '" in note
+    assert "dataset 'coco_2017_val' (all 30 runs): annotation file '" in note
+    assert re.search(r"train.init_checkpoint 'pretrained/mae_pretrain_vit_base.pth' "
+                     r"\(3 runs: mae_vitb_25ep, mae_vitb_50ep, mae_vitb_100ep\)", note), note
+    assert note.count("does not exist (relative paths") == 8  # one per pre-trained file
+    # what to do, once per kind
+    assert note.count("Datasets are looked up under $DETECTRON2_DATASETS") == 1
+    assert note.count("See the table of expected files in README.md") == 1
+    code, out, err = study_cli(capsys, "launch", TABLE_STUDY, "--executor", "slurm")
+    assert code == 2 and err.startswith("Study error: "), (out, err)
+    assert err.count("Configuration error:") == 10, err
+    assert "Runs 'random_vitb_25ep', 'random_vitb_50ep', 'random_vitb_100ep' and 27 more: " \
+           "Configuration error: Dataset 'coco_2017_train'" in err
+    assert not os.path.exists(tmp_path / "output")
 
 
 def test_plan_of_the_tiny_study(capsys, tmp_path):
@@ -69,10 +131,7 @@ def test_plan_of_the_benchmarking_table(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     # COCO itself is not on this machine and its registered paths are fixed when detectron2
     # is imported, so record the dataset-file check that plan runs instead of satisfying it.
-    from vitdet_bench.study.job import load_train_net
-    checked = []
-    monkeypatch.setattr(load_train_net(), "check_dataset_files",
-                        lambda cfg: checked.append(cfg.dataloader.train.dataset.names))
+    checked = _record_dataset_file_checks(monkeypatch)
     code, out, err = study_cli(capsys, "plan", TABLE_STUDY)
     assert code == 0, err
     assert len(checked) == 30 and set(checked) == {"coco_2017_train"}
@@ -137,10 +196,14 @@ BROKEN = {
     "wrong_type": (f"study = Study('x', runs=[Run({TINY_CONFIG!r}, ['train.max_iter=abc'], "
                    "name='t')])\n", r"Run 't' .*Wrong type for config key 'train.max_iter'"),
     "missing_init": (f"study = Study('x', runs=grid({TINY_CONFIG!r}, axes={{"
-                     "'train.init_checkpoint': ['/nowhere/mae.pth']}))\n",
+                     "'train.init_checkpoint': ['/nowhere/mae.pth']}), "
+                     "resources=Resources(nodes=1, gpus_per_node=2, images_per_gpu=1))\n",
                      r"Run 'vit_tiny_study-init_checkpoint/nowhere/mae.pth' .*"
                      r"train.init_checkpoint='/nowhere/mae.pth' does not exist"),
 }
+
+
+MISSING_FILES = {"missing_init"}  # not on this machine: plan shows the plan and a note
 
 
 @pytest.mark.parametrize("case", sorted(BROKEN))
@@ -154,6 +217,10 @@ def test_broken_study_file_errors(case, capsys, tmp_path):
         if command == "launch":
             argv += ["--executor", "slurm"]
         code, out, err = study_cli(capsys, *argv)
+        if command == "plan" and case in MISSING_FILES:  # a preview: plan and a note
+            assert code == 0 and "Note: this machine lacks files" in out, (out, err)
+            assert "train.init_checkpoint '/nowhere/mae.pth' (1 run: " in out, out
+            continue
         assert code == 2, (out, err)
         assert err.startswith("Study error: ") and re.search(pattern, err), err
         assert "Traceback" not in err
@@ -271,10 +338,7 @@ def test_plan_of_each_ablation_study(name, capsys, tmp_path, monkeypatch):
         if ckpt:
             os.makedirs(os.path.dirname(ckpt) or ".", exist_ok=True)
             open(ckpt, "wb").close()
-    from vitdet_bench.study.job import load_train_net
-    checked = []
-    monkeypatch.setattr(load_train_net(), "check_dataset_files",
-                        lambda cfg: checked.append(cfg.dataloader.train.dataset.names))
+    checked = _record_dataset_file_checks(monkeypatch)
     code, out, err = study_cli(capsys, "plan", path, "--root", str(tmp_path / "root"))
     assert code == 0, err
     assert len(checked) == len(runs) and set(checked) == {"coco_2017_train"}

@@ -13,7 +13,7 @@ strategies, coupled input sizes, init checkpoint, schedule) are importable from
 :mod:`.checks`, :mod:`.overrides` and :mod:`.schedule`. Nothing here builds a model or
 reads a dataset.
 """
-from .checks import (check_attention_strategies, check_command_line, check_dataset_files,
+from .checks import (MissingFile, check_attention_strategies, check_command_line, check_dataset_files,
                      check_datasets, check_init_checkpoint, check_num_classes, dataset_names)
 from .errors import ConfigError
 from .load import load_config, preview_config
@@ -22,7 +22,7 @@ from .overrides import (OPTIONAL_KEYS, apply_image_size, check_image_size, check
 from .schedule import (apply_warmup_iters, check_eval_only_weights, check_schedule,
                        check_schedule_before_building, compute_max_iter)
 
-__all__ = ["ConfigError", "load_config", "preview_config", "OPTIONAL_KEYS", "check_overrides",
+__all__ = ["ConfigError", "MissingFile", "load_config", "preview_config", "OPTIONAL_KEYS", "check_overrides",
            "check_schedule_overrides", "apply_image_size", "check_image_size",
            "image_size_entries", "check_command_line", "dataset_names", "check_datasets",
            "check_dataset_files", "check_num_classes", "check_attention_strategies",

@@ -9,15 +9,28 @@ from __future__ import annotations
 
 import difflib
 import os
+from dataclasses import dataclass
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 from omegaconf import DictConfig, ListConfig
 
 from .errors import ConfigError
 
-__all__ = ["check_command_line", "config_entries", "dataset_names", "check_datasets",
+__all__ = ["MissingFile", "check_command_line", "config_entries", "dataset_names", "check_datasets",
            "missing_dataset_files", "check_dataset_files", "check_num_classes",
            "check_attention_strategies", "missing_init_checkpoint", "check_init_checkpoint"]
+
+
+@dataclass(frozen=True)
+class MissingFile:
+    """A file a run needs that this machine lacks: ``what`` names it (a dataset, an init
+    checkpoint), ``detail`` says which paths, ``hint`` what to do; ``message`` is the
+    one-paragraph error of a run that needs it."""
+
+    what: str
+    detail: str
+    hint: str
+    message: str
 
 
 def check_command_line(config_file: Optional[str], overrides: Sequence[str]) -> None:
@@ -94,18 +107,19 @@ def check_datasets(cfg, eval_only: bool = False) -> None:
                 "coco128_train, coco128_val, coco128_first16.")
 
 
-def missing_dataset_files(cfg, eval_only: bool = False) -> List[Tuple[str, str]]:
-    """``(dataset name, one-paragraph message)`` of every dataset whose annotation file or
-    image folder is missing (synthetic datasets are generated on first use: not checked)."""
+def missing_dataset_files(cfg, eval_only: bool = False) -> List[MissingFile]:
+    """Every dataset whose annotation file or image folder is missing, once each
+    (synthetic datasets are generated on first use: not checked)."""
     from detectron2.data import MetadataCatalog
 
     from vitdet_bench.data import datasets_root
 
-    out = []
+    out, seen = [], set()
     for path, name in dataset_names(cfg, eval_only):
         meta = MetadataCatalog.get(name)
-        if meta.get("synthetic_config", None) is not None:
+        if name in seen or meta.get("synthetic_config", None) is not None:
             continue
+        seen.add(name)
         missing = [f"{what} {p!r}" for what, p, exists in (
             ("annotation file", meta.get("json_file", None), os.path.isfile),
             ("image folder", meta.get("image_root", None), os.path.isdir)) if p and not exists(p)]
@@ -115,13 +129,15 @@ def missing_dataset_files(cfg, eval_only: bool = False) -> List[Tuple[str, str]]
         under_root = any(os.path.abspath(str(meta.get(k, ""))).startswith(root + os.sep)
                          for k in ("json_file", "image_root"))
         env = os.environ.get("DETECTRON2_DATASETS")
-        hint = (f" Datasets are looked up under $DETECTRON2_DATASETS (currently "
-                f"{env!r})" if env else " Datasets are looked up under $DETECTRON2_DATASETS, "
-                "which is not set, so under ./datasets") + (
-            "; set it to the folder that holds the dataset (e.g. export "
-            "DETECTRON2_DATASETS=/path/to/datasets, the folder that holds coco/ or coco128/)." if under_root else ".")
-        out.append((name, f"Dataset {name!r} (at {path}) is registered, but its "
-                          f"{' and '.join(missing)} do not exist." + (hint if under_root else "")))
+        hint = ((f"Datasets are looked up under $DETECTRON2_DATASETS (currently {env!r})"
+                 if env else "Datasets are looked up under $DETECTRON2_DATASETS, which is not "
+                 "set, so under ./datasets") + "; set it to the folder that holds the dataset "
+                "(e.g. export DETECTRON2_DATASETS=/path/to/datasets, the folder that holds "
+                "coco/ or coco128/).") if under_root else ""
+        detail = f"{' and '.join(missing)} do not exist"
+        out.append(MissingFile(f"dataset {name!r}", detail, hint,
+                               f"Dataset {name!r} (at {path}) is registered, but its {detail}."
+                               + (f" {hint}" if hint else "")))
     return out
 
 
@@ -131,7 +147,7 @@ def check_dataset_files(cfg, eval_only: bool = False) -> None:
     ``eval_only`` only the evaluation's datasets."""
     missing = missing_dataset_files(cfg, eval_only)
     if missing:
-        raise ConfigError(missing[0][1])
+        raise ConfigError(missing[0].message)
 
 
 def _model_num_classes(cfg) -> List[Tuple[str, int]]:
@@ -195,9 +211,9 @@ def check_attention_strategies(cfg) -> None:
                 "checkpointing; all global).")
 
 
-def missing_init_checkpoint(cfg, resume: bool = False) -> Optional[str]:
-    """The paragraph of :func:`check_init_checkpoint` when a local ``train.init_checkpoint``
-    is missing (and a resume will read it), else None."""
+def missing_init_checkpoint(cfg, resume: bool = False) -> Optional[MissingFile]:
+    """A local ``train.init_checkpoint`` that does not exist (and that a resume would
+    read), else None."""
     train = cfg.get("train", None)
     path = train.get("init_checkpoint", "") if train is not None else ""
     if not path or not isinstance(path, str) or "://" in path or os.path.isfile(path):
@@ -205,13 +221,15 @@ def missing_init_checkpoint(cfg, resume: bool = False) -> Optional[str]:
     out = train.get("output_dir", None)
     if resume and out and os.path.isfile(os.path.join(str(out), "last_checkpoint")):
         return None
-    return (f"train.init_checkpoint={path!r} does not exist (relative paths are relative to "
-            f"{os.getcwd()!r}). See the table of expected files in README.md (put them under "
-            "pretrained/), or set train.init_checkpoint='' with train.init_format=random.")
+    detail = (f"does not exist (relative paths are relative to {os.getcwd()!r})")
+    hint = ("See the table of expected files in README.md (put them under pretrained/), or "
+            "set train.init_checkpoint='' with train.init_format=random.")
+    return MissingFile(f"train.init_checkpoint {path!r}", detail, hint,
+                       f"train.init_checkpoint={path!r} {detail}. {hint}")
 
 
 def check_init_checkpoint(cfg, resume: bool = False) -> None:
     """A local ``train.init_checkpoint`` must exist, unless a resume will not read it."""
-    message = missing_init_checkpoint(cfg, resume)
-    if message:
-        raise ConfigError(message)
+    missing = missing_init_checkpoint(cfg, resume)
+    if missing:
+        raise ConfigError(missing.message)

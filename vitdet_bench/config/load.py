@@ -1,10 +1,11 @@
 """``load_config``: a LazyConfig file with its overrides, after every pre-flight check."""
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence
 
-from .checks import (check_attention_strategies, check_command_line, check_datasets,
-                     check_num_classes, missing_dataset_files, missing_init_checkpoint)
+from .checks import (MissingFile, check_attention_strategies, check_command_line,
+                     check_datasets, check_num_classes, missing_dataset_files,
+                     missing_init_checkpoint)
 from .errors import ConfigError
 from .overrides import apply_image_size, check_image_size, check_overrides, check_schedule_overrides
 from .schedule import check_eval_only_weights, check_schedule_before_building
@@ -13,9 +14,9 @@ __all__ = ["load_config", "preview_config"]
 
 
 def _load(path: Optional[str], overrides: Sequence[str], resume: bool, eval_only: bool,
-          missing: Optional[List[Tuple[str, str]]]):
+          missing: Optional[List[MissingFile]]):
     """The checks in the order a user meets them. Files absent from this machine raise,
-    or with ``missing`` a list are appended to it as ``(what, paragraph)``."""
+    or with ``missing`` a list are appended to it."""
     from detectron2.config import LazyConfig
 
     import vitdet_bench.data  # noqa: F401  (registers the project's datasets)
@@ -28,18 +29,18 @@ def _load(path: Optional[str], overrides: Sequence[str], resume: bool, eval_only
     check_schedule_overrides(cfg, overrides)
     apply_image_size(cfg)
     check_datasets(cfg, eval_only)
-    for name, message in missing_dataset_files(cfg, eval_only):
+    for absent in missing_dataset_files(cfg, eval_only):
         if missing is None:
-            raise ConfigError(message)
-        missing.append((f"dataset {name!r}", message))
+            raise ConfigError(absent.message)
+        missing.append(absent)
     check_num_classes(cfg, eval_only)
     check_attention_strategies(cfg)
     check_image_size(cfg)
-    message = missing_init_checkpoint(cfg, resume)
-    if message and missing is None:
-        raise ConfigError(message)
-    if message:
-        missing.append((f"train.init_checkpoint {cfg.train.init_checkpoint!r}", message))
+    absent = missing_init_checkpoint(cfg, resume)
+    if absent is not None and missing is None:
+        raise ConfigError(absent.message)
+    if absent is not None:
+        missing.append(absent)
     if eval_only:
         check_eval_only_weights(cfg, resume)
     else:
@@ -62,7 +63,7 @@ def load_config(path: str, overrides: Sequence[str] = (), *, resume: bool = Fals
 def preview_config(path: str, overrides: Sequence[str] = (), *, resume: bool = False):
     """``(cfg, missing)``: :func:`load_config` for a preview on a machine that may lack the
     run's files. Config errors raise as there; a dataset's files or an init checkpoint
-    absent from this machine are listed in ``missing`` as ``(what, paragraph)`` instead."""
-    missing: List[Tuple[str, str]] = []
+    absent from this machine are listed in ``missing`` (:class:`MissingFile`) instead."""
+    missing: List[MissingFile] = []
     cfg = _load(path, overrides, resume, False, missing)
     return cfg, missing

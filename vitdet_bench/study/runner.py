@@ -36,7 +36,7 @@ class PlannedRun:
     images_per_gpu: int
     max_iter: Optional[int]
     overrides: List[str]          # what the job runs with
-    missing: List[Tuple[str, str]] = ()  # files a launch needs that are not on this machine
+    missing: list = ()  # vitdet_bench.config.MissingFile: what a launch needs, not on this machine
 
     @property
     def gpu_hours(self) -> Optional[float]:
@@ -147,25 +147,25 @@ def plan_study(study: Study, root: Optional[str] = None, resources: Optional[dic
     return planned
 
 
-def missing_for_launch(planned: List[PlannedRun]) -> List[Tuple[str, str, List[str]]]:
-    """``(what, paragraph, run names)`` of every file a launch needs that this machine
-    lacks, each once, in the order the runs name them."""
-    found: Dict[str, Tuple[str, List[str]]] = {}
+def missing_for_launch(planned: List[PlannedRun]) -> List[Tuple[object, List[str]]]:
+    """``(MissingFile, run names)`` of every file a launch needs that this machine lacks,
+    each once, in the order the runs name them."""
+    found: Dict[str, Tuple[object, List[str]]] = {}
     for p in planned:
-        for what, message in p.missing:
-            found.setdefault(what, (message, []))[1].append(p.run.name)
-    return [(what, message, names) for what, (message, names) in found.items()]
+        for absent in p.missing:
+            found.setdefault(absent.what, (absent, []))[1].append(p.run.name)
+    return list(found.values())
 
 
 def _refuse_missing_files(planned: List[PlannedRun]) -> None:
     """A launch needs every file: one paragraph per missing file, naming its runs."""
     configs = {p.run.name: p.run.config for p in planned}
     errors = []
-    for _, message, names in missing_for_launch(planned):
+    for absent, names in missing_for_launch(planned):
         who = (f"Run {names[0]!r} (config {configs[names[0]]!r})" if len(names) == 1 else
                f"Runs {', '.join(map(repr, names[:3]))}"
                + (f" and {len(names) - 3} more" if len(names) > 3 else ""))
-        errors.append(f"{who}: Configuration error: {message}")
+        errors.append(f"{who}: Configuration error: {absent.message}")
     if errors:
         raise StudyError("\n".join(errors))
 
@@ -215,8 +215,10 @@ def format_plan(study: Study, planned: List[PlannedRun]) -> str:
         lines += ["", "Note: this machine lacks files a launch needs (launch refuses until they "
                   "exist; iterations shown as ? are counted from the training set once it is "
                   "there):"]
-        lines += [f"  - {what} ({_runs_label(names, len(planned))}): {message}"
-                  for what, message, names in missing]
+        lines += [f"  - {absent.what} ({_runs_label(names, len(planned))}): {absent.detail}"
+                  for absent, names in missing]
+        hints = [absent.hint for absent, _ in missing if absent.hint]
+        lines += [f"  {hint}" for hint in dict.fromkeys(hints)]
     return "\n".join(lines)
 
 
