@@ -38,25 +38,11 @@ def _record_dataset_file_checks(monkeypatch):
 
 @pytest.fixture
 def coco_absent():
-    """coco_2017_train / _val registered at paths under $DETECTRON2_DATASETS that do not
-    exist, whether or not COCO is on this machine."""
-    from detectron2.data import MetadataCatalog
+    """coco_2017_train / _val at paths that do not exist, whether or not COCO is here."""
+    from engine_fixtures.helpers import datasets_absent
 
-    from vitdet_bench.data import datasets_root
-
-    saved = {}
-    for name, split in (("coco_2017_train", "train2017"), ("coco_2017_val", "val2017")):
-        saved[name] = MetadataCatalog.get(name).as_dict()
-        MetadataCatalog.remove(name)
-        absent = os.path.join(datasets_root(), "coco-absent")
-        MetadataCatalog.get(name).set(**{
-            **{k: v for k, v in saved[name].items() if k != "name"},
-            "json_file": os.path.join(absent, "annotations", f"instances_{split}.json"),
-            "image_root": os.path.join(absent, split)})
-    yield
-    for name, meta in saved.items():
-        MetadataCatalog.remove(name)
-        MetadataCatalog.get(name).set(**{k: v for k, v in meta.items() if k != "name"})
+    with datasets_absent("coco_2017_train", "coco_2017_val"):
+        yield
 
 
 def test_plan_without_coco_or_pretrained_files_is_a_preview(capsys, tmp_path, monkeypatch,

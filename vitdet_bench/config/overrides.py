@@ -131,8 +131,8 @@ def check_schedule_overrides(cfg, overrides: Sequence[str]) -> None:
 # ----------------------------------------------------------------- coupled input sizes
 def image_size_entries(cfg) -> List[Tuple[str, int]]:
     """``(dotted key, value)`` of every integer that must equal the input size: the data
-    mappers' ``image_size`` (resize / crop), the model's ``square_pad`` (padding) and its
-    backbones' ``img_size`` (position tables sized for it)."""
+    mappers' ``image_size`` (resize / crop), the model's ``square_pad`` (padding; 0 is
+    none) and its backbones' ``img_size`` (position tables sized for it)."""
     wanted = {"dataloader": ("image_size",), "model": ("square_pad", "img_size")}
     out: List[Tuple[str, int]] = []
 
@@ -145,7 +145,8 @@ def image_size_entries(cfg) -> List[Tuple[str, int]]:
                     continue
                 key = f"{path}.{k}"
                 if k in names and isinstance(v, int) and not isinstance(v, bool):
-                    out.append((key, v))
+                    if not (k == "square_pad" and v == 0):  # 0: no padding, nothing coupled
+                        out.append((key, v))
                 else:
                     walk(v, key, names)
         elif isinstance(node, ListConfig):
