@@ -170,3 +170,20 @@ def test_eval_only_checks_only_the_evaluation_datasets():
                 load_config(CFG, overrides + ["dataloader.test.dataset.dicts.names=coco_2017_val",
                                               "dataloader.evaluator.dataset_name=coco_2017_val",
                                               "model.roi_heads.num_classes=80"], eval_only=True)
+
+
+@pytest.mark.slow
+def test_cli_eval_only_without_the_training_set_on_disk(tmp_path):
+    """``--eval-only`` on a machine whose $DETECTRON2_DATASETS lacks the training set."""
+    (tmp_path / "datasets").mkdir()
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "train_net.py"), "--eval-only",
+                        "--config-file", os.path.join(ROOT, "tests", "engine_fixtures",
+                                                      "demo_quick_eval.py"),
+                        "dataloader.train.dataset.names=coco_2017_train",
+                        "train.eval_untrained=True", f"train.output_dir={tmp_path / 'run'}"],
+                       env=cli_env(DETECTRON2_DATASETS=str(tmp_path / "datasets"),
+                                   VITDET_BENCH_CACHE=str(tmp_path / "cache")),
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "Evaluation done: report" in p.stdout and "coco_2017_train" not in p.stderr
+    assert (tmp_path / "run" / "report.json").is_file()
