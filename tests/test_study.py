@@ -342,3 +342,50 @@ def test_ablation_studies_cover_every_ablation_config():
     assert shipped <= used, sorted(shipped - used)
     assert {"configs/resnet/r50_mrcnn_scratch.py", "configs/resnet/r101_mrcnn_scratch.py",
             "configs/random_vitb_mrcnn.py"} <= used
+
+
+@pytest.mark.slow
+def test_tiny_study_from_a_non_editable_install(tmp_path):
+    """``pip install .`` (not editable) into a folder of its own, then tools/study.py from
+    the repository root: the tool and its jobs import the installed package, not the
+    checkout (PYTHONSAFEPATH: neither the script's folder nor the working directory is
+    put on the path), and plan, launch (local executor) and status work."""
+    import shutil
+    import subprocess
+    import sys
+
+    src, site = tmp_path / "src", tmp_path / "site"
+    src.mkdir()
+    shutil.copy(os.path.join(REPO, "setup.py"), src / "setup.py")
+    shutil.copytree(os.path.join(REPO, "vitdet_bench"), src / "vitdet_bench",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                    "--no-build-isolation", "--target", str(site), str(src)], check=True,
+                   capture_output=True, timeout=300)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env.update(PYTHONPATH=str(site), PYTHONSAFEPATH="1", OMP_NUM_THREADS="1",
+               PYTHONWARNINGS="ignore")
+    probe = tmp_path / "probe.py"
+    probe.write_text("import vitdet_bench.study.job as j, vitdet_bench as v\n"
+                     "print(v.__file__, j.__file__)\n")
+    where = subprocess.run([sys.executable, str(probe)], env=env, cwd=REPO, capture_output=True,
+                           text=True, timeout=300)
+    assert where.returncode == 0, where.stderr[-2000:]
+    assert all(f.startswith(str(site)) for f in where.stdout.split()), where.stdout
+
+    def study(*argv):
+        r = subprocess.run([sys.executable, os.path.join("tools", "study.py"), *argv], env=env,
+                           cwd=REPO, capture_output=True, text=True, timeout=1200)
+        assert r.returncode == 0, (r.stdout[-3000:], r.stderr[-3000:])
+        return r.stdout
+
+    root = str(tmp_path / "root")
+    plan = study("plan", TINY_STUDY, "--root", root)
+    assert "Study 'tiny_cpu'" in plan and "4 = 2 x 1 x 2 accum" in plan and not os.path.exists(root)
+    out = study("launch", TINY_STUDY, "--executor", "local", "--root", root, "--max-parallel", "2")
+    assert out.count("local job") == 2 and out.count(" done") >= 2, out
+    assert "2 done" in study("status", TINY_STUDY, "--root", root)
+    logs = [os.path.join(d, f) for d, _, files in os.walk(os.path.join(root, "submitit"))
+            for f in files if f.endswith("_log.out")]
+    text = "".join(open(f).read() for f in logs)
+    assert text.count(f"vitdet_bench from {site / 'vitdet_bench'}") == 4, text[-3000:]  # 2 jobs x 2 tasks

@@ -21,6 +21,7 @@ came before would kill the task).
 """
 from __future__ import annotations
 
+import os
 import sys
 from typing import List, Optional
 
@@ -79,10 +80,13 @@ class TrainJob:
             set_cuda_visible_devices=False, overwrite=True)
         launch.limit_threads_to_slurm_task()
         args = launch.train_args(self.config_file, self.overrides, resume=True)
+        import vitdet_bench
+
         print(f"[vitdet_bench] study run {self.name!r}: rank {dist_env.rank} of "
               f"{dist_env.world_size} (local {dist_env.local_rank} of "
               f"{dist_env.local_world_size}), rendezvous {dist_env.master_addr}:"
-              f"{dist_env.master_port}, job {env.job_id}", flush=True)
+              f"{dist_env.master_port}, job {env.job_id}; vitdet_bench from "
+              f"{os.path.dirname(os.path.abspath(vitdet_bench.__file__))}", flush=True)
         if dist_env.world_size > 1:
             launch.init_process_group(dist_env.rank, dist_env.world_size, dist_env.local_rank,
                                       dist_env.local_world_size)
