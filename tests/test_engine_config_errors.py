@@ -172,7 +172,6 @@ def test_eval_only_checks_only_the_evaluation_datasets():
                                               "model.roi_heads.num_classes=80"], eval_only=True)
 
 
-@pytest.mark.slow
 def test_cli_eval_only_without_the_training_set_on_disk(tmp_path):
     """``--eval-only`` on a machine whose $DETECTRON2_DATASETS lacks the training set."""
     (tmp_path / "datasets").mkdir()
