@@ -12,20 +12,17 @@ a fresh child per run, tests/engine_fixtures/forked_cli.py):
   nor a final evaluation of the diverged state (detectron2's hooks would do both).
 """
 import os
-import sys
 
 import pytest
 import torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-sys.path.insert(0, os.path.join(ROOT, "tests"))
+import vitdet_bench  # noqa: F401
+from data_fixtures import tiny_shapes  # noqa: F401
+from detectron2.config import LazyConfig
+from engine_fixtures.cli_runner import cli_env, run_cli_cases
+from vitdet_bench.config import ConfigError, check_attention_strategies, check_init_checkpoint
 
-import vitdet_bench  # noqa: E402,F401
-import train_net  # noqa: E402
-from detectron2.config import LazyConfig  # noqa: E402
-from engine_fixtures.cli_runner import cli_env, run_cli_cases  # noqa: E402
-from data_fixtures import tiny_shapes  # noqa: E402,F401
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 DEMO = os.path.join(ROOT, "configs", "demo", "vit_tiny_shapes.py")
 TINY = os.path.join(ROOT, "tests", "engine_fixtures", "tiny_rcnn.py")
@@ -38,11 +35,11 @@ def _load(path, *overrides):
 
 
 def test_unknown_attention_strategy_is_a_config_error():
-    train_net.check_attention_strategies(_load(DEMO))  # the real config passes
+    check_attention_strategies(_load(DEMO))  # the real config passes
     for ok in ("window", "global", "global_checkpoint"):
-        train_net.check_attention_strategies(_load(DEMO, f"{STRATEGY_KEY}={ok}"))
-    with pytest.raises(train_net.ConfigError) as e:
-        train_net.check_attention_strategies(_load(DEMO, f"{STRATEGY_KEY}=window_globl"))
+        check_attention_strategies(_load(DEMO, f"{STRATEGY_KEY}={ok}"))
+    with pytest.raises(ConfigError) as e:
+        check_attention_strategies(_load(DEMO, f"{STRATEGY_KEY}=window_globl"))
     msg = str(e.value)
     assert f"'window_globl' at {STRATEGY_KEY}" in msg and "Did you mean 'window_global'" in msg
     assert "window, window_global, global_checkpoint, global" in msg
@@ -51,13 +48,13 @@ def test_unknown_attention_strategy_is_a_config_error():
 def test_missing_init_checkpoint_is_a_config_error(tmp_path):
     cfg = _load(TINY, f"train.init_checkpoint={tmp_path / 'nope.pth'}",
                 f"train.output_dir={tmp_path / 'run'}")
-    with pytest.raises(train_net.ConfigError, match="nope.pth' does not exist"):
-        train_net.check_init_checkpoint(cfg)
+    with pytest.raises(ConfigError, match="nope.pth' does not exist"):
+        check_init_checkpoint(cfg)
     # --resume from an existing run does not read it
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "last_checkpoint").write_text("model_0000001.pth")
-    train_net.check_init_checkpoint(cfg, resume=True)
-    train_net.check_init_checkpoint(_load(TINY, "train.init_checkpoint=detectron2://x/y.pkl"))
+    check_init_checkpoint(cfg, resume=True)
+    check_init_checkpoint(_load(TINY, "train.init_checkpoint=detectron2://x/y.pkl"))
 
 
 @pytest.fixture(scope="module")

@@ -9,22 +9,20 @@ with ``--resume``, resumed once finished and re-evaluated with ``--eval-only
 """
 import json
 import os
-import sys
 import warnings
 
 import pytest
 import torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-sys.path.insert(0, os.path.join(ROOT, "tests"))
+import vitdet_bench  # noqa: F401
+from data_fixtures import tiny_shapes  # noqa: F401
+from detectron2.config import LazyConfig
+from engine_fixtures.cli_runner import cli_env, run_cli_cases
+from vitdet_bench.config import (check_command_line, check_dataset_files, check_num_classes,
+                                 load_config)
+from vitdet_bench.engine import ConfigError, check_eval_only_weights, check_schedule, run
 
-import vitdet_bench  # noqa: E402,F401
-import train_net  # noqa: E402
-from detectron2.config import LazyConfig  # noqa: E402
-from engine_fixtures.cli_runner import cli_env, run_cli_cases  # noqa: E402
-from data_fixtures import tiny_shapes  # noqa: E402,F401
-from vitdet_bench.engine import ConfigError, check_eval_only_weights, check_schedule, run  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 DEMO = os.path.join(ROOT, "configs", "demo", "vit_tiny_shapes.py")
 TINY = os.path.join(ROOT, "tests", "engine_fixtures", "tiny_rcnn.py")
@@ -33,10 +31,6 @@ CORPUS = os.path.join(ROOT, "tests", "engine_fixtures", "corpus_rcnn.py")
 
 def _load(path, *overrides):
     return LazyConfig.apply_overrides(LazyConfig.load(path), list(overrides))
-
-
-def _args(*argv):
-    return train_net.build_parser().parse_args(list(argv))
 
 
 # ----------------------------------------------------------------- item 1: short schedules
@@ -56,7 +50,7 @@ def test_warmup_longer_than_the_schedule_is_a_config_error():
         check_schedule(_load(TINY, "lr_multiplier.warmup_length=1.5"), 4)
     # load_config runs it before anything is built
     with pytest.raises(ConfigError, match="warmup_iters=50 does not fit"):
-        train_net.load_config(_args("--config-file", DEMO, "train.max_iter=30"))
+        load_config(DEMO, ["train.max_iter=30"])
 
 
 # ------------------------------------------------------- item 3: --eval-only needs weights
@@ -80,11 +74,11 @@ def test_eval_only_without_weights_is_a_config_error(tmp_path):
 
 # ---------------------------------------------------------- item 4: classes must match
 def test_model_and_dataset_classes_must_match():
-    train_net.check_num_classes(_load(DEMO))  # 5 shapes, 5 classes
+    check_num_classes(_load(DEMO))  # 5 shapes, 5 classes
     cfg = _load(DEMO, "dataloader.test.dataset.names=coco128_val",
                 "dataloader.evaluator.dataset_name=coco128_val")
     with pytest.raises(ConfigError) as e:
-        train_net.check_num_classes(cfg)
+        check_num_classes(cfg)
     msg = str(e.value)
     assert "model.roi_heads.num_classes=5" in msg and "model.roi_heads.mask_head.num_classes=5" in msg
     assert "'coco128_val' (at dataloader.test.dataset.names) has 80 categories ('person'" in msg
@@ -93,10 +87,10 @@ def test_model_and_dataset_classes_must_match():
 # --------------------------------------------- item 6: config file and dataset files
 def test_config_file_missing_or_absent():
     with pytest.raises(ConfigError, match="No --config-file given"):
-        train_net.check_command_line(_args("train.max_iter=3"))
+        check_command_line(None, ["train.max_iter=3"])
     with pytest.raises(ConfigError, match=r"'configs/demo/vit_tiny.py' does not exist.*Did you "
                                           r"mean .*'configs/demo/vit_tiny_shapes.py'"):
-        train_net.check_command_line(_args("--config-file", "configs/demo/vit_tiny.py"))
+        check_command_line("configs/demo/vit_tiny.py", [])
 
 
 def test_dataset_files_missing_with_detectron2_datasets_unset(tmp_path, monkeypatch):
@@ -108,7 +102,7 @@ def test_dataset_files_missing_with_detectron2_datasets_unset(tmp_path, monkeypa
     register_coco128(overwrite=True)  # as registered at import with the variable unset
     try:
         with pytest.raises(ConfigError) as e:
-            train_net.check_dataset_files(cfg)
+            check_dataset_files(cfg)
     finally:
         monkeypatch.undo()
         register_coco128(overwrite=True)
@@ -116,7 +110,7 @@ def test_dataset_files_missing_with_detectron2_datasets_unset(tmp_path, monkeypa
     assert "'coco128_train' (at dataloader.train.dataset.names) is registered, but its " \
            "annotation file 'datasets/coco128/annotations/instances_train2017.json'" in msg
     assert "$DETECTRON2_DATASETS, which is not set" in msg
-    train_net.check_dataset_files(_load(DEMO))  # synthetic: generated on first use
+    check_dataset_files(_load(DEMO))  # synthetic: generated on first use
 
 
 # ------------------------------------------------------- item 10: warnings we can silence
@@ -164,7 +158,7 @@ def cli(tmp_path_factory):
             name != "flag_after" else []
         cases.append(dict(argv=argv + extra, env={"VITDET_BENCH_CACHE": str(work / "cache")}))
     env = cli_env()
-    env.pop("DETECTRON2_DATASETS")
+    env.pop("DETECTRON2_DATASETS", None)
     results = run_cli_cases(cases, str(work / "cli"), env=env)
     return {name: dict(out=outs[name], cache=str(work / "cache"), **res)
             for name, res in zip(runs, results)}
@@ -182,7 +176,7 @@ def _config_error(run):
 
 def test_no_import_time_warnings(cli):
     """fvcore / detectron2 call torch.jit.script at import (a FutureWarning each, in every
-    process); the driver imported train_net as tools/train_net.py does."""
+    process); the driver imported what tools/train_net.py imports."""
     stderr = cli["help"]["driver_stderr"]
     assert "jit.script" not in stderr and "Warning" not in stderr, stderr[-2000:]
 

@@ -19,14 +19,13 @@ import pytest
 import torch
 from torch import nn
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests"))
-from data_fixtures import make_broken_dataset, tiny_shapes  # noqa: E402,F401
-from engine_fixtures.cli_runner import cli_env  # noqa: E402
+import vitdet_bench  # noqa: F401
+from data_fixtures import make_broken_dataset, tiny_shapes  # noqa: F401
+from detectron2.layers import NaiveSyncBatchNorm
+from engine_fixtures.cli_runner import cli_env
+from vitdet_bench.layers.norm import convert_batchnorm_for_world
 
-import vitdet_bench  # noqa: E402,F401
-from detectron2.layers import NaiveSyncBatchNorm  # noqa: E402
-from vitdet_bench.layers.norm import convert_batchnorm_for_world  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CFG = os.path.join(ROOT, "tests", "engine_fixtures", "corpus_rcnn.py")
 TRAIN_NET = os.path.join(ROOT, "tools", "train_net.py")

@@ -1,12 +1,12 @@
 """Study files and tools/study.py without a cluster: plan, status, folders, errors; the
 tiny study through submitit's local executor (slow)."""
-import importlib.util
 import os
 import re
 
 import pytest
 
 from vitdet_bench.study import Resources, Run, Study, StudyError, expand, grid, load_study
+from vitdet_bench.study.cli import main as study_main
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_STUDY = os.path.join(REPO, "studies", "tiny_cpu.py")
@@ -14,18 +14,66 @@ TABLE_STUDY = os.path.join(REPO, "studies", "benchmarking_table.py")
 TINY_CONFIG = os.path.join(REPO, "configs", "demo", "vit_tiny_study.py")
 
 
-def _study_tool():
-    spec = importlib.util.spec_from_file_location("study_tool", os.path.join(REPO, "tools",
-                                                                             "study.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def study_cli(capsys, *argv):
-    code = _study_tool().main(list(argv))
+    """``tools/study.py ARGV`` in this process (the tool is a shell around this main)."""
+    code = study_main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def _record_dataset_file_checks(monkeypatch):
+    """The training set of every config plan checks for files, recorded instead of
+    checked (COCO's registered paths are fixed when detectron2 is imported)."""
+    from vitdet_bench.config import load
+
+    checked = []
+
+    def record(cfg, eval_only=False):
+        checked.append(cfg.dataloader.train.dataset.names)
+        return []
+
+    monkeypatch.setattr(load, "missing_dataset_files", record)
+    return checked
+
+
+@pytest.fixture
+def coco_absent():
+    """coco_2017_train / _val at paths that do not exist, whether or not COCO is here."""
+    from engine_fixtures.helpers import datasets_absent
+
+    with datasets_absent("coco_2017_train", "coco_2017_val"):
+        yield
+
+
+def test_plan_without_coco_or_pretrained_files_is_a_preview(capsys, tmp_path, monkeypatch,
+                                                              coco_absent):
+    """Issue 27 item 5: the plan (iterations, GPUs, accumulation, folders) and one note of
+    what a launch still needs; launch refuses with one paragraph per missing file."""
+    monkeypatch.chdir(tmp_path)  # no pretrained/ here
+    code, out, err = study_cli(capsys, "plan", TABLE_STUDY)
+    assert code == 0, err
+    print(out)
+    rows = [l for l in out.splitlines() if re.match(r"\w+_vit[bl]_\d+ep ", l)]
+    assert len(rows) == 30
+    mae_b_100 = next(r for r in rows if r.startswith("mae_vitb_100ep "))
+    assert re.search(r"\s183229\s+8x8, 24h00\s+64 = 64 x 1\s", mae_b_100), mae_b_100
+    assert "output/studies/benchmarking_table/mae_vitb_mrcnn-epochs100-" in mae_b_100
+    note = out[out.index("Note: this machine lacks files a launch needs"):]
+    assert out.count("Note: this machine lacks") == 1
+    assert "dataset 'coco_2017_train' (all 30 runs): annotation file '" in note
+    assert "dataset 'coco_2017_val' (all 30 runs): annotation file '" in note
+    assert re.search(r"train.init_checkpoint 'pretrained/mae_pretrain_vit_base.pth' "
+                     r"\(3 runs: mae_vitb_25ep, mae_vitb_50ep, mae_vitb_100ep\)", note), note
+    assert note.count("does not exist (relative paths") == 8  # one per pre-trained file
+    # what to do, once per kind
+    assert note.count("Datasets are looked up under $DETECTRON2_DATASETS") == 1
+    assert note.count("See the table of expected files in README.md") == 1
+    code, out, err = study_cli(capsys, "launch", TABLE_STUDY, "--executor", "slurm")
+    assert code == 2 and err.startswith("Study error: "), (out, err)
+    assert err.count("Configuration error:") == 10, err
+    assert "Runs 'random_vitb_25ep', 'random_vitb_50ep', 'random_vitb_100ep' and 27 more: " \
+           "Configuration error: Dataset 'coco_2017_train'" in err
+    assert not os.path.exists(tmp_path / "output")
 
 
 def test_plan_of_the_tiny_study(capsys, tmp_path):
@@ -69,10 +117,7 @@ def test_plan_of_the_benchmarking_table(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     # COCO itself is not on this machine and its registered paths are fixed when detectron2
     # is imported, so record the dataset-file check that plan runs instead of satisfying it.
-    from vitdet_bench.study.job import load_train_net
-    checked = []
-    monkeypatch.setattr(load_train_net(), "check_dataset_files",
-                        lambda cfg: checked.append(cfg.dataloader.train.dataset.names))
+    checked = _record_dataset_file_checks(monkeypatch)
     code, out, err = study_cli(capsys, "plan", TABLE_STUDY)
     assert code == 0, err
     assert len(checked) == 30 and set(checked) == {"coco_2017_train"}
@@ -137,10 +182,14 @@ BROKEN = {
     "wrong_type": (f"study = Study('x', runs=[Run({TINY_CONFIG!r}, ['train.max_iter=abc'], "
                    "name='t')])\n", r"Run 't' .*Wrong type for config key 'train.max_iter'"),
     "missing_init": (f"study = Study('x', runs=grid({TINY_CONFIG!r}, axes={{"
-                     "'train.init_checkpoint': ['/nowhere/mae.pth']}))\n",
+                     "'train.init_checkpoint': ['/nowhere/mae.pth']}), "
+                     "resources=Resources(nodes=1, gpus_per_node=2, images_per_gpu=1))\n",
                      r"Run 'vit_tiny_study-init_checkpoint/nowhere/mae.pth' .*"
                      r"train.init_checkpoint='/nowhere/mae.pth' does not exist"),
 }
+
+
+MISSING_FILES = {"missing_init"}  # not on this machine: plan shows the plan and a note
 
 
 @pytest.mark.parametrize("case", sorted(BROKEN))
@@ -154,6 +203,10 @@ def test_broken_study_file_errors(case, capsys, tmp_path):
         if command == "launch":
             argv += ["--executor", "slurm"]
         code, out, err = study_cli(capsys, *argv)
+        if command == "plan" and case in MISSING_FILES:  # a preview: plan and a note
+            assert code == 0 and "Note: this machine lacks files" in out, (out, err)
+            assert "train.init_checkpoint '/nowhere/mae.pth' (1 run: " in out, out
+            continue
         assert code == 2, (out, err)
         assert err.startswith("Study error: ") and re.search(pattern, err), err
         assert "Traceback" not in err
@@ -271,10 +324,7 @@ def test_plan_of_each_ablation_study(name, capsys, tmp_path, monkeypatch):
         if ckpt:
             os.makedirs(os.path.dirname(ckpt) or ".", exist_ok=True)
             open(ckpt, "wb").close()
-    from vitdet_bench.study.job import load_train_net
-    checked = []
-    monkeypatch.setattr(load_train_net(), "check_dataset_files",
-                        lambda cfg: checked.append(cfg.dataloader.train.dataset.names))
+    checked = _record_dataset_file_checks(monkeypatch)
     code, out, err = study_cli(capsys, "plan", path, "--root", str(tmp_path / "root"))
     assert code == 0, err
     assert len(checked) == len(runs) and set(checked) == {"coco_2017_train"}
@@ -292,3 +342,50 @@ def test_ablation_studies_cover_every_ablation_config():
     assert shipped <= used, sorted(shipped - used)
     assert {"configs/resnet/r50_mrcnn_scratch.py", "configs/resnet/r101_mrcnn_scratch.py",
             "configs/random_vitb_mrcnn.py"} <= used
+
+
+@pytest.mark.slow
+def test_tiny_study_from_a_non_editable_install(tmp_path):
+    """``pip install .`` (not editable) into a folder of its own, then tools/study.py from
+    the repository root: the tool and its jobs import the installed package, not the
+    checkout (PYTHONSAFEPATH: neither the script's folder nor the working directory is
+    put on the path), and plan, launch (local executor) and status work."""
+    import shutil
+    import subprocess
+    import sys
+
+    src, site = tmp_path / "src", tmp_path / "site"
+    src.mkdir()
+    shutil.copy(os.path.join(REPO, "setup.py"), src / "setup.py")
+    shutil.copytree(os.path.join(REPO, "vitdet_bench"), src / "vitdet_bench",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                    "--no-build-isolation", "--target", str(site), str(src)], check=True,
+                   capture_output=True, timeout=300)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env.update(PYTHONPATH=str(site), PYTHONSAFEPATH="1", OMP_NUM_THREADS="1",
+               PYTHONWARNINGS="ignore")
+    probe = tmp_path / "probe.py"
+    probe.write_text("import vitdet_bench.study.job as j, vitdet_bench as v\n"
+                     "print(v.__file__, j.__file__)\n")
+    where = subprocess.run([sys.executable, str(probe)], env=env, cwd=REPO, capture_output=True,
+                           text=True, timeout=300)
+    assert where.returncode == 0, where.stderr[-2000:]
+    assert all(f.startswith(str(site)) for f in where.stdout.split()), where.stdout
+
+    def study(*argv):
+        r = subprocess.run([sys.executable, os.path.join("tools", "study.py"), *argv], env=env,
+                           cwd=REPO, capture_output=True, text=True, timeout=1200)
+        assert r.returncode == 0, (r.stdout[-3000:], r.stderr[-3000:])
+        return r.stdout
+
+    root = str(tmp_path / "root")
+    plan = study("plan", TINY_STUDY, "--root", root)
+    assert "Study 'tiny_cpu'" in plan and "4 = 2 x 1 x 2 accum" in plan and not os.path.exists(root)
+    out = study("launch", TINY_STUDY, "--executor", "local", "--root", root, "--max-parallel", "2")
+    assert out.count("local job") == 2 and out.count(" done") >= 2, out
+    assert "2 done" in study("status", TINY_STUDY, "--root", root)
+    logs = [os.path.join(d, f) for d, _, files in os.walk(os.path.join(root, "submitit"))
+            for f in files if f.endswith("_log.out")]
+    text = "".join(open(f).read() for f in logs)
+    assert text.count(f"vitdet_bench from {site / 'vitdet_bench'}") == 4, text[-3000:]  # 2 jobs x 2 tasks

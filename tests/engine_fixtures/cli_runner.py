@@ -10,8 +10,11 @@ DRIVER = os.path.join(ROOT, "tests", "engine_fixtures", "forked_cli.py")
 
 
 def cli_env(**extra) -> Dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "tests"), OMP_NUM_THREADS="2")
-    env.setdefault("DETECTRON2_DATASETS", "/work/shared/datasets")
+    """The environment of a tool run by a test: this checkout's package and tests/ first
+    on the path; DETECTRON2_DATASETS as the test run has it."""
+    path = [ROOT, os.path.join(ROOT, "tests")] + [
+        p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path), OMP_NUM_THREADS="2")
     env.update(extra)
     return env
 

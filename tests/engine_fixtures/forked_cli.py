@@ -3,8 +3,9 @@
     python tests/engine_fixtures/forked_cli.py CASES.json
 
 CASES.json is a list of ``{"argv": [...], "env": {...}, "stdout": path, "stderr": path,
-"timeout": seconds}``. Each case runs ``train_net.cli(argv)`` in a child forked from
-this process after torch / detectron2 / vitdet_bench / train_net are imported, with
+"timeout": seconds}``. Each case runs tools/train_net.py as ``__main__`` (``runpy``) in a
+child forked from this process after torch / detectron2 / vitdet_bench (what the tool
+imports) are imported, with
 ``env`` added to its environment and its stdout / stderr (file descriptors 1 and 2)
 going to the given files: to the run it is ``python tools/train_net.py ARGV`` in a
 fresh process (own registrations, logging, RNG; exit code as Python would give: 0,
@@ -15,16 +16,18 @@ forking, so no thread pool is copied into the children.
 """
 import json
 import os
+import runpy
 import signal
 import sys
 import time
 import traceback
 
+import vitdet_bench  # noqa: F401  (what tools/train_net.py imports: torch, detectron2, ...)
+import vitdet_bench.data  # noqa: F401
+import vitdet_bench.engine.launch  # noqa: F401
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TRAIN_NET = os.path.join(ROOT, "tools", "train_net.py")
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-
-import train_net  # noqa: E402  (imports vitdet_bench, detectron2, torch)
 
 
 def _child(case) -> int:
@@ -35,7 +38,7 @@ def _child(case) -> int:
         os.close(target)
     sys.argv = [TRAIN_NET] + list(case["argv"])
     try:
-        train_net.cli(list(case["argv"]))
+        runpy.run_path(TRAIN_NET, run_name="__main__")
         code = 0
     except SystemExit as e:
         if e.code is None or isinstance(e.code, int):

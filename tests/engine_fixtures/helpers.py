@@ -1,5 +1,7 @@
 """Helpers importable from engine-test configs (tests/ must be on PYTHONPATH)."""
+import contextlib
 import json
+import os
 
 
 def first_n(dicts, n):
@@ -27,3 +29,29 @@ def register_coco_json(name: str, json_file: str, image_root: str):
         thing_classes=[c["name"] for c in categories],
         thing_dataset_id_to_contiguous_id={c["id"]: i for i, c in enumerate(categories)})
     return len(categories)
+
+
+@contextlib.contextmanager
+def datasets_absent(*names):
+    """The COCO datasets ``names`` (e.g. "coco_2017_train") registered, for the duration,
+    at paths under $DETECTRON2_DATASETS that do not exist: what a machine without them
+    sees, whether or not they are on this one."""
+    from detectron2.data import MetadataCatalog
+
+    from vitdet_bench.data import datasets_root
+
+    absent = os.path.join(datasets_root(), "absent-for-this-test")
+    saved = {}
+    for name in names:
+        saved[name] = MetadataCatalog.get(name).as_dict()
+        MetadataCatalog.remove(name)
+        MetadataCatalog.get(name).set(**{
+            **{k: v for k, v in saved[name].items() if k != "name"},
+            "json_file": os.path.join(absent, "annotations", f"{name}.json"),
+            "image_root": os.path.join(absent, name)})
+    try:
+        yield
+    finally:
+        for name, meta in saved.items():
+            MetadataCatalog.remove(name)
+            MetadataCatalog.get(name).set(**{k: v for k, v in meta.items() if k != "name"})

@@ -17,16 +17,10 @@ import logging
 import re
 from typing import Tuple, Type
 
+from vitdet_bench.config.errors import ConfigError
+
 __all__ = ["ConfigError", "NonFiniteLossError", "user_error_types", "is_user_error", "user_error_message",
            "install_user_error_log_filter"]
-
-
-class ConfigError(ValueError):
-    """A configuration or command line the user must fix (tools/train_net.py exits with 2).
-
-    Raised by the pre-flight checks before anything heavy is built, and by the few
-    checks that can only run once the training set is known (an epoch schedule).
-    """
 
 
 class NonFiniteLossError(FloatingPointError):

@@ -3,7 +3,8 @@
 ``launch`` submits one submitit job per run that is not finished (SLURM, or submitit's
 local executor), records the job ids in ``<root>/jobs.json`` and leaves runs whose job
 is pending / running / requeued alone; a failed or interrupted run is submitted again
-and resumes from its last checkpoint (every job runs ``train_net.py --resume``).
+and resumes from its last checkpoint (every job runs what ``tools/train_net.py --resume``
+runs: :func:`vitdet_bench.engine.launch.main`).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from vitdet_bench.utils.io import atomic_write_text
 
@@ -35,6 +36,7 @@ class PlannedRun:
     images_per_gpu: int
     max_iter: Optional[int]
     overrides: List[str]          # what the job runs with
+    missing: list = ()  # vitdet_bench.config.MissingFile: what a launch needs, not on this machine
 
     @property
     def gpu_hours(self) -> Optional[float]:
@@ -87,19 +89,20 @@ def _train_set_size(cfg, study: Study, cache: Dict[str, Optional[int]]) -> Optio
     return cache[key]
 
 
-def _load_run_config(train_net, run: ExpandedRun, overrides: List[str]):
-    """The run's config through tools/train_net.py's own checks; errors name the run."""
-    from .job import train_net_args
+def _load_run_config(run: ExpandedRun, overrides: List[str]):
+    """``(cfg, missing files)``: the run's config through the same checks as
+    tools/train_net.py (files absent from this machine listed, not raised); errors name
+    the run."""
+    from vitdet_bench.config import ConfigError, preview_config
 
     label = f"Run {run.name!r} (config {run.config!r})"
     if not os.path.isfile(run.config_path):
         raise StudyError(f"{label}: config file {run.config_path!r} does not exist (a relative "
                          "config path is looked up next to the study file, then from the "
                          f"working directory {os.getcwd()!r}).")
-    args = train_net_args(train_net, run.config_path, overrides, resume=True)
     try:
-        return train_net.load_config(args)
-    except train_net.ConfigError as e:
+        return preview_config(run.config_path, overrides, resume=True)
+    except ConfigError as e:
         raise StudyError(f"{label}: Configuration error: {' '.join(str(e).split())}") from None
     except Exception as e:  # the config file itself fails to load
         raise StudyError(f"{label}: the config cannot be loaded: {type(e).__name__}: {e}") \
@@ -111,19 +114,18 @@ def plan_study(study: Study, root: Optional[str] = None, resources: Optional[dic
     """Expand and check every run (as train_net.py would); nothing is submitted.
 
     ``resources``: command-line values overriding every run's (None = keep).
-    Raises StudyError listing every run that cannot be built.
+    Raises StudyError listing every run that cannot be built. Files a launch needs but
+    this machine lacks (a dataset, a pre-trained checkpoint) are not errors of a plan:
+    each run lists them in ``missing`` (:func:`missing_for_launch`).
     """
-    from vitdet_bench.engine.trainer import compute_max_iter
-
-    from .job import load_train_net
+    from vitdet_bench.config import compute_max_iter
 
     runs = expand(study, root)
-    train_net = load_train_net()
     planned, errors, sizes = [], [], {}
     for run in runs:
         try:
             res = resolve_resources(run, **(resources or {}))
-            cfg = _load_run_config(train_net, run, run.job_overrides())
+            cfg, missing = _load_run_config(run, run.job_overrides())
             total = int(cfg.dataloader.train.total_batch_size)
             accum, per_gpu = choose_grad_accum(total, res)
         except StudyError as e:
@@ -138,10 +140,41 @@ def plan_study(study: Study, root: Optional[str] = None, resources: Optional[dic
             pass
         if seconds_per_iter is not None:
             run.seconds_per_iter = seconds_per_iter
-        planned.append(PlannedRun(run, res, total, accum, per_gpu, max_iter, overrides))
+        planned.append(PlannedRun(run, res, total, accum, per_gpu, max_iter, overrides,
+                                  list(missing)))
     if errors:
         raise StudyError("\n".join(errors))
     return planned
+
+
+def missing_for_launch(planned: List[PlannedRun]) -> List[Tuple[object, List[str]]]:
+    """``(MissingFile, run names)`` of every file a launch needs that this machine lacks,
+    each once, in the order the runs name them."""
+    found: Dict[str, Tuple[object, List[str]]] = {}
+    for p in planned:
+        for absent in p.missing:
+            found.setdefault(absent.what, (absent, []))[1].append(p.run.name)
+    return list(found.values())
+
+
+def _refuse_missing_files(planned: List[PlannedRun]) -> None:
+    """A launch needs every file: one paragraph per missing file, naming its runs."""
+    configs = {p.run.name: p.run.config for p in planned}
+    errors = []
+    for absent, names in missing_for_launch(planned):
+        who = (f"Run {names[0]!r} (config {configs[names[0]]!r})" if len(names) == 1 else
+               f"Runs {', '.join(map(repr, names[:3]))}"
+               + (f" and {len(names) - 3} more" if len(names) > 3 else ""))
+        errors.append(f"{who}: Configuration error: {absent.message}")
+    if errors:
+        raise StudyError("\n".join(errors))
+
+
+def _runs_label(names: List[str], total: int) -> str:
+    if len(names) == total and total > 1:
+        return f"all {total} runs"
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return f"{len(names)} run{'s' if len(names) > 1 else ''}: {shown}"
 
 
 def _shown_path(path: str) -> str:
@@ -176,7 +209,17 @@ def format_plan(study: Study, planned: List[PlannedRun]) -> str:
     foot = (f"total: {total_h:.0f} GPU-hours" if known else
             "GPU-hours: pass --seconds-per-iter (measured on your GPUs) or set "
             "seconds_per_iter in the study")
-    return "\n".join([head, "", table, "", foot])
+    lines = [head, "", table, "", foot]
+    missing = missing_for_launch(planned)
+    if missing:
+        lines += ["", "Note: this machine lacks files a launch needs (launch refuses until they "
+                  "exist; iterations shown as ? are counted from the training set once it is "
+                  "there):"]
+        lines += [f"  - {absent.what} ({_runs_label(names, len(planned))}): {absent.detail}"
+                  for absent, names in missing]
+        hints = [absent.hint for absent, _ in missing if absent.hint]
+        lines += [f"  {hint}" for hint in dict.fromkeys(hints)]
+    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- launch
@@ -219,6 +262,7 @@ def launch_study(study: Study, executor: str, root: Optional[str] = None,
     """Submit every run that is not done and has no live job; returns the new records."""
     out = out or sys.stdout
     planned = plan_study(study, root, resources)  # checks every run before submitting any
+    _refuse_missing_files(planned)
     root_dir = os.path.dirname(planned[0].run.folder)
     records = JobRecords(root_dir)
     status = _statuses([p.run for p in planned], records)
