@@ -1,11 +1,9 @@
 """ConvMAE backbone, configs and checkpoint format (projects/ConvMAE)."""
 import os
-import sys
 
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "projects", "ConvMAE"))
 
 import vitdet_bench  # noqa: E402,F401
 import torch  # noqa: E402
