@@ -210,9 +210,13 @@ def run_cell(spec):
                                         depth=depth, num_heads=int(vit.get("num_heads", 12)),
                                         global_blocks=quarter_block_indexes(depth))
         return _measure(spec, model.to(device), {"reference": origin})
-    vit.attention_strategy = spec["strategy"]
-    vit.img_size = size
-    vit.use_sdpa = spec["path"] == "sdpa"
+    # Only the options the family declares (ViT / ConvMAE / iTPN supported_benchmark_options).
+    options = getattr(vit.get("_target_"), "supported_benchmark_options",
+                      ("attention_strategy", "img_size", "use_sdpa"))
+    for key, value in (("attention_strategy", spec["strategy"]), ("img_size", size),
+                       ("use_sdpa", spec["path"] == "sdpa")):
+        if key in options:
+            vit[key] = value
     if "drop_path_rate" in vit:
         vit.drop_path_rate = 0.0  # deterministic work per step
     for k in ("square_pad",):
