@@ -29,8 +29,9 @@ Detection designs for stage 3 (both here, the first the default):
 The paper text mentions shifted 7x7 windows; ``window_shift=True`` shifts every
 other windowed block by half a window (Swin), off by default.
 
-Attention, windows, relative-position tables and the transformer block come
-from :mod:`vitdet_bench` (the same code as the plain ViT).
+Stage 3 is the library's token stage (:mod:`vitdet_bench.modeling.backbone.token_stage`,
+the plain ViT's code): position embedding, shared relative-position tables, the block
+stack, the attention-strategy layout and the lazy global bias on CPU.
 """
 from __future__ import annotations
 
