@@ -35,7 +35,7 @@ stack, the attention-strategy layout and the lazy global bias on CPU.
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence
 
 import torch
 import torch.nn as nn
