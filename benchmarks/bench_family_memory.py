@@ -9,6 +9,8 @@ depends on the machine's load; the peaks do not.
 
     python benchmarks/bench_family_memory.py                          # ConvMAE-B at 1024
     python benchmarks/bench_family_memory.py --rows convmae_b vit_b --img-size 512
+    # before/after a change, in one run: each tree's vitdet_bench and projects
+    python benchmarks/bench_family_memory.py --trees /path/to/old/checkout .
 """
 from __future__ import annotations
 
@@ -20,6 +22,13 @@ import sys
 import time
 
 ROWS = ("convmae_b", "vit_b", "itpn_b")
+
+
+def _tree_env(tree: str) -> dict:
+    """The environment that imports ``vitdet_bench``, ``convmae`` and ``itpn`` from ``tree``."""
+    tree = os.path.abspath(tree)
+    paths = [tree, os.path.join(tree, "projects", "ConvMAE"), os.path.join(tree, "projects", "iTPN")]
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
 
 
 def _status_kb(key: str) -> int:
@@ -72,22 +81,31 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rows", nargs="*", default=["convmae_b"], choices=ROWS)
     p.add_argument("--img-size", type=int, default=1024)
+    p.add_argument("--trees", nargs="*", default=None,
+                   help="source checkouts to measure, each in its own child (default: the "
+                        "modules this Python imports)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
         _child(args.child, args.img_size)
         return
+    trees = args.trees or [None]
     results = []
-    for row in args.rows:
-        out = subprocess.run([sys.executable, __file__, "--child", row, "--img-size", str(args.img_size)],
-                             capture_output=True, text=True, env=os.environ.copy())
-        if out.returncode:
-            sys.exit(f"{row} failed (exit {out.returncode}):\n{out.stderr[-3000:]}")
-        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    print(f"| backbone | img | weights RSS (GiB) | fwd+bwd peak above weights (GiB) | wall s |")
-    print("|---|---:|---:|---:|---:|")
+    for tree in trees:
+        env = os.environ.copy() if tree is None else _tree_env(tree)
+        for row in args.rows:
+            out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", row,
+                                  "--img-size", str(args.img_size)],
+                                 capture_output=True, text=True, env=env)
+            if out.returncode:
+                sys.exit(f"{row} ({tree or 'default'}) failed (exit {out.returncode}):\n{out.stderr[-3000:]}")
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            r["tree"] = tree or "-"
+            results.append(r)
+    print("| code | backbone | img | weights RSS (GiB) | fwd+bwd peak above weights (GiB) | wall s |")
+    print("|---|---|---:|---:|---:|---:|")
     for r in results:
-        print(f"| {r['row']} | {r['img_size']} | {r['weights_rss_gb']:.2f} | "
+        print(f"| {r['tree']} | {r['row']} | {r['img_size']} | {r['weights_rss_gb']:.2f} | "
               f"{r['step_peak_gb']:.2f} | {r['seconds']:.1f} |")
 
 
