@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from ..layers.attention import resize_abs_pos_embed, resize_rel_pos_table
 from .report import CheckpointError, LoadReport
 
-__all__ = ["register_format", "registered_formats", "read_checkpoint", "unwrap_state_dict",
+__all__ = ["CheckpointFormat", "register_format", "registered_formats", "get_format", "formats_newest_first",
+           "whole_detector_formats", "read_checkpoint", "unwrap_state_dict",
            "detect_format", "format_mismatch", "describe_unreadable", "load_pretrained",
            "find_vit", "init_random", "apply_state_dict"]
 
