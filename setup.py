@@ -26,7 +26,9 @@ setup(
     name="vitdet_bench",
     version="0.1.0",
     description="Benchmark of ViT pre-training transfer to COCO detection (Mask R-CNN) on detectron2",
-    packages=find_packages(include=("vitdet_bench", "vitdet_bench.*")),
+    # The backbone families of projects/ install as top-level packages next to the library.
+    packages=find_packages(include=("vitdet_bench", "vitdet_bench.*")) + ["convmae", "itpn"],
+    package_dir={"convmae": "projects/ConvMAE/convmae", "itpn": "projects/iTPN/itpn"},
     python_requires=">=3.10",
     install_requires=[
         "torch==2.14.1",

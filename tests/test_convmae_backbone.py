@@ -1,11 +1,9 @@
 """ConvMAE backbone, configs and checkpoint format (projects/ConvMAE)."""
 import os
-import sys
 
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "projects", "ConvMAE"))
 
 import vitdet_bench  # noqa: E402,F401
 import torch  # noqa: E402
@@ -132,6 +130,52 @@ def test_checkpointed_stage3_same_outputs_and_gradients(use_sdpa, monkeypatch):
         assert p.grad is not None, n
         torch.testing.assert_close(p.grad, grads[n], rtol=1e-4, atol=1e-5, msg=n)
     assert grads["global_rel_pos_bias.relative_position_bias_table"].abs().sum() > 0
+
+
+def test_global_bias_stays_lazy_on_the_cpu_query_blocked_path(monkeypatch):
+    """Where global attention runs query-blocked (CPU), the shared global table reaches the
+    blocks as a lazy table, never as the (heads, N, N) tensor; outputs and the table's
+    gradient equal those of the dense path."""
+    import vitdet_bench.layers.attention as attention
+
+    net = tiny(img_size=128, window_size=4).train()  # 8x8 stage-3 grid, blocks 0 and 3 global
+    with torch.no_grad():
+        net.global_rel_pos_bias.relative_position_bias_table.normal_(0, 0.5)
+    x = torch.randn(1, 3, 128, 128)
+    results = {}
+    for threshold in (16, 0):  # 16: 64 tokens go query-blocked; 0: the blocked path is off
+        monkeypatch.setattr(attention, "CPU_CHUNKED_MIN_TOKENS", threshold)
+        seen = {}
+        hooks = [blk.register_forward_pre_hook(lambda m, a, i=i: seen.__setitem__(i, a[1]))
+                 for i, blk in enumerate(net.blocks3)]
+        net.zero_grad()
+        out = net(x)
+        sum(v.sum() for v in out.values()).backward()
+        for h in hooks:
+            h.remove()
+        results[threshold] = (out, net.global_rel_pos_bias.relative_position_bias_table.grad.clone())
+        lazy = {i for i, b in seen.items() if isinstance(b, attention.LazyRelPosBias)}
+        assert lazy == ({0, 3} if threshold else set())
+        assert all(torch.is_tensor(seen[i]) for i in (1, 2))  # windowed blocks: the small dense table
+    (lazy_out, lazy_grad), (dense_out, dense_grad) = results[16], results[0]
+    for k in lazy_out:
+        torch.testing.assert_close(lazy_out[k], dense_out[k], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(lazy_grad, dense_grad, rtol=1e-4, atol=1e-5)
+
+
+def test_benchmark_options_are_declared():
+    from itpn import ITPN
+
+    from vitdet_bench.modeling.backbone import ATTENTION_STRATEGIES, ViT
+
+    assert ConvMAE.supported_benchmark_options == ViT.supported_benchmark_options == frozenset(
+        {"attention_strategy", "img_size", "use_sdpa"})
+    assert ConvMAE.supported_attention_strategies == ATTENTION_STRATEGIES
+    # iTPN adapts to any input and has no windowed blocks: no img_size, two strategies.
+    assert ITPN.supported_benchmark_options == frozenset({"attention_strategy", "use_sdpa"})
+    assert ITPN.supported_attention_strategies == ("global", "global_checkpoint")
+    with pytest.raises(TypeError, match="img_size"):
+        ITPN(embed_dim=64, mlp_depths=(1, 1), depth=1, num_heads=2, img_size=224)
 
 
 def test_masked_depthwise_conv_matches_reference():

@@ -1,6 +1,5 @@
 """Alpha-VL ConvMAE evaluation details (projects/ConvMAE/convmae/evaluation.py)."""
 import os
-import sys
 
 import numpy as np
 import torch
@@ -11,7 +10,6 @@ from detectron2.config import LazyConfig
 from detectron2.structures import Boxes, Instances
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "projects", "ConvMAE"))
 from convmae.evaluation import (PaddedInputRCNN, build_padded_test_mapper,  # noqa: E402
                                 postprocess_padded)
 

@@ -7,7 +7,6 @@ import sys
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "projects", "ConvMAE"))
 
 import vitdet_bench  # noqa: E402,F401
 import vitdet_bench.data  # noqa: E402,F401  (registers shapes_train / shapes_val)

@@ -1,13 +1,11 @@
 """iTPN / HiViT backbone: sizes, layouts, the integral pyramid, the layer-decay ids."""
 import math
 import os
-import sys
 
 import numpy as np
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "projects", "iTPN"))
 
 import vitdet_bench  # noqa: E402,F401
 import torch  # noqa: E402
@@ -136,16 +134,27 @@ def _bicubic_axis(n_in, n_out, scale):
     return W
 
 
+def _official_ape(pe: torch.Tensor, H: int, W: int) -> torch.Tensor:
+    """The official APE resize, ``scale_factor=((H + 0.1) / n, (W + 0.1) / n)``, as
+    separable bicubic matrices in float64: ``(1, H, W, C)`` in ``pe``'s dtype."""
+    n = math.isqrt(pe.shape[1])
+    grid = pe.detach().reshape(n, n, -1).double().numpy()
+    Wh = _bicubic_axis(n, H, (H + 0.1) / n)
+    Ww = _bicubic_axis(n, W, (W + 0.1) / n)
+    return torch.from_numpy(np.einsum("ih,jw,hwc->ijc", Wh, Ww, grid))[None].to(pe.dtype)
+
+
 def test_ape_resize_follows_the_official_scale_factor_formula():
     torch.manual_seed(0)
     pe = torch.randn(1, 196, 6)
     H, W = 50, 84
     out = resize_ape(pe, (H, W))
-    grid = pe.reshape(14, 14, 6).double().numpy()
-    Wh = _bicubic_axis(14, H, (H + 0.1) / 14)
-    Ww = _bicubic_axis(14, W, (W + 0.1) / 14)
-    ref = np.einsum("ih,jw,hwc->ijc", Wh, Ww, grid)
-    np.testing.assert_allclose(out[0].double().numpy(), ref, rtol=1e-5, atol=1e-5)
+    ref = _official_ape(pe.double(), H, W)
+    np.testing.assert_allclose(out.double().numpy(), ref.numpy(), rtol=1e-5, atol=1e-5)
+    # in float64 the resize stays float64: round-off only
+    out64 = resize_ape(pe.double(), (H, W))
+    assert out64.dtype == torch.float64
+    np.testing.assert_allclose(out64.numpy(), ref.numpy(), rtol=1e-12, atol=1e-12)
     # not the same as resizing to size=(H, W): a ~3% stretch of the source coordinates
     by_size = F.interpolate(pe.reshape(1, 14, 14, 6).permute(0, 3, 1, 2), size=(H, W),
                             mode="bicubic").permute(0, 2, 3, 1)
@@ -170,7 +179,7 @@ def _official_forward(net: ITPN, x):
             t = blk.reduction(blk.norm(t))
         else:
             t = blk(t)
-    t = t[..., 0, 0, :] + resize_ape(net.absolute_pos_embed, (Hp, Wp)).reshape(1, Hp * Wp, -1)
+    t = t[..., 0, 0, :] + _official_ape(net.absolute_pos_embed, Hp, Wp).reshape(1, Hp * Wp, -1)
     t = t.reshape(B, Hp, Wp, -1)
     for blk in net.blocks[net.num_stem_blocks:]:
         t = blk(t)
@@ -192,16 +201,20 @@ def _official_forward(net: ITPN, x):
     return {"p4": maps[0], "p3": maps[1], "p2": maps[2]}
 
 
+@pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-5), (torch.float64, 1e-12)])
 @pytest.mark.parametrize("layer_scale,rel_pos", [(0.0, False), (0.1, True)])
-def test_image_layout_equals_the_official_per_patch_layout(layer_scale, rel_pos):
+def test_image_layout_equals_the_official_per_patch_layout(layer_scale, rel_pos, dtype, tol):
+    # In float64 the two agree to round-off: no step (APE resize included) drops to float32.
     torch.manual_seed(0)
-    net = tiny(layer_scale_init_value=layer_scale, rel_pos=rel_pos).eval()
-    x = torch.randn(2, 3, 64, 96)
+    net = tiny(layer_scale_init_value=layer_scale, rel_pos=rel_pos).eval().to(dtype)
+    x = torch.randn(2, 3, 64, 96, dtype=dtype)
     with torch.no_grad():
         ours = net(x)
         ref = _official_forward(net, x)
     for k in ("p2", "p3", "p4"):
-        torch.testing.assert_close(ours[k], ref[k], rtol=1e-5, atol=1e-5)
+        assert ours[k].dtype == dtype
+        scale = ref[k].abs().max().item()
+        torch.testing.assert_close(ours[k], ref[k], rtol=tol, atol=tol * scale)
 
 
 def test_layer_scale_and_block_keys_follow_the_official_layout():

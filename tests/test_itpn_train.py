@@ -7,8 +7,6 @@ import sys
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "projects", "iTPN"))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import vitdet_bench  # noqa: E402,F401
 import torch  # noqa: E402

@@ -51,6 +51,22 @@ def test_attention_strategies_layouts():
         attention_strategy_layout("global_windows", 12)
 
 
+def test_token_stage_layout_takes_a_family_s_global_blocks_and_checks_block_indexes():
+    from vitdet_bench.modeling.backbone import token_stage
+
+    # ConvMAE's design: "window_global" keeps the family's four global blocks, not the quarters.
+    layout = token_stage.attention_strategy_layout("window_global", 11, global_block_indexes=(0, 3, 6, 10))
+    assert layout["window_block_indexes"] == (1, 2, 4, 5, 7, 8, 9)
+    blocks = token_stage.build_blocks(32, 2, [0.0] * 4, window_block_indexes=(1, 2), window_size=4,
+                                      window_shift=True, checkpoint_block_indexes=(3,), rel_pos="decomposed",
+                                      grid_size=(8, 8))
+    assert [b.window_size for b in blocks] == [0, 4, 4, 0] and [b.shift_size for b in blocks] == [0, 0, 2, 0]
+    assert [b.use_checkpoint for b in blocks] == [False, False, False, True]
+    assert [tuple(b.attn.rel_pos_h.shape) for b in blocks] == [(15, 16), (7, 16), (7, 16), (15, 16)]
+    with pytest.raises(ValueError, match=r"window_block_indexes \[4\] out of range for depth=4"):
+        token_stage.build_blocks(32, 2, [0.0] * 4, window_block_indexes=(4,), window_size=4)
+
+
 def test_strategy_and_explicit_indexes_conflict():
     with pytest.raises(ValueError, match="attention_strategy=None"):
         tiny_vit(window_block_indexes=(0,))

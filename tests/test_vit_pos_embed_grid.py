@@ -8,6 +8,7 @@ import vitdet_bench  # noqa: F401
 from vitdet_bench.checkpoint import load_pretrained
 from vitdet_bench.checkpoint.loader import apply_state_dict
 from vitdet_bench.checkpoint.report import LoadReport
+from vitdet_bench.layers.attention import resize_rel_pos_table
 from vitdet_bench.modeling.backbone.vit import ViT
 
 from checkpoint_fixtures import DIM, make_mae
@@ -155,3 +156,35 @@ def test_flat_tables_resize_into_the_pretrain_grid():
                          align_corners=False)
     torch.testing.assert_close(pre.patch_embed.proj.weight.detach(), want)
     assert not [k for k, _ in rep.initialized if k.startswith("pos_embed")]
+
+
+@pytest.mark.parametrize("grid", ["detection", "pretrain"])
+def test_float64_abs_pos_and_rel_table_resizes_stay_float64(grid):
+    # Under AMP a half table is resized in fp32; a fp64 model keeps fp64 (round-off only).
+    net = vit(grid, rel_pos="shared", rel_pos_init="random").double()
+    hw = (10, 12)  # neither the detection (8x8) nor the pre-training (14x14) grid
+    pos = net.abs_pos_embed(hw)
+    assert pos.dtype == torch.float64
+
+    def explicit(table):
+        if grid == "pretrain":
+            return explicit_pretrain_pos(table, hw)
+        return F.interpolate(table.permute(0, 3, 1, 2), size=hw, mode="bicubic",
+                             align_corners=False).permute(0, 2, 3, 1)
+
+    ref = explicit(net.pos_embed)
+    assert ref.dtype == torch.float64
+    torch.testing.assert_close(pos, ref, rtol=1e-12, atol=1e-12)
+    cut = explicit(net.pos_embed.float()).double()  # the same resize done in fp32
+    assert (ref - cut).abs().max() > 1e-10  # so the check above tells fp64 from fp32
+
+    rpb = net.global_rel_pos_bias  # 8x8 table, shared by the global block
+    bias = rpb(hw)
+    assert bias.dtype == torch.float64
+    table = rpb.relative_position_bias_table  # ((2h-1)(2w-1), heads)
+    img = table.T.reshape(1, -1, 15, 15)
+    ref = F.interpolate(img, size=(19, 23), mode="bicubic", align_corners=True).reshape(-1, 19 * 23).T
+    torch.testing.assert_close(resize_rel_pos_table(table, (8, 8), hw), ref, rtol=1e-12, atol=1e-12)
+    cut = resize_rel_pos_table(table.float(), (8, 8), hw).double()
+    assert (ref - cut).abs().max() > 1e-10
+    assert rpb.lazy(hw).dense().dtype == torch.float64

@@ -37,26 +37,41 @@ API
     * ``whole_detector=True``: a released detector's format (``find_net`` returns the
       whole model); the frozen-backbone protocol skips it when it looks for the trunk.
 
+``get_format(name)`` / ``formats_newest_first()`` / ``whole_detector_formats()``
+    The registry, read-only: :class:`CheckpointFormat` records (name, detect, convert,
+    find_net, whole_detector).
+
+Helpers for a family's converter (each family's formats live beside the family, e.g.
+``projects/ConvMAE/convmae/checkpoint.py`` and ``released.py``): ``model_state_dict(raw)``
+(the tensors, unwrapped, ``module.`` stripped), ``match_rule(key, rules)`` (first matching
+``(regex, rule)``), ``pos_embed_to_grid(pos, key, report)`` (flat ``(1, P + h*w, C)`` ->
+``(1, h, w, C)``, prefix positions reported), ``group_keys`` (the report's key grouping).
+
 ``LoadReport`` (path, format, loaded, resized, initialized, ignored, unexpected;
 ``str()`` is a table, ``to_dict()`` JSON-ready), ``CheckpointError(ValueError)``,
 ``init_random(net)``.
 """
 from .loader import (
+    CheckpointFormat,
     apply_state_dict,
     describe_unreadable,
     detect_format,
     format_mismatch,
     find_vit,
+    formats_newest_first,
+    get_format,
     init_random,
     load_pretrained,
     read_checkpoint,
     register_format,
     registered_formats,
     unwrap_state_dict,
+    whole_detector_formats,
 )
-from .report import CheckpointError, LoadReport
+from .report import CheckpointError, LoadReport, group_keys
 from . import formats  # noqa: F401,E402  (registers the built-in formats)
-from . import released  # noqa: F401,E402  (released whole detectors: vitdet_d2, convmae_det)
+from .formats import ignore_rule, match_rule, model_state_dict, pos_embed_to_grid  # noqa: E402
+from . import released  # noqa: F401,E402  (released whole detectors: vitdet_d2; families add theirs)
 from . import resnet  # noqa: F401,E402  (registers the ResNet formats: torchvision / detectron2 / Caffe2)
 
 # The file names the five configs point ``train.init_checkpoint`` at (see docs/checkpoints.md).
@@ -71,4 +86,6 @@ EXPECTED_FILES = {
 __all__ = ["LoadReport", "CheckpointError", "register_format", "registered_formats",
            "load_pretrained", "init_random", "read_checkpoint", "unwrap_state_dict",
            "detect_format", "format_mismatch", "describe_unreadable", "find_vit",
-           "apply_state_dict", "EXPECTED_FILES"]
+           "apply_state_dict", "EXPECTED_FILES", "CheckpointFormat", "get_format",
+           "formats_newest_first", "whole_detector_formats", "group_keys", "ignore_rule",
+           "match_rule", "model_state_dict", "pos_embed_to_grid"]

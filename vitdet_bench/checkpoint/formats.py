@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 
-from .loader import register_format
+from .loader import register_format, unwrap_state_dict
 from .report import CheckpointError, LoadReport
 
-__all__ = ["ignore_rule", "convert_timm_vit", "convert_mae", "convert_supervised", "convert_mocov3",
-           "convert_beit", "pos_embed_to_grid"]
+__all__ = ["ignore_rule", "match_rule", "model_state_dict", "convert_timm_vit", "convert_mae",
+           "convert_supervised", "convert_mocov3", "convert_beit", "pos_embed_to_grid"]
 
 # (regex on the checkpoint key, rule). First match wins.
 _IGNORE_RULES = (
@@ -33,11 +33,31 @@ _IGNORE_RULES = (
 )
 
 
-def ignore_rule(key: str) -> Optional[str]:
-    for pattern, rule in _IGNORE_RULES:
+def match_rule(key: str, rules: Sequence[Tuple[str, str]]) -> Optional[str]:
+    """The rule of the first ``(regex, rule)`` pair whose regex is found in ``key``, or None.
+
+    Converters use it with their own tables of pre-training-only keys.
+    """
+    for pattern, rule in rules:
         if re.search(pattern, key):
             return rule
     return None
+
+
+def ignore_rule(key: str) -> Optional[str]:
+    """Why the ViT formats drop ``key`` (class token, heads, decoders ...), or None."""
+    return match_rule(key, _IGNORE_RULES)
+
+
+def model_state_dict(raw, path: str = "") -> Dict[str, torch.Tensor]:
+    """The tensors of a checkpoint as a converter wants them: unwrapped from
+    ``{'model': ...}`` and the like (:func:`~vitdet_bench.checkpoint.unwrap_state_dict`), with
+    DistributedDataParallel's ``module.`` prefix stripped. Raises :class:`CheckpointError`
+    for anything but a dict of tensors."""
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"{path or 'checkpoint'}: a {type(raw).__name__}, not a dict")
+    return {(k[len("module."):] if k.startswith("module.") else k): v
+            for k, v in unwrap_state_dict(raw, path).items()}
 
 
 def pos_embed_to_grid(pos: torch.Tensor, key: str, report: LoadReport) -> torch.Tensor:

@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from ..layers.attention import resize_abs_pos_embed, resize_rel_pos_table
 from .report import CheckpointError, LoadReport
 
-__all__ = ["register_format", "registered_formats", "read_checkpoint", "unwrap_state_dict",
+__all__ = ["CheckpointFormat", "register_format", "registered_formats", "get_format", "formats_newest_first",
+           "whole_detector_formats", "read_checkpoint", "unwrap_state_dict",
            "detect_format", "format_mismatch", "describe_unreadable", "load_pretrained",
            "find_vit", "init_random", "apply_state_dict"]
 
@@ -28,8 +29,10 @@ logger = logging.getLogger("vitdet_bench")
 
 
 # ---------------------------------------------------------------- the registry
-@dataclass
-class _Format:
+@dataclass(frozen=True)
+class CheckpointFormat:
+    """One registered checkpoint format (see :func:`register_format`)."""
+
     name: str
     detect: Optional[Callable[[dict], bool]]
     convert: Optional[Callable[[Dict[str, torch.Tensor], nn.Module, LoadReport], Dict[str, torch.Tensor]]]
@@ -37,7 +40,7 @@ class _Format:
     whole_detector: bool = False  # a released detector: find_net returns the whole model
 
 
-_FORMATS: Dict[str, _Format] = {}
+_FORMATS: Dict[str, CheckpointFormat] = {}
 
 
 def register_format(name: str, detect, convert, find_net=None, whole_detector: bool = False) -> None:
@@ -54,11 +57,27 @@ def register_format(name: str, detect, convert, find_net=None, whole_detector: b
     if not name or not isinstance(name, str):
         raise ValueError("format name must be a non-empty string")
     _FORMATS.pop(name, None)
-    _FORMATS[name] = _Format(name, detect, convert, find_net, whole_detector)
+    _FORMATS[name] = CheckpointFormat(name, detect, convert, find_net, whole_detector)
 
 
 def registered_formats() -> List[str]:
+    """Names of the registered formats, oldest first."""
     return list(_FORMATS)
+
+
+def get_format(name: str) -> Optional[CheckpointFormat]:
+    """The registered format called ``name``, or None."""
+    return _FORMATS.get(name)
+
+
+def formats_newest_first() -> List[CheckpointFormat]:
+    """Every registered format in the order auto-detection tries them (newest first)."""
+    return list(reversed(list(_FORMATS.values())))
+
+
+def whole_detector_formats() -> List[str]:
+    """Names of the registered released-detector formats (``whole_detector=True``)."""
+    return [f.name for f in _FORMATS.values() if f.whole_detector]
 
 
 # ------------------------------------------------------------------- reading
@@ -181,7 +200,7 @@ def detect_format(raw: dict, path: str = "") -> str:
         "Force one with format=... (train.init_format).")
 
 
-def _detects(fmt: _Format, raw: dict) -> bool:
+def _detects(fmt: CheckpointFormat, raw: dict) -> bool:
     if fmt.detect is None:
         return False
     try:

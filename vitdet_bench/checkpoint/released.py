@@ -1,6 +1,6 @@
 """Released fine-tuned detectors, whole: the authors' own models for ``--eval-only``.
 
-Two public layouts, registered with the format registry (auto-detected; or
+The library's layout, registered with the format registry (auto-detected; or
 ``train.init_format=<name>``) and loaded through :func:`load_pretrained` with its report:
 
 ``vitdet_d2`` — detectron2 model zoo, ``projects/ViTDet`` ``model_final_*.pkl``
@@ -13,11 +13,9 @@ Two public layouts, registered with the format registry (auto-detected; or
     ``backbone.stages.{0-3}`` = [resampling module, 1x1 conv, 3x3 conv]. Heads are
     detectron2's in both.
 
-``convmae_det`` — Alpha-VL/ConvMAE ``DET/`` (design 1: ``FPN(bottom_up=ConvViTDet)``)
-    ``{"model": state_dict}`` whose ConvMAE keys equal ours but for the shared window
-    table, ``windowed_rel_pos_bias`` (ours ``window_rel_pos_bias``), the absolute
-    embedding, stored flat at the detection grid ``(1, 64*64, C)`` (ours a ``(1, 64, 64, C)``
-    map), and the tables' ``relative_position_index`` buffers (recomputed here).
+A family's own released detectors register beside the family with
+``whole_detector=True`` (e.g. ``convmae_det`` in ``projects/ConvMAE/convmae/released.py``);
+:func:`released_formats` and :func:`released_format_of` see every registered one.
 
 Every tensor of the file must land in the model (or be reported as ignored with its
 rule); with ``strict_architecture`` a model tensor the file lacks is an error, so a
@@ -25,28 +23,26 @@ released detector is evaluated exactly as published or not at all.
 """
 from __future__ import annotations
 
-import math
 import re
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import torch
 import torch.nn as nn
 
-from .loader import read_checkpoint, register_format
+from .loader import formats_newest_first, read_checkpoint, register_format, whole_detector_formats
 from .report import CheckpointError, LoadReport
 
-__all__ = ["VITDET_D2", "CONVMAE_DET", "RELEASED_FORMATS", "detect_vitdet_d2", "convert_vitdet_d2",
-           "detect_convmae_det", "convert_convmae_det", "find_detector", "released_format_of"]
+__all__ = ["VITDET_D2", "detect_vitdet_d2", "convert_vitdet_d2", "find_detector", "model_dict",
+           "released_formats", "released_format_of"]
 
 VITDET_D2 = "vitdet_d2"
-CONVMAE_DET = "convmae_det"
-RELEASED_FORMATS = (VITDET_D2, CONVMAE_DET)
 
 # backbone.simfp_<stage>.<layer>.<rest>
 _SIMFP = re.compile(r"^backbone\.simfp_(\d+)\.(\d+)\.(.+)$")
 
 
-def _model_dict(raw: dict) -> Optional[dict]:
+def model_dict(raw: dict) -> Optional[dict]:
+    """``raw["model"]`` when it is a dict (the layout of every released detector), else None."""
     inner = raw.get("model")
     return inner if isinstance(inner, dict) else None
 
@@ -63,7 +59,7 @@ def find_detector(model: nn.Module) -> nn.Module:
 
 # --------------------------------------------------------- detectron2 ViTDet
 def detect_vitdet_d2(raw: dict) -> bool:
-    sd = _model_dict(raw)
+    sd = model_dict(raw)
     return (sd is not None and "backbone.net.blocks.0.attn.qkv.weight" in sd
             and any(k.startswith("backbone.simfp_") for k in sd))
 
@@ -109,43 +105,19 @@ def convert_vitdet_d2(state_dict, net: nn.Module, report: LoadReport) -> Dict[st
     return out
 
 
-# ------------------------------------------------------- Alpha-VL ConvMAE DET
-def detect_convmae_det(raw: dict) -> bool:
-    sd = _model_dict(raw)
-    return (sd is not None and "backbone.bottom_up.patch_embed1.proj.weight" in sd
-            and any(k.startswith("backbone.bottom_up.blocks3.") for k in sd)
-            and any(k.startswith("roi_heads.") for k in sd))
-
-
-def convert_convmae_det(state_dict, net: nn.Module, report: LoadReport) -> Dict[str, torch.Tensor]:
-    """Alpha-VL ConvMAE detector -> our ConvMAE design-1 detector's key space."""
-    target = net.state_dict()
-    out = {}
-    for key, value in state_dict.items():
-        if key.endswith("relative_position_index"):
-            report.ignored.append((key, "index buffer: recomputed by the model"))
-            continue
-        ours = key.replace(".windowed_rel_pos_bias.", ".window_rel_pos_bias.")
-        if ours.endswith(".pos_embed") and value.dim() == 3 and ours in target \
-                and target[ours].dim() == 4:
-            n, side = value.shape[1], math.isqrt(value.shape[1])
-            if side * side != n:
-                raise CheckpointError(f"{report.path}: {key} has {n} positions, not a square grid")
-            value = value.reshape(1, side, side, value.shape[-1])
-        out[ours] = value
-    return out
+def released_formats() -> List[str]:
+    """Names of every registered released-detector format (``whole_detector=True``)."""
+    return whole_detector_formats()
 
 
 def released_format_of(path: str) -> Optional[str]:
     """The released-detector format of the file at ``path``, or None (any other layout)."""
     raw = read_checkpoint(path)
-    for name, detect in ((VITDET_D2, detect_vitdet_d2), (CONVMAE_DET, detect_convmae_det)):
-        if detect(raw):
-            return name
+    for fmt in formats_newest_first():
+        if fmt.whole_detector and fmt.detect is not None and fmt.detect(raw):
+            return fmt.name
     return None
 
 
 register_format(VITDET_D2, detect_vitdet_d2, convert_vitdet_d2, find_net=find_detector,
-                whole_detector=True)
-register_format(CONVMAE_DET, detect_convmae_det, convert_convmae_det, find_net=find_detector,
                 whole_detector=True)

@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
-__all__ = ["LoadReport", "CheckpointError"]
+__all__ = ["LoadReport", "CheckpointError", "group_keys"]
 
 
 class CheckpointError(ValueError):
@@ -18,7 +18,7 @@ class CheckpointError(ValueError):
 _BLOCK = re.compile(r"(blocks\.)(\d+)(\.)")
 
 
-def _group(keys_with_info):
+def group_keys(keys_with_info):
     """Collapse ``blocks.0.x``, ``blocks.1.x`` ... with identical info into ``blocks.{0-11}.x``."""
     groups: Dict[Tuple[str, str], List[int]] = {}
     order = []
@@ -103,9 +103,9 @@ class LoadReport:
             for key, info in rows:
                 lines.append(f"    {key.ljust(width)}  {info}" if info else f"    {key}")
 
-        section("loaded", _group((k, "") for k in self.loaded))
+        section("loaded", group_keys((k, "") for k in self.loaded))
         section("resized", [(k, f"{tuple(a)} -> {tuple(b)}") for k, a, b in self.resized])
-        section("initialized fresh", _group(self.initialized))
-        section("ignored by rule", _group(self.ignored))
-        section("unexpected", _group((k, "") for k in self.unexpected))
+        section("initialized fresh", group_keys(self.initialized))
+        section("ignored by rule", group_keys(self.ignored))
+        section("unexpected", group_keys((k, "") for k in self.unexpected))
         return "\n".join(lines)

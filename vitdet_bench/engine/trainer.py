@@ -519,11 +519,11 @@ def load_initialization(cfg, model, checkpointer) -> dict:
 def _is_released_detector(cfg) -> bool:
     """``train.init_checkpoint`` is a released whole detector (detectron2 ViTDet model zoo,
     Alpha-VL ConvMAE), by ``train.init_format`` or, for "auto", by its layout."""
-    from ..checkpoint.released import RELEASED_FORMATS, released_format_of
+    from ..checkpoint.released import released_format_of, released_formats
 
     path = _get(cfg.train, "init_checkpoint", "") or ""
     fmt = _get(cfg.train, "init_format", "auto") or "auto"
-    if fmt in RELEASED_FORMATS:
+    if fmt in released_formats():
         return True
     if fmt != "auto" or not path or "://" in path or not os.path.isfile(path):
         return False
@@ -646,9 +646,10 @@ def run(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, Any]:
     else:
         load_initialization(cfg, model, probe)
     # train.freeze: the frozen-backbone protocol (before the optimizer sees the parameters)
-    from vitdet_bench.modeling.freeze import apply_freeze_config
+    from vitdet_bench.modeling.freeze import apply_freeze, freeze_options
 
-    apply_freeze_config(cfg, model, output_dir)
+    trunk, pyramid = freeze_options(_get(cfg.train, "freeze", None))
+    apply_freeze(model, trunk=trunk, pyramid=pyramid, output_dir=output_dir)
     _use_channels_last(cfg, model, device)
 
     factory, n_images = _train_dataset_and_loader(cfg, seed, start_iter, False)

@@ -130,7 +130,8 @@ def resize_rel_pos_table(
         )
     if (sh, sw) == (dh, dw):
         return table
-    img = table.T.reshape(1, -1, sh, sw).float()
+    # Bicubic in at least fp32 (half tables under AMP), in fp64 for a fp64 model.
+    img = table.T.reshape(1, -1, sh, sw).to(torch.promote_types(table.dtype, torch.float32))
     img = F.interpolate(img, size=(dh, dw), mode="bicubic", align_corners=True)
     return img.reshape(-1, dh * dw).T.to(table.dtype)
 
@@ -139,8 +140,9 @@ def resize_abs_pos_embed(pos_embed: torch.Tensor, hw: Tuple[int, int]) -> torch.
     """Resize a ``(1, h, w, C)`` absolute position embedding to ``(1, H, W, C)`` (bicubic)."""
     if pos_embed.shape[1:3] == tuple(hw):
         return pos_embed
-    x = F.interpolate(pos_embed.permute(0, 3, 1, 2).float(), size=hw, mode="bicubic",
-                      align_corners=False)
+    # Bicubic in at least fp32 (half tables under AMP), in fp64 for a fp64 model.
+    x = pos_embed.permute(0, 3, 1, 2).to(torch.promote_types(pos_embed.dtype, torch.float32))
+    x = F.interpolate(x, size=hw, mode="bicubic", align_corners=False)
     return x.permute(0, 2, 3, 1).to(pos_embed.dtype)
 
 

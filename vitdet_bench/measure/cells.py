@@ -85,9 +85,20 @@ def build_benchmark_model(spec: Dict):
     from detectron2.config import LazyConfig, instantiate
 
     cfg = LazyConfig.apply_overrides(LazyConfig.load(spec["config_file"]), spec.get("opts", []))
-    configure_backbone(_node(cfg, spec["vit_path"]), spec["vit_path"],
-                       attention_strategy=spec["strategy"], img_size=spec["size"],
-                       use_sdpa=spec["path"] == "sdpa")
+    node = _node(cfg, spec["vit_path"])
+    cls = _target_class(node)
+    strategies = getattr(cls, "supported_attention_strategies", None)
+    if strategies is not None and spec["strategy"] not in strategies:
+        raise BenchmarkOptionError(
+            f"{spec['vit_path']} ({getattr(cls, '__qualname__', cls)}) does not support "
+            f"attention_strategy={spec['strategy']!r}: it supports {', '.join(strategies)}. "
+            "Measure it with --strategies " + " ".join(strategies) + ".")
+    options = dict(attention_strategy=spec["strategy"], use_sdpa=spec["path"] == "sdpa")
+    supported = getattr(cls, "supported_benchmark_options", None)
+    # img_size is a build-time grid size; a family without one follows its input's size.
+    if supported is None or "img_size" in supported:
+        options["img_size"] = spec["size"]
+    configure_backbone(node, spec["vit_path"], **options)
     for node in (cfg.model.backbone, cfg.model.backbone.get("bottom_up", {})):
         if hasattr(node, "get") and "square_pad" in node:
             node["square_pad"] = spec["size"]

@@ -8,9 +8,10 @@ pre-trained pyramid such as iTPN's) and train the rest of the detector. Config::
 Frozen parameters get ``requires_grad=False`` (so the param-group builders leave them out
 of the optimizer and weight decay never touches them) and the frozen modules stay in eval
 mode whatever ``model.train()`` says: their norms keep their statistics and their drop
-path / dropout is off (a fixed feature extractor). The trainer calls
-:func:`apply_freeze_config` after the initialization is loaded and before the optimizer
-is built; it logs what is frozen and adds a ``frozen`` section to ``init_report.json``.
+path / dropout is off (a fixed feature extractor). The trainer reads ``train.freeze``
+with :func:`freeze_options` and calls :func:`apply_freeze` after the initialization is
+loaded and before the optimizer is built; it logs what is frozen and adds a ``frozen``
+section to ``init_report.json``.
 
 Which parts are "pre-trained": the network the checkpoint loader targets (a registered
 format's ``find_net``, released whole-detector formats aside, else the first ``ViT``). If that network has
@@ -30,7 +31,7 @@ from typing import Dict, List, Optional, Tuple
 import torch.nn as nn
 
 __all__ = ["FreezeSummary", "find_pretrained_net", "pretrained_parts", "freeze_pretrained",
-           "apply_freeze_config"]
+           "freeze_options", "apply_freeze"]
 
 logger = logging.getLogger("vitdet_bench.freeze")
 
@@ -56,19 +57,19 @@ class FreezeSummary:
         lines = [f"Frozen (train.freeze): {len(self.frozen)} tensors, {self.num_frozen / 1e6:.2f}M parameters "
                  f"({', '.join(f'{p}: {n} tensors' for p, n in parts.items()) or 'none'}); "
                  f"trainable {self.num_trainable / 1e6:.2f}M; kept in eval mode: {', '.join(self.eval_modules) or '-'}"]
-        from vitdet_bench.checkpoint.report import _group
+        from vitdet_bench.checkpoint import group_keys
 
-        for key, part in _group(self.frozen):
+        for key, part in group_keys(self.frozen):
             lines.append(f"    {key}  {part}")
         return "\n".join(lines)
 
 
 def find_pretrained_net(model: nn.Module) -> Tuple[str, nn.Module]:
     """``(name in model, module)`` of the network the checkpoint loader initializes."""
-    from vitdet_bench.checkpoint import loader
+    from vitdet_bench.checkpoint import find_vit, formats_newest_first
 
     net = None
-    for fmt in reversed(list(loader._FORMATS.values())):
+    for fmt in formats_newest_first():
         # a released detector's format targets the whole model, not the pre-trained trunk
         if fmt.find_net is None or fmt.whole_detector:
             continue
@@ -79,7 +80,7 @@ def find_pretrained_net(model: nn.Module) -> Tuple[str, nn.Module]:
         if net is not None:
             break
     if net is None:
-        net = loader.find_vit(model)
+        net = find_vit(model)
     for name, m in model.named_modules():
         if m is net:
             return name, m
@@ -133,23 +134,21 @@ def freeze_pretrained(model: nn.Module, trunk: bool = True, pyramid: bool = Fals
     return summary
 
 
-def _freeze_options(cfg) -> Tuple[bool, bool]:
-    try:
-        opts = cfg.train.get("freeze", None)
-    except Exception:  # noqa: BLE001
-        opts = None
-    if not opts:
+def freeze_options(freeze) -> Tuple[bool, bool]:
+    """``(trunk, pyramid)`` from a ``train.freeze`` value (a dict with those boolean keys,
+    or None / empty: nothing frozen). Unknown keys are an error."""
+    if not freeze:
         return False, False
-    unknown = [k for k in opts if k not in ("trunk", "pyramid")]
+    unknown = [k for k in freeze if k not in ("trunk", "pyramid")]
     if unknown:
         raise ValueError(f"train.freeze has unknown keys {unknown}; expected trunk and/or pyramid (booleans)")
-    return bool(opts.get("trunk", False)), bool(opts.get("pyramid", False))
+    return bool(freeze.get("trunk", False)), bool(freeze.get("pyramid", False))
 
 
-def apply_freeze_config(cfg, model: nn.Module, output_dir: Optional[str] = None) -> Optional[FreezeSummary]:
-    """``train.freeze`` -> :func:`freeze_pretrained`; logs the summary and records it in
+def apply_freeze(model: nn.Module, trunk: bool = False, pyramid: bool = False,
+                 output_dir: Optional[str] = None) -> Optional[FreezeSummary]:
+    """:func:`freeze_pretrained` for a training run: logs the summary and records it in
     ``<output_dir>/init_report.json`` (when that report exists). None when nothing is frozen."""
-    trunk, pyramid = _freeze_options(cfg)
     if not (trunk or pyramid):
         return None
     net = model.module if hasattr(model, "module") else model

@@ -20,21 +20,16 @@ max pool, 2-conv RPN, 4conv1fc BN box head, BN mask head; BN in place of SyncBN)
 | AMP              | on                                              | config ``train.amp``                  |
 | test input       | longer side 1024, padded to 1024x1024 with pixel 128 in the mapper; outputs scaled back by the longer side | config ``dataloader.test`` (``FixedSizeCrop``), ``lsj_postprocess=True`` |
 """
-import os
-import sys
+from detectron2.config import LazyCall as L
+from detectron2.solver import WarmupParamScheduler
+from fvcore.common.param_scheduler import CosineParamScheduler
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from convmae import ConvMAE, get_convmae_param_groups
+from convmae.evaluation import PaddedInputRCNN, build_padded_test_mapper
 
-from detectron2.config import LazyCall as L  # noqa: E402
-from detectron2.solver import WarmupParamScheduler  # noqa: E402
-from fvcore.common.param_scheduler import CosineParamScheduler  # noqa: E402
-
-from convmae import ConvMAE, get_convmae_param_groups  # noqa: E402
-from convmae.evaluation import PaddedInputRCNN, build_padded_test_mapper  # noqa: E402
-
-from ....configs.common.coco_lsj import dataloader  # noqa: E402
-from ....configs.common.mask_rcnn_vit import model  # noqa: E402
-from ....configs.common.recipe import optimizer, train  # noqa: E402
+from ....configs.common.coco_lsj import dataloader
+from ....configs.common.mask_rcnn_vit import model
+from ....configs.common.recipe import optimizer, train
 
 model.backbone.bottom_up = L(ConvMAE)(
     img_size=1024,

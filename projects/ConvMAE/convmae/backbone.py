@@ -29,12 +29,13 @@ Detection designs for stage 3 (both here, the first the default):
 The paper text mentions shifted 7x7 windows; ``window_shift=True`` shifts every
 other windowed block by half a window (Swin), off by default.
 
-Attention, windows, relative-position tables and the transformer block come
-from :mod:`vitdet_bench` (the same code as the plain ViT).
+Stage 3 is the library's token stage (:mod:`vitdet_bench.modeling.backbone.token_stage`,
+the plain ViT's code): position embedding, shared relative-position tables, the block
+stack, the attention-strategy layout and the lazy global bias on CPU.
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -44,8 +45,17 @@ from timm.layers import DropPath
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY, Backbone
 
-from vitdet_bench.layers.attention import RelativePositionBias, resize_abs_pos_embed
-from vitdet_bench.modeling.backbone.vit import ATTENTION_STRATEGIES, Block, ViT, block_attention_settings
+from vitdet_bench.layers.attention import resize_abs_pos_embed
+from vitdet_bench.modeling.backbone.token_stage import (
+    ATTENTION_STRATEGIES,
+    attention_strategy_layout,
+    build_blocks,
+    init_decomposed_rel_pos,
+    init_vit_weights,
+    new_abs_pos_embed,
+    shared_rel_pos_biases,
+    shared_rel_pos_tables,
+)
 
 __all__ = [
     "ConvMAE", "ConvBlock", "ConvPatchEmbed", "CONVMAE_SIZES", "DESIGNS",
@@ -179,6 +189,11 @@ class ConvMAE(Backbone):
         out_features: subset of ``s0``..``s3``.
     """
 
+    # Options of the measurement tools that change this network ("window_global" keeps
+    # the design's four global blocks).
+    supported_benchmark_options = frozenset({"attention_strategy", "img_size", "use_sdpa"})
+    supported_attention_strategies = ATTENTION_STRATEGIES
+
     def __init__(
         self,
         img_size: int = 1024,
@@ -207,18 +222,27 @@ class ConvMAE(Backbone):
     ):
         super().__init__()
         depth3 = depths[2] if len(depths) == 3 else 0
+        if global_block_indexes is not None:
+            bad = [i for i in global_block_indexes if not 0 <= i < depth3]
+            if bad:
+                raise ValueError(f"global_block_indexes {bad} out of range for {depth3} stage-3 blocks")
         if attention_strategy is not None:
             if attention_strategy not in ATTENTION_STRATEGIES:
                 raise ValueError(
                     f"ConvMAE attention_strategy={attention_strategy!r} is not one of "
                     f"{', '.join(ATTENTION_STRATEGIES)} (or None: use global_block_indexes "
                     "and checkpoint_block_indexes as given).")
-            if attention_strategy == "window":
-                global_block_indexes = ()
-            elif attention_strategy in ("global", "global_checkpoint"):
-                global_block_indexes = None
-            if attention_strategy == "global_checkpoint":
-                checkpoint_block_indexes = tuple(range(depth3))
+            # "window_global" keeps the design's global blocks (the given indexes).
+            layout = attention_strategy_layout(
+                attention_strategy, depth3,
+                tuple(range(depth3)) if global_block_indexes is None else global_block_indexes)
+            global_block_indexes = tuple(i for i in range(depth3)
+                                         if i not in layout["window_block_indexes"])
+            # The strategy's checkpointing comes on top of the blocks asked for.
+            checkpoint_block_indexes = tuple(sorted(
+                set(checkpoint_block_indexes) | set(layout["checkpoint_block_indexes"])))
+        if global_block_indexes is None or not window_size:
+            global_block_indexes = tuple(range(depth3))
         if len(embed_dims) != 3 or len(depths) != 3 or len(mlp_ratios) != 3 or len(patch_sizes) != 3:
             raise ValueError("ConvMAE needs three embed_dims, depths, mlp_ratios and patch_sizes")
         stride3 = patch_sizes[0] * patch_sizes[1] * patch_sizes[2]
@@ -226,12 +250,7 @@ class ConvMAE(Backbone):
             raise ValueError(f"img_size={img_size} is not a multiple of the stage-3 stride {stride3}")
         if rel_pos not in ("shared", "decomposed", None):
             raise ValueError(f"rel_pos must be 'shared', 'decomposed' or None, got {rel_pos!r}")
-        if global_block_indexes is None or not window_size:
-            global_block_indexes = tuple(range(depth3))
         global_block_indexes = tuple(global_block_indexes)
-        bad = [i for i in global_block_indexes if not 0 <= i < depth3]
-        if bad:
-            raise ValueError(f"global_block_indexes {bad} out of range for {depth3} stage-3 blocks")
         bad = [i for i in checkpoint_block_indexes if not 0 <= i < depth3]
         if bad:
             raise ValueError(f"checkpoint_block_indexes {bad} out of range for {depth3} stage-3 blocks")
@@ -275,11 +294,7 @@ class ConvMAE(Backbone):
         self.blocks2 = conv_stage(c2, depths[1], mlp_ratios[1], depths[0])
 
         if use_abs_pos:
-            self.pos_embed = nn.Parameter(torch.zeros(1, *self.grid_size, c3))
-            if abs_pos_init == "random":
-                nn.init.trunc_normal_(self.pos_embed, std=0.02)
-            elif abs_pos_init != "zero":
-                raise ValueError(f"abs_pos_init must be 'random' or 'zero', got {abs_pos_init!r}")
+            self.pos_embed = new_abs_pos_embed((1, *self.grid_size, c3), abs_pos_init)
             if freeze_pos_embed:
                 self.pos_embed.requires_grad_(False)
         else:
@@ -287,30 +302,16 @@ class ConvMAE(Backbone):
 
         self.window_rel_pos_bias = self.global_rel_pos_bias = None
         if rel_pos == "shared":
-            if self.window_block_indexes:
-                self.window_rel_pos_bias = RelativePositionBias(
-                    (window_size, window_size), num_heads, init=rel_pos_init)
-            if self.global_block_indexes:
-                self.global_rel_pos_bias = RelativePositionBias(
-                    self.grid_size, num_heads, init=rel_pos_init)
+            self.window_rel_pos_bias, self.global_rel_pos_bias = shared_rel_pos_tables(
+                num_heads, has_window=bool(self.window_block_indexes),
+                has_global=bool(self.global_block_indexes), window_size=window_size,
+                grid_size=self.grid_size, init=rel_pos_init)
 
-        blocks3 = []
-        settings = block_attention_settings(
-            [i not in global_block_indexes for i in range(depth3)], window_size, window_shift,
-            rel_pos, self.grid_size)
-        for i, (ws, shift, decomposed) in enumerate(settings):
-            b = Block(
-                c3, num_heads, mlp_ratio=mlp_ratios[2], qkv_bias=qkv_bias,
-                drop_path=dpr[depths[0] + depths[1] + i],
-                norm_layer=lambda d: nn.LayerNorm(d, eps=1e-6),
-                window_size=ws, shift_size=shift,
-                use_sdpa=use_sdpa, decomposed_rel_pos_size=decomposed,
-            )
-            # torch.utils.checkpoint inside Block (non-reentrant): the shared bias reaches
-            # the block as an argument that may be a lazy, non-tensor view of the table.
-            b.use_checkpoint = i in checkpoint_block_indexes
-            blocks3.append(b)
-        self.blocks3 = nn.ModuleList(blocks3)
+        self.blocks3 = nn.ModuleList(build_blocks(
+            c3, num_heads, dpr[depths[0] + depths[1]:], window_block_indexes=self.window_block_indexes,
+            checkpoint_block_indexes=checkpoint_block_indexes, window_size=window_size,
+            window_shift=window_shift, rel_pos=rel_pos, grid_size=self.grid_size,
+            mlp_ratio=mlp_ratios[2], qkv_bias=qkv_bias, norm_eps=1e-6, use_sdpa=use_sdpa))
 
         self._out_features = list(out_features)
         chans = {"s0": c1, "s1": c2, "s2": c3, "s3": c3}
@@ -318,17 +319,14 @@ class ConvMAE(Backbone):
         self._out_feature_strides = {k: strides[k] for k in self._out_features}
         self.apply(self._init_weights)
         if rel_pos == "decomposed" and rel_pos_init == "random":
-            for blk in self.blocks3:
-                attn = self._unwrap(blk).attn
-                nn.init.trunc_normal_(attn.rel_pos_h, std=0.02)
-                nn.init.trunc_normal_(attn.rel_pos_w, std=0.02)
+            init_decomposed_rel_pos(self.blocks3)
 
     @staticmethod
     def _unwrap(block: nn.Module) -> nn.Module:
         return getattr(block, "_checkpoint_wrapped_module", block)
 
     # Same init as the plain ViT (trunc-normal 0.02 linears, unit LayerNorms).
-    _init_weights = staticmethod(ViT._init_weights)
+    _init_weights = staticmethod(init_vit_weights)
 
     def is_global_block(self, i: int) -> bool:
         return i in self.global_block_indexes
@@ -347,9 +345,11 @@ class ConvMAE(Backbone):
         hw = tuple(x.shape[1:3])
         if self.pos_embed is not None:
             x = x + resize_abs_pos_embed(self.pos_embed, hw)
-        # Shared tables: built once per forward, reused by every block.
-        wbias = self.window_rel_pos_bias() if self.window_rel_pos_bias is not None else None
-        gbias = self.global_rel_pos_bias(hw) if self.global_rel_pos_bias is not None else None
+        # Shared tables: built once per forward, reused by every block; the global one
+        # stays lazy where global attention runs query-blocked (CPU).
+        wbias, gbias = shared_rel_pos_biases(
+            self.window_rel_pos_bias, self.global_rel_pos_bias, hw,
+            use_sdpa=self.blocks3[0].attn.use_sdpa if len(self.blocks3) else True, device=x.device)
         for i, blk in enumerate(self.blocks3):
             x = blk(x, gbias if self.is_global_block(i) else wbias)
         e3 = x.permute(0, 3, 1, 2)

@@ -23,45 +23,36 @@ go through the same loader, report and errors as the ViT formats.
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Tuple
+from typing import Dict, Tuple
 
 import torch
 import torch.nn as nn
 
 from vitdet_bench.checkpoint import CheckpointError, LoadReport, load_pretrained, register_format
+from vitdet_bench.checkpoint.formats import match_rule, model_state_dict, pos_embed_to_grid
 
 __all__ = ["FORMAT_NAME", "detect_convmae", "convert_convmae", "load_convmae_checkpoint",
            "register", "find_convmae", "CheckpointError", "LoadReport", "IGNORE_RULES"]
 
 FORMAT_NAME = "convmae"
 
-# (key prefix, rule) of pre-training-only keys.
+# (regex on the checkpoint key, rule) of pre-training-only keys; first match wins.
 IGNORE_RULES = (
-    ("decoder_", "MAE decoder (pre-training only)"),
-    ("mask_token", "MAE mask token (pre-training only)"),
-    ("stage1_output_decode.", "multi-scale decoder projection (pre-training only)"),
-    ("stage2_output_decode.", "multi-scale decoder projection (pre-training only)"),
-    ("norm.", "encoder final norm (unused by ConvViTDet)"),
-    ("fc_norm.", "classification head"),
-    ("head.", "classification head"),
+    (r"^decoder_", "MAE decoder (pre-training only)"),
+    (r"^mask_token", "MAE mask token (pre-training only)"),
+    (r"^stage1_output_decode\.", "multi-scale decoder projection (pre-training only)"),
+    (r"^stage2_output_decode\.", "multi-scale decoder projection (pre-training only)"),
+    (r"^norm\.", "encoder final norm (unused by ConvViTDet)"),
+    (r"^fc_norm\.", "classification head"),
+    (r"^head\.", "classification head"),
 )
 _REL_TABLE = "rel_pos_bias.relative_position_bias_table"
-
-
-def _state_dict(raw) -> Dict[str, torch.Tensor]:
-    if not isinstance(raw, dict):
-        raise CheckpointError(f"checkpoint is a {type(raw).__name__}, not a dict")
-    for k in ("model", "state_dict"):
-        if isinstance(raw.get(k), dict):
-            raw = raw[k]
-            break
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in raw.items()}
 
 
 def detect_convmae(raw) -> bool:
     """A ConvMAE encoder checkpoint: three conv patch embeddings, ``patch_embed4`` and ``blocks3``."""
     try:
-        sd = _state_dict(raw)
+        sd = model_state_dict(raw)
     except CheckpointError:
         return False
     return ("patch_embed1.proj.weight" in sd and "patch_embed4.weight" in sd
@@ -75,19 +66,6 @@ def _find_convmae(net: nn.Module) -> Tuple[str, nn.Module]:
         if isinstance(m, ConvMAE):
             return (name + "." if name else ""), m
     raise CheckpointError(f"the target {type(net).__name__} contains no ConvMAE backbone")
-
-
-def _grid_pos_embed(pe: torch.Tensor, key: str) -> torch.Tensor:
-    if pe.dim() == 4:
-        return pe
-    n = pe.shape[1]
-    side = math.isqrt(n)
-    if side * side != n:
-        side = math.isqrt(n - 1)
-        if side * side != n - 1:
-            raise CheckpointError(f"{key}: {n} positions are not a square grid (with or without a class token)")
-        pe = pe[:, 1:]
-    return pe.reshape(1, side, side, pe.shape[-1])
 
 
 def find_convmae(model: nn.Module):
@@ -104,13 +82,13 @@ def convert_convmae(state_dict, net: nn.Module, report: LoadReport) -> Dict[str,
     tables (class-token rows dropped). Pre-training-only keys are reported as
     ignored; anything else is passed through so the loader reports it as unexpected.
     """
-    sd = _state_dict(state_dict)
+    sd = model_state_dict(state_dict, report.path)
     prefix, cm = _find_convmae(net)
     target = cm.state_dict()
     out: Dict[str, torch.Tensor] = {}
     for k, v in sd.items():
         if k == "pos_embed":
-            out[prefix + k] = _grid_pos_embed(v, k)
+            out[prefix + k] = pos_embed_to_grid(v, k, report)
         elif k == _REL_TABLE:
             rows = v.shape[0]
             if math.isqrt(rows - 3) ** 2 == rows - 3:
@@ -121,7 +99,7 @@ def convert_convmae(state_dict, net: nn.Module, report: LoadReport) -> Dict[str,
         elif k in target:
             out[prefix + k] = v
         else:
-            rule = next((r for p, r in IGNORE_RULES if k.startswith(p)), None)
+            rule = match_rule(k, IGNORE_RULES)
             if rule is not None:
                 report.ignored.append((k, rule))
             else:

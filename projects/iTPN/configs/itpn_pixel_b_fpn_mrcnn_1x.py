@@ -8,7 +8,7 @@ vs right, as one comparison. Layer decay ids are the same; the FPN trains at ful
 """
 
 from .itpn_pixel_b_mrcnn_1x import dataloader, lr_multiplier, model, optimizer, train
-from itpn import bn_fpn_design  # noqa: E402  (the base config puts projects/iTPN on sys.path)
+from itpn import bn_fpn_design  # the itpn package: projects/iTPN/itpn (setup.py)
 
 model.backbone = bn_fpn_design(model.backbone, out_channels=256)
 train.output_dir = "./output/itpn_pixel_b_fpn_mrcnn_1x"

@@ -24,24 +24,19 @@ machinery: the pre-trained integral pyramid *is* the neck (``neck=None`` there).
 | test input    | short side 800, max 1333, padded to 32                        | ``coco_instance.py`` ``img_scale=(1333, 800)`` |
 | AMP           | on (GPU)                                                     | ``EpochBasedRunnerAmp``, ``use_fp16=True``     |
 """
-import os
-import sys
+import torch
+from detectron2 import model_zoo
+from detectron2.config import LazyCall as L
+from detectron2.data import build_detection_test_loader, build_detection_train_loader
+from detectron2.data import get_detection_dataset_dicts
+from detectron2.evaluation import COCOEvaluator
+from detectron2.solver import WarmupParamScheduler
+from fvcore.common.param_scheduler import MultiStepParamScheduler
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from itpn import ITPN, build_detr_train_mapper, build_itpn_test_mapper, get_itpn_param_groups
+from vitdet_bench.modeling.poolers import ROIPooler
 
-import torch  # noqa: E402
-from detectron2 import model_zoo  # noqa: E402
-from detectron2.config import LazyCall as L  # noqa: E402
-from detectron2.data import build_detection_test_loader, build_detection_train_loader  # noqa: E402
-from detectron2.data import get_detection_dataset_dicts  # noqa: E402
-from detectron2.evaluation import COCOEvaluator  # noqa: E402
-from detectron2.solver import WarmupParamScheduler  # noqa: E402
-from fvcore.common.param_scheduler import MultiStepParamScheduler  # noqa: E402
-
-from itpn import ITPN, build_detr_train_mapper, build_itpn_test_mapper, get_itpn_param_groups  # noqa: E402
-from vitdet_bench.modeling.poolers import ROIPooler  # noqa: E402
-
-from ....configs.common.recipe import train  # noqa: E402
+from ....configs.common.recipe import train
 
 model = model_zoo.get_config("common/models/mask_rcnn_fpn.py").model
 model.backbone = L(ITPN)(

@@ -4,7 +4,7 @@
 """
 
 from .itpn_tiny_cpu import dataloader, lr_multiplier, model, optimizer, train
-from itpn import bn_fpn_design  # noqa: E402  (the base config puts projects/iTPN on sys.path)
+from itpn import bn_fpn_design  # the itpn package: projects/iTPN/itpn (setup.py)
 
 model.backbone = bn_fpn_design(model.backbone, out_channels=64)
 train.output_dir = "./output/itpn_tiny_fpn_cpu"

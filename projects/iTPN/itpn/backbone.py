@@ -43,7 +43,13 @@ from timm.layers import DropPath, Mlp
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import Backbone
 
-from vitdet_bench.modeling.backbone.vit import Block, ViT
+from vitdet_bench.modeling.backbone.token_stage import (
+    Block,
+    build_blocks,
+    init_decomposed_rel_pos,
+    init_vit_weights,
+    new_abs_pos_embed,
+)
 
 __all__ = ["ITPN", "ITPN_SIZES", "MlpBlock", "PatchMerge", "PatchSplit", "resize_ape",
            "PYRAMID_PREFIXES", "TRUNK_PREFIXES", "bn_fpn_design"]
@@ -89,7 +95,9 @@ def resize_ape(pos_embed: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:
     H, W = int(hw[0]), int(hw[1])  # plain ints also under tracing (fvcore)
     if (H, W) == (n, n):
         return grid
-    out = F.interpolate(grid.permute(0, 3, 1, 2).float(), scale_factor=((H + 0.1) / n, (W + 0.1) / n),
+    # Resample in at least fp32 (bicubic under AMP), in fp64 for a fp64 model.
+    dtype = torch.promote_types(pos_embed.dtype, torch.float32)
+    out = F.interpolate(grid.permute(0, 3, 1, 2).to(dtype), scale_factor=((H + 0.1) / n, (W + 0.1) / n),
                         mode="bicubic")
     if tuple(out.shape[-2:]) != (H, W):  # the official code asserts the same
         raise RuntimeError(f"APE resize gave {tuple(out.shape[-2:])}, expected {(H, W)}")
@@ -174,12 +182,17 @@ class ITPN(Backbone):
         out_features: default ``p2``..``p6`` with the pyramid, else ``c2``..``c5``
             (``c5`` = 2x2 max pool of ``c4``).
         use_checkpoint: recompute every trunk block in backward (activation checkpointing).
-        attention_strategy: for tools that drive every family by one key: None / "global"
-            (all blocks global, as always) or "global_checkpoint" (also checkpointing).
+        attention_strategy: None / "global" (every stage-3 block global, as always) or
+            "global_checkpoint" (also checkpointing); iTPN has no windowed blocks.
         use_sdpa: fused attention kernels (else the explicit reference path).
-        img_size: the detection input side; unused by the network (it adapts to any
-            input), accepted because tools set it on every family.
+
+    The network adapts to any input size (the APE is resized in every forward), so it
+    has no ``img_size``; ``supported_benchmark_options`` says which measurement options
+    apply.
     """
+
+    supported_benchmark_options = frozenset({"attention_strategy", "use_sdpa"})
+    supported_attention_strategies = ("global", "global_checkpoint")
 
     def __init__(
         self,
@@ -204,14 +217,13 @@ class ITPN(Backbone):
         use_checkpoint: bool = False,
         attention_strategy: Optional[str] = None,
         use_sdpa: bool = True,
-        img_size: Optional[int] = None,
     ):
         super().__init__()
         if embed_dim % 4:
             raise ValueError(f"ITPN embed_dim={embed_dim} must be divisible by 4 (stages run at C/4, C/2, C)")
         if len(mlp_depths) != 2:
             raise ValueError(f"ITPN mlp_depths must give the two MLP stages' depths, got {mlp_depths!r}")
-        if attention_strategy not in (None, "global", "global_checkpoint"):
+        if attention_strategy not in (None, *self.supported_attention_strategies):
             raise ValueError(
                 f"ITPN attention_strategy={attention_strategy!r}: iTPN/HiViT attend globally in every "
                 "stage-3 block (no windows); use None, 'global' or 'global_checkpoint'.")
@@ -235,8 +247,7 @@ class ITPN(Backbone):
         self.patch_embed = nn.Module()
         self.patch_embed.proj = nn.Conv2d(in_chans, c4, kernel_size=4, stride=4)
         self.patch_embed.norm = ln(c4)
-        self.absolute_pos_embed = nn.Parameter(torch.zeros(1, self.pretrain_grid ** 2, c16))
-        nn.init.trunc_normal_(self.absolute_pos_embed, std=0.02)
+        self.absolute_pos_embed = new_abs_pos_embed((1, self.pretrain_grid ** 2, c16), "random")
 
         n = sum(mlp_depths) + depth
         dpr = iter(torch.linspace(0, drop_path_rate, n, device="cpu").tolist())  # as the official
@@ -246,13 +257,12 @@ class ITPN(Backbone):
         blocks += [MlpBlock(c8, bridge_mlp_ratio, next(dpr), norm_eps, layer_scale_init_value)
                    for _ in range(mlp_depths[1])]
         blocks.append(PatchMerge(c8, norm_eps))
-        grid = (self.pretrain_grid, self.pretrain_grid) if rel_pos else None
-        for _ in range(depth):
-            blk = Block(c16, num_heads, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, drop_path=next(dpr),
-                        norm_layer=ln, layer_scale_init_value=layer_scale_init_value,
-                        use_sdpa=use_sdpa, decomposed_rel_pos_size=grid)
-            blk.use_checkpoint = use_checkpoint
-            blocks.append(blk)
+        # Stage 3: global blocks; decomposed relative positions sized for the pre-training grid.
+        blocks += build_blocks(
+            c16, num_heads, list(dpr), checkpoint_block_indexes=range(depth) if use_checkpoint else (),
+            rel_pos="decomposed" if rel_pos else None, grid_size=(self.pretrain_grid,) * 2,
+            mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, norm_eps=norm_eps,
+            layer_scale_init_value=layer_scale_init_value, use_sdpa=use_sdpa)
         self.blocks = nn.ModuleList(blocks)
         self.merge_indexes = (mlp_depths[0], mlp_depths[0] + 1 + mlp_depths[1])
         self.num_stem_blocks = self.merge_indexes[1] + 1  # blocks before stage 3
@@ -286,13 +296,11 @@ class ITPN(Backbone):
 
         self.apply(self._init_weights)
         if rel_pos:  # the official iTPN_CLIP initializes its decomposed tables trunc-normal
-            for blk in self.blocks[self.num_stem_blocks:]:
-                nn.init.trunc_normal_(blk.attn.rel_pos_h, std=0.02)
-                nn.init.trunc_normal_(blk.attn.rel_pos_w, std=0.02)
+            init_decomposed_rel_pos(self.blocks[self.num_stem_blocks:])
 
     # The official _init_weights is the plain ViT's: trunc-normal(0.02) Linear weights,
     # zero biases, unit LayerNorms.
-    _init_weights = staticmethod(ViT._init_weights)
+    _init_weights = staticmethod(init_vit_weights)
 
     @property
     def size_divisibility(self) -> int:

@@ -35,6 +35,7 @@ import torch
 import torch.nn as nn
 
 from vitdet_bench.checkpoint import CheckpointError, LoadReport, load_pretrained, register_format
+from vitdet_bench.checkpoint.formats import match_rule, model_state_dict
 
 from .backbone import ITPN, PYRAMID_PREFIXES
 
@@ -61,20 +62,10 @@ IGNORE_RULES = (
 _PYRAMID_BLOCK = re.compile(r"^(block_16to8|block_8to4)\.(\d+)\.")
 
 
-def _state_dict(raw) -> Dict[str, torch.Tensor]:
-    if not isinstance(raw, dict):
-        raise CheckpointError(f"checkpoint is a {type(raw).__name__}, not a dict")
-    for k in ("model", "state_dict", "module"):
-        if isinstance(raw.get(k), dict):
-            raw = raw[k]
-            break
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in raw.items()}
-
-
 def detect_itpn(raw) -> bool:
     """An iTPN / HiViT checkpoint: the stride-4 stem, ``absolute_pos_embed`` and a merge module in ``blocks``."""
     try:
-        sd = _state_dict(raw)
+        sd = model_state_dict(raw)
     except CheckpointError:
         return False
     return ("patch_embed.proj.weight" in sd and "absolute_pos_embed" in sd
@@ -89,16 +80,9 @@ def find_itpn(model: nn.Module) -> Optional[nn.Module]:
     return None
 
 
-def _ignore_rule(key: str) -> Optional[str]:
-    for pattern, rule in IGNORE_RULES:
-        if re.search(pattern, key):
-            return rule
-    return None
-
-
 def convert_itpn(state_dict, net: nn.Module, report: LoadReport) -> Dict[str, torch.Tensor]:
     """iTPN checkpoint tensors -> the :class:`ITPN` key space (identical names); see the module doc."""
-    sd = _state_dict(state_dict)
+    sd = model_state_dict(state_dict, report.path)
     if not isinstance(net, ITPN):
         found = find_itpn(net)
         if found is None:
@@ -122,7 +106,7 @@ def convert_itpn(state_dict, net: nn.Module, report: LoadReport) -> Dict[str, to
             report.ignored.append((key, f"pyramid block beyond the detector's fpn_depth={fpn_depth} "
                                         "(pre-training used a deeper pyramid)"))
             continue
-        rule = _ignore_rule(key)
+        rule = match_rule(key, IGNORE_RULES)
         if rule is not None and key not in target:
             report.ignored.append((key, rule))
             continue

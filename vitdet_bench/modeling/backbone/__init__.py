@@ -1,4 +1,4 @@
-from .vit import (ATTENTION_STRATEGIES, VIT_SIZES, Block, PatchEmbed, ViT,
-                  attention_strategy_layout, build_vit_backbone, quarter_block_indexes)
+from .token_stage import ATTENTION_STRATEGIES, attention_strategy_layout, quarter_block_indexes
+from .vit import VIT_SIZES, Block, PatchEmbed, ViT, build_vit_backbone
 
 __all__ = [k for k in globals() if not k.startswith("_")]

@@ -23,26 +23,27 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-import torch.utils.checkpoint
-from timm.layers import DropPath, Mlp
 
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY, Backbone
 
-from ...layers import attention as _attention
-from ...layers.attention import (
-    Attention,
-    RelativePositionBias,
-    resize_abs_pos_embed,
-    shifted_window_mask,
-    window_partition,
-    window_unpartition,
+from ...layers.attention import resize_abs_pos_embed
+from .token_stage import (
+    ATTENTION_STRATEGIES,
+    Block,
+    attention_strategy_layout,
+    block_attention_settings,
+    build_blocks,
+    init_decomposed_rel_pos,
+    init_vit_weights,
+    new_abs_pos_embed,
+    quarter_block_indexes,
+    shared_rel_pos_biases,
+    shared_rel_pos_tables,
 )
 
 __all__ = ["ViT", "Block", "PatchEmbed", "ATTENTION_STRATEGIES", "attention_strategy_layout",
            "VIT_SIZES", "build_vit_backbone", "block_attention_settings", "POS_EMBED_GRIDS"]
-
-ATTENTION_STRATEGIES = ("window", "window_global", "global_checkpoint", "global")
 
 # Where the absolute position embedding's parameters live (``ViT(pos_embed_grid=...)``):
 # "detection": a table at the detection grid (64x64 at 1024), the pre-trained one resized
@@ -61,56 +62,6 @@ VIT_SIZES = {
 }
 
 
-def quarter_block_indexes(depth: int) -> Tuple[int, ...]:
-    """The last block of each quarter: (2, 5, 8, 11) for depth 12, (5, 11, 17, 23) for 24."""
-    if depth % 4:
-        raise ValueError(f"depth={depth} is not divisible by 4; pass the block indexes explicitly")
-    q = depth // 4
-    return tuple(q * (i + 1) - 1 for i in range(4))
-
-
-def attention_strategy_layout(strategy: str, depth: int) -> Dict[str, Tuple[int, ...]]:
-    """Window and checkpoint block indexes of one of the paper's memory strategies."""
-    if strategy not in ATTENTION_STRATEGIES:
-        raise ValueError(
-            f"attention_strategy={strategy!r} is not one of {', '.join(ATTENTION_STRATEGIES)} "
-            "(all windowed; windowed + 4 global; all global with activation checkpointing; "
-            "all global)."
-        )
-    everything = tuple(range(depth))
-    if strategy == "window":
-        return dict(window_block_indexes=everything, checkpoint_block_indexes=())
-    if strategy == "window_global":
-        glob = set(quarter_block_indexes(depth))
-        return dict(window_block_indexes=tuple(i for i in everything if i not in glob),
-                    checkpoint_block_indexes=())
-    if strategy == "global_checkpoint":
-        return dict(window_block_indexes=(), checkpoint_block_indexes=everything)
-    return dict(window_block_indexes=(), checkpoint_block_indexes=())
-
-
-def block_attention_settings(windowed, window_size, window_shift, rel_pos, grid_size):
-    """Per-block ``(window_size, shift_size, decomposed_rel_pos_size)`` for a block stack.
-
-    ``windowed[i]`` says whether block i uses windows; with ``window_shift`` every
-    other windowed block is shifted by half a window (Swin); ViTDet's decomposed
-    positions are sized to the window or to the global grid. Shared by every
-    backbone family built from :class:`Block`.
-    """
-    settings, windowed_seen = [], 0
-    for is_windowed in windowed:
-        shift = 0
-        if is_windowed:
-            if window_shift and windowed_seen % 2 == 1:
-                shift = window_size // 2
-            windowed_seen += 1
-        decomposed = None
-        if rel_pos == "decomposed":
-            decomposed = (window_size, window_size) if is_windowed else tuple(grid_size)
-        settings.append((window_size if is_windowed else 0, shift, decomposed))
-    return settings
-
-
 class PatchEmbed(nn.Module):
     """Non-overlapping patch projection; returns a ``(B, H, W, C)`` token map."""
 
@@ -120,89 +71,6 @@ class PatchEmbed(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.proj(x).permute(0, 2, 3, 1)
-
-
-class Block(nn.Module):
-    """Pre-norm transformer block with global or (optionally shifted) windowed attention.
-
-    Args:
-        window_size: 0 for global attention, else the side of the square windows.
-        shift_size: cyclic shift of the windows (Swin); 0 disables it.
-        layer_scale_init_value: > 0 enables BEiT's per-channel layer scale
-            (``gamma_1``/``gamma_2``).
-        decomposed_rel_pos_size: grid for ViTDet's per-block relative positions.
-    """
-
-    def __init__(
-        self,
-        dim: int,
-        num_heads: int,
-        mlp_ratio: float = 4.0,
-        qkv_bias: bool = True,
-        drop_path: float = 0.0,
-        norm_layer=nn.LayerNorm,
-        act_layer=nn.GELU,
-        window_size: int = 0,
-        shift_size: int = 0,
-        layer_scale_init_value: float = 0.0,
-        use_sdpa: bool = True,
-        decomposed_rel_pos_size: Optional[Tuple[int, int]] = None,
-    ):
-        super().__init__()
-        if shift_size and not window_size:
-            raise ValueError("shift_size needs windowed attention (window_size > 0)")
-        self.norm1 = norm_layer(dim)
-        self.attn = Attention(dim, num_heads, qkv_bias=qkv_bias, use_sdpa=use_sdpa,
-                              decomposed_rel_pos_size=decomposed_rel_pos_size)
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
-        self.norm2 = norm_layer(dim)
-        self.mlp = Mlp(in_features=dim, hidden_features=int(dim * mlp_ratio), act_layer=act_layer)
-        self.window_size = window_size
-        self.shift_size = shift_size
-        # Activation checkpointing of this block (set by ViT from checkpoint_block_indexes).
-        self.use_checkpoint = False
-        if layer_scale_init_value > 0:
-            self.gamma_1 = nn.Parameter(torch.full((dim,), float(layer_scale_init_value)))
-            self.gamma_2 = nn.Parameter(torch.full((dim,), float(layer_scale_init_value)))
-        else:
-            self.gamma_1 = self.gamma_2 = None
-
-    def _attend(self, x: torch.Tensor, attn_bias: Optional[torch.Tensor]) -> torch.Tensor:
-        if not self.window_size:
-            return self.attn(x, attn_bias)
-        H, W = x.shape[1:3]
-        ws, shift = self.window_size, self.shift_size
-        if shift:
-            x = torch.roll(x, shifts=(-shift, -shift), dims=(1, 2))
-        windows, pad_hw = window_partition(x, ws)
-        if shift:
-            mask = shifted_window_mask(pad_hw, ws, shift, device=x.device)  # (nW, N, N)
-            nw = mask.shape[0]
-            mask = mask[:, None].repeat(windows.shape[0] // nw, 1, 1, 1)  # (B*nW, 1, N, N)
-            attn_bias = mask if attn_bias is None else attn_bias + mask
-        windows = self.attn(windows, attn_bias)
-        x = window_unpartition(windows, ws, pad_hw, (H, W))
-        if shift:
-            x = torch.roll(x, shifts=(shift, shift), dims=(1, 2))
-        return x
-
-    def forward(self, x: torch.Tensor, attn_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
-        if self.use_checkpoint and torch.is_grad_enabled() and x.requires_grad:
-            # Non-reentrant checkpointing: correct for tensors reached through
-            # arguments or closures (e.g. a LazyRelPosBias table), any subset of blocks.
-            return torch.utils.checkpoint.checkpoint(self._forward, x, attn_bias,
-                                                     use_reentrant=False)
-        return self._forward(x, attn_bias)
-
-    def _forward(self, x: torch.Tensor, attn_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
-        y = self._attend(self.norm1(x), attn_bias)
-        if self.gamma_1 is not None:
-            y = self.gamma_1 * y
-        x = x + self.drop_path(y)
-        y = self.mlp(self.norm2(x))
-        if self.gamma_2 is not None:
-            y = self.gamma_2 * y
-        return x + self.drop_path(y)
 
 
 class ViT(Backbone):
@@ -246,6 +114,10 @@ class ViT(Backbone):
             default: the last block of each quarter (the multi-scale adaptor's input).
     """
 
+    # Options of the measurement tools that change this network (see BENCHMARK_OPTIONS).
+    supported_benchmark_options = frozenset({"attention_strategy", "img_size", "use_sdpa"})
+    supported_attention_strategies = ATTENTION_STRATEGIES
+
     def __init__(
         self,
         img_size: int = 1024,
@@ -287,11 +159,6 @@ class ViT(Backbone):
             checkpoint_block_indexes = layout["checkpoint_block_indexes"]
         window_block_indexes = tuple(window_block_indexes or ())
         checkpoint_block_indexes = tuple(checkpoint_block_indexes or ())
-        for name, idx in (("window_block_indexes", window_block_indexes),
-                          ("checkpoint_block_indexes", checkpoint_block_indexes)):
-            bad = [i for i in idx if not 0 <= i < depth]
-            if bad:
-                raise ValueError(f"{name} {bad} out of range for depth={depth}")
         if pos_embed_grid not in POS_EMBED_GRIDS:
             raise ValueError(f"pos_embed_grid must be one of {POS_EMBED_GRIDS}, got {pos_embed_grid!r}")
         if pos_embed_grid == "pretrain" and pretrain_img_size % patch_size:
@@ -330,54 +197,32 @@ class ViT(Backbone):
                 shape = (1, self.pos_embed_num_prefix + th * tw, embed_dim)
             else:
                 shape = (1, *self.grid_size, embed_dim)
-            self.pos_embed = nn.Parameter(torch.zeros(*shape))
-            if abs_pos_init == "random":
-                nn.init.trunc_normal_(self.pos_embed, std=0.02)
-            elif abs_pos_init != "zero":
-                raise ValueError(f"abs_pos_init must be 'random' or 'zero', got {abs_pos_init!r}")
+            self.pos_embed = new_abs_pos_embed(shape, abs_pos_init)
         else:
             self.pos_embed = None
 
-        has_window = bool(window_block_indexes)
-        has_global = len(window_block_indexes) < depth
         self.window_rel_pos_bias = self.global_rel_pos_bias = None
         if rel_pos == "shared":
-            if has_window:
-                self.window_rel_pos_bias = RelativePositionBias(
-                    (window_size, window_size), num_heads, init=rel_pos_init)
-            if has_global:
-                self.global_rel_pos_bias = RelativePositionBias(
-                    self.grid_size, num_heads, init=rel_pos_init)
+            self.window_rel_pos_bias, self.global_rel_pos_bias = shared_rel_pos_tables(
+                num_heads, has_window=bool(window_block_indexes),
+                has_global=len(window_block_indexes) < depth, window_size=window_size,
+                grid_size=self.grid_size, init=rel_pos_init)
 
         # device="cpu": plain numbers even when built under torch.device("meta")
         dpr = torch.linspace(0, drop_path_rate, depth, device="cpu").tolist()
-        settings = block_attention_settings(
-            [i in window_block_indexes for i in range(depth)], window_size, window_shift,
-            rel_pos, self.grid_size)
-        blocks = []
-        for i, (ws, shift, decomposed) in enumerate(settings):
-            block = Block(
-                embed_dim, num_heads, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, drop_path=dpr[i],
-                norm_layer=lambda d: nn.LayerNorm(d, eps=1e-6),
-                window_size=ws, shift_size=shift,
-                layer_scale_init_value=layer_scale_init_value, use_sdpa=use_sdpa,
-                decomposed_rel_pos_size=decomposed,
-            )
-            # Checkpointing lives inside Block (torch.utils.checkpoint, non-reentrant):
-            # same state-dict keys as fairscale's checkpoint_wrapper, which strips its prefix.
-            block.use_checkpoint = i in checkpoint_block_indexes
-            blocks.append(block)
-        self.blocks = nn.ModuleList(blocks)
+        self.blocks = nn.ModuleList(build_blocks(
+            embed_dim, num_heads, dpr, window_block_indexes=window_block_indexes,
+            checkpoint_block_indexes=checkpoint_block_indexes, window_size=window_size,
+            window_shift=window_shift, rel_pos=rel_pos, grid_size=self.grid_size,
+            mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, norm_eps=1e-6,
+            layer_scale_init_value=layer_scale_init_value, use_sdpa=use_sdpa))
 
         self._out_features = [f"block{i}" for i in self.out_block_indexes]
         self._out_feature_channels = {k: embed_dim for k in self._out_features}
         self._out_feature_strides = {k: patch_size for k in self._out_features}
         self.apply(self._init_weights)
         if rel_pos == "decomposed" and rel_pos_init == "random":
-            for blk in self.blocks:
-                attn = self._unwrap(blk).attn
-                nn.init.trunc_normal_(attn.rel_pos_h, std=0.02)
-                nn.init.trunc_normal_(attn.rel_pos_w, std=0.02)
+            init_decomposed_rel_pos(self.blocks)
 
     @staticmethod
     def _unwrap(block: nn.Module) -> Block:
@@ -385,15 +230,7 @@ class ViT(Backbone):
         # callers written against fairscale's checkpoint_wrapper.
         return getattr(block, "_checkpoint_wrapped_module", block)
 
-    @staticmethod
-    def _init_weights(m: nn.Module) -> None:
-        if isinstance(m, nn.Linear):
-            nn.init.trunc_normal_(m.weight, std=0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+    _init_weights = staticmethod(init_vit_weights)
 
     def is_global_block(self, i: int) -> bool:
         return i not in self.window_block_indexes
@@ -412,16 +249,9 @@ class ViT(Backbone):
         hw = tuple(x.shape[1:3])
         if self.pos_embed is not None:
             x = x + self.abs_pos_embed(hw)
-        # The shared biases are built once per forward and reused by every block. The
-        # global one is (heads, N, N) (800 MB fp32 for ViT-B at 1024): where attention
-        # runs query-blocked (CPU) it stays a lazy table gathered block by block.
-        window_bias = self.window_rel_pos_bias() if self.window_rel_pos_bias is not None else None
-        global_bias = None
-        if self.global_rel_pos_bias is not None:
-            global_bias = self.global_rel_pos_bias.lazy(hw)
-            use_sdpa = self._unwrap(self.blocks[0]).attn.use_sdpa
-            if not _attention.uses_chunked_attention(use_sdpa, x.device, hw[0] * hw[1]):
-                global_bias = global_bias.dense()
+        window_bias, global_bias = shared_rel_pos_biases(
+            self.window_rel_pos_bias, self.global_rel_pos_bias, hw,
+            use_sdpa=self._unwrap(self.blocks[0]).attn.use_sdpa, device=x.device)
         outputs = {}
         for i, blk in enumerate(self.blocks):
             x = blk(x, global_bias if self.is_global_block(i) else window_bias)
