@@ -459,8 +459,8 @@ def load_initialization(cfg, model, checkpointer) -> dict:
     not fit the model or the format exactly is an error unless ``train.init_lenient``.
     ``init_format="detectron2"`` loads a whole detector checkpoint instead.
     """
-    path = _get(cfg.train, "init_checkpoint", "") or ""
-    fmt = _get(cfg.train, "init_format", "auto") or "auto"
+    path = setting(cfg, "train.init_checkpoint", "", str)
+    fmt = setting(cfg, "train.init_format", "auto", str) or "auto"
     if fmt == "detectron2":
         return checkpointer.resume_or_load(path, resume=False)
     if not path and fmt == "auto":
@@ -470,9 +470,9 @@ def load_initialization(cfg, model, checkpointer) -> dict:
     net = model.module if hasattr(model, "module") else model
     # train.init_keep: model tensors that keep the model's own init (positional ablations)
     report = load_pretrained(net, path, format=fmt,
-                             strict_architecture=not bool(_get(cfg.train, "init_lenient", False)),
+                             strict_architecture=not setting(cfg, "train.init_lenient", False, bool),
                              lenient_option="the override train.init_lenient=True",
-                             keep_init=_get(cfg.train, "init_keep", ()) or ())
+                             keep_init=setting(cfg, "train.init_keep", ()) or ())
     if comm.is_main_process():
         from ..utils.io import atomic_write_json
 
@@ -485,8 +485,8 @@ def _is_released_detector(cfg) -> bool:
     Alpha-VL ConvMAE), by ``train.init_format`` or, for "auto", by its layout."""
     from ..checkpoint.released import RELEASED_FORMATS, released_format_of
 
-    path = _get(cfg.train, "init_checkpoint", "") or ""
-    fmt = _get(cfg.train, "init_format", "auto") or "auto"
+    path = setting(cfg, "train.init_checkpoint", "", str)
+    fmt = setting(cfg, "train.init_format", "auto", str) or "auto"
     if fmt in RELEASED_FORMATS:
         return True
     if fmt != "auto" or not path or "://" in path or not os.path.isfile(path):
