@@ -58,7 +58,8 @@ class VitdetEvalHook(HookBase):
 
     def after_step(self):
         next_iter = self.trainer.iter + 1
-        if self._period > 0 and next_iter % self._period == 0 and next_iter != self.trainer.max_iter:
+        if self._period > 0 and next_iter % self._period == 0 \
+                and next_iter != self.trainer.max_iter:
             self._put(self._fn("periodic", next_iter))
 
     def after_train(self):

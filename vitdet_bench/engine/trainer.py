@@ -468,14 +468,12 @@ def load_initialization(cfg, model, checkpointer) -> dict:
     from ..checkpoint import load_pretrained
 
     net = model.module if hasattr(model, "module") else model
+    lenient = setting(cfg, "train.init_lenient", False, bool)
     # train.init_keep: model tensors that keep the model's own init (positional ablations)
-    report = load_pretrained(net, path, format=fmt,
-                             strict_architecture=not setting(cfg, "train.init_lenient", False, bool),
+    report = load_pretrained(net, path, format=fmt, strict_architecture=not lenient,
                              lenient_option="the override train.init_lenient=True",
                              keep_init=setting(cfg, "train.init_keep", ()) or ())
     if comm.is_main_process():
-        from ..utils.io import atomic_write_json
-
         atomic_write_json(os.path.join(cfg.train.output_dir, "init_report.json"), report.to_dict())
     return {}
 
