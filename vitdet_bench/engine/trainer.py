@@ -213,6 +213,9 @@ class _StepMixin:
         return loss_dict
 
     def run_step(self):
+        # SimpleTrainer.run_step is one forward/backward; replacing it needs the trainer's
+        # data iterator and metric writer, which detectron2 only has as ``_data_loader_iter``
+        # and ``_write_metrics`` (its own AMPTrainer.run_step uses them the same way).
         assert self.model.training, "model was changed to eval mode!"
         k = max(1, int(self.grad_accum))
         self.optimizer.zero_grad()
