@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 import torch
 from detectron2.utils import comm
@@ -120,6 +120,28 @@ def grad_accum_steps(cfg) -> int:
     return k
 
 
+def _ddp_accepts(name: str) -> bool:
+    import inspect
+
+    from torch.nn.parallel import DistributedDataParallel
+
+    return name in inspect.signature(DistributedDataParallel.__init__).parameters
+
+
+def _ddp_kwargs(cfg, device: str) -> Tuple[dict, bool]:
+    """(DistributedDataParallel kwargs from ``train.ddp``, fp16 gradient compression)."""
+    kwargs = setting(cfg, "train.ddp", {}, dict)
+    fp16 = kwargs.pop("fp16_compression", False)
+    if "broadcast_buffers" in kwargs and _ddp_accepts("forward_sync_buffers"):
+        # torch >= 2.13 deprecates broadcast_buffers (a FutureWarning per process) for
+        # forward_sync_buffers; it differs only in also syncing buffers once at
+        # construction, where every process's buffers are equal anyway (same init).
+        kwargs.setdefault("forward_sync_buffers", kwargs.pop("broadcast_buffers"))
+    if device.startswith("cuda"):
+        kwargs.setdefault("device_ids", [comm.get_local_rank()])
+    return kwargs, fp16
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     """What only training reads (an evaluation does not need a training loader)."""
@@ -133,6 +155,8 @@ class TrainSettings:
     checkpoint_period: int
     max_to_keep: Optional[int]
     epochs: Any  # None: train.max_iter is the schedule
+    ddp_kwargs: dict  # DistributedDataParallel's keyword arguments (train.ddp)
+    ddp_fp16_compression: bool
 
 
 @dataclass(frozen=True)
@@ -148,7 +172,8 @@ class RunSettings:
     train: Optional[TrainSettings]
 
 
-def _train_settings(cfg) -> TrainSettings:
+def _train_settings(cfg, device: str) -> TrainSettings:
+    ddp_kwargs, fp16 = _ddp_kwargs(cfg, device)
     return TrainSettings(
         grad_accum=grad_accum_steps(cfg),
         total_batch_size=int(cfg.dataloader.train.total_batch_size),
@@ -158,7 +183,8 @@ def _train_settings(cfg) -> TrainSettings:
         log_period=setting(cfg, "train.log_period", 20, int),
         checkpoint_period=_required_int(cfg, "train.checkpointer.period"),
         max_to_keep=setting(cfg, "train.checkpointer.max_to_keep", None, int),
-        epochs=setting(cfg, "train.epochs", None))
+        epochs=setting(cfg, "train.epochs", None),
+        ddp_kwargs=ddp_kwargs, ddp_fp16_compression=bool(fp16))
 
 
 def _required_int(cfg, key: str) -> int:
@@ -184,7 +210,7 @@ def read_settings(cfg, *, training: bool) -> RunSettings:
         seed=setting(cfg, "train.seed", DEFAULT_SEED, int),
         channels_last=channels_last_setting(cfg, device),
         init_checkpoint=setting(cfg, "train.init_checkpoint", "", str),
-        train=_train_settings(cfg) if training else None)
+        train=_train_settings(cfg, device) if training else None)
 
 
 def read_output_dir(cfg) -> str:

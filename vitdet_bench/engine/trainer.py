@@ -46,6 +46,7 @@ from .hooks import MapperSkipCounts, MetricsWriter, VitdetEvalHook, evaluation_s
 from .preemption import CheckpointOnSignalHook, final_evaluation_pending, requeue_at_once
 from .settings import (DEFAULT_SEED, RunSettings, grad_accum_steps, notice, read_output_dir,
                        read_settings, select_device, setting)
+from .settings import _ddp_accepts, _ddp_kwargs  # noqa: F401  (where callers import them)
 
 __all__ = ["DEFAULT_SEED", "select_device", "seed_everything", "save_config", "compute_max_iter",
            "check_schedule", "check_eval_only_weights",
@@ -368,36 +369,13 @@ def _use_channels_last(model, enabled: bool) -> None:
         logger.info("4-D weights in channels-last memory layout (train.channels_last)")
 
 
-def _ddp_accepts(name: str) -> bool:
-    import inspect
-
-    from torch.nn.parallel import DistributedDataParallel
-
-    return name in inspect.signature(DistributedDataParallel.__init__).parameters
-
-
-def _ddp_kwargs(cfg, device: str) -> Tuple[dict, bool]:
-    """(DistributedDataParallel kwargs from ``train.ddp``, fp16 gradient compression)."""
-    kwargs = setting(cfg, "train.ddp", {}, dict)
-    fp16 = kwargs.pop("fp16_compression", False)
-    if "broadcast_buffers" in kwargs and _ddp_accepts("forward_sync_buffers"):
-        # torch >= 2.13 deprecates broadcast_buffers (a FutureWarning per process) for
-        # forward_sync_buffers; it differs only in also syncing buffers once at
-        # construction, where every process's buffers are equal anyway (same init).
-        kwargs.setdefault("forward_sync_buffers", kwargs.pop("broadcast_buffers"))
-    if device.startswith("cuda"):
-        kwargs.setdefault("device_ids", [comm.get_local_rank()])
-    return kwargs, fp16
-
-
-def _wrap_ddp(model, cfg, device: str):
+def _wrap_ddp(model, settings: RunSettings):
     if comm.get_world_size() == 1:
         return model
     from torch.nn.parallel import DistributedDataParallel
 
-    kwargs, fp16 = _ddp_kwargs(cfg, device)
-    ddp = DistributedDataParallel(model, **kwargs)
-    if fp16 and device.startswith("cuda"):
+    ddp = DistributedDataParallel(model, **dict(settings.train.ddp_kwargs))
+    if settings.train.ddp_fp16_compression and settings.device.startswith("cuda"):
         from torch.distributed.algorithms.ddp_comm_hooks import default as comm_hooks
 
         ddp.register_comm_hook(state=None, hook=comm_hooks.fp16_compress_hook)
@@ -609,7 +587,7 @@ def _build_trainer(cfg, settings: RunSettings, model, data: TrainData, start_ite
     ``start_iter``."""
     cfg.optimizer.params.model = model
     optimizer = instantiate(cfg.optimizer)
-    ddp_model = _wrap_ddp(model, cfg, settings.device)
+    ddp_model = _wrap_ddp(model, settings)
     t = settings.train
     trainer_class = VitdetAMPTrainer if settings.amp else VitdetSimpleTrainer
     trainer = trainer_class(ddp_model, data.loader(start_iter), optimizer,
