@@ -73,8 +73,8 @@ def test_resume_after_sigkill_matches_uninterrupted(full_run, env, tmp_path):
     start = 0 if name == "model_final.pth" else int(name[6:13]) + 1
     # determinism: same seed, same first loss
     assert _losses(out)[0] == ref[0]
-    p = subprocess.run([sys.executable, TRAIN_NET, "--resume"] + _cmd(out)[2:], env=env, capture_output=True, text=True,
-                       timeout=600)
+    p = subprocess.run([sys.executable, TRAIN_NET, "--resume"] + _cmd(out)[2:], env=env,
+                       capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
     assert f"at iteration {start}" in p.stdout
     got = _losses(out)
