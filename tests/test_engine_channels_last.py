@@ -6,6 +6,7 @@ from omegaconf import OmegaConf
 
 import vitdet_bench  # noqa: F401
 from vitdet_bench.engine import trainer
+from vitdet_bench.engine.settings import channels_last_setting
 
 
 def _model():
@@ -18,7 +19,7 @@ def test_channels_last_setting(setting, device, expected):
     cfg = OmegaConf.create({"train": {} if setting is None else {"channels_last": setting}})
     model = _model()
     state = {k: v.clone() for k, v in model.state_dict().items()}
-    trainer._use_channels_last(cfg, model, device)
+    trainer._use_channels_last(model, channels_last_setting(cfg, device))
     w = model[0].weight  # 3x3: the two layouts differ (a 1x1 kernel is both)
     assert w.is_contiguous(memory_format=torch.channels_last) == expected
     assert w.is_contiguous() != expected

@@ -53,8 +53,7 @@ def _train(norm: str, batch: int, accum: int, steps: int = 4):
             i += micro
 
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
-    trainer = VitdetSimpleTrainer(model, loader(), opt)
-    trainer.grad_accum = accum
+    trainer = VitdetSimpleTrainer(model, loader(), opt, grad_accum=accum)
     with EventStorage(0) as trainer.storage:
         for trainer.iter in range(steps):
             trainer.storage.iter = trainer.iter

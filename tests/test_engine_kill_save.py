@@ -22,11 +22,10 @@ import time
 
 import pytest
 import torch
+from data_fixtures import tiny_shapes  # noqa: F401
+from engine_fixtures.cli_runner import cli_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests"))
-from data_fixtures import tiny_shapes  # noqa: E402,F401
-from engine_fixtures.cli_runner import cli_env  # noqa: E402
 
 CFG = os.path.join(ROOT, "tests", "engine_fixtures", "corpus_rcnn.py")
 TRAIN_NET = os.path.join(ROOT, "tools", "train_net.py")

@@ -1,7 +1,7 @@
 """A scheduler signal, deferred to the iteration boundary: checkpoint, then hand over.
 
-The trainer's own loop and hooks (detectron2's PeriodicWriter with the default
-writers, AtomicCheckpointer) on a tiny model; the "scheduler" is a real SIGUSR2 sent
+The trainer's own loop and hooks (its MetricsWriter with detectron2's default writers,
+AtomicCheckpointer) on a tiny model; the "scheduler" is a real SIGUSR2 sent
 to this process mid-iteration, recorded by the job's DeferredSignal handler, whose
 original handler stands in for submitit's (which requeues and exits).
 """
@@ -15,6 +15,7 @@ from torch import nn
 
 import vitdet_bench  # noqa: F401
 from vitdet_bench.engine.checkpoint import AtomicCheckpointer
+from vitdet_bench.engine.hooks import MetricsWriter
 from vitdet_bench.engine.preemption import CheckpointOnSignalHook, pending_deferred_signals
 from vitdet_bench.engine.trainer import VitdetSimpleTrainer
 from vitdet_bench.study.job import DeferredSignal
@@ -66,7 +67,7 @@ def _trainer(tmp_path, signal_at_call, log_period):
     trainer.register_hooks([
         hooks.IterationTimer(),
         hooks.PeriodicCheckpointer(ckpt, period=100),
-        hooks.PeriodicWriter(default_writers(str(tmp_path), 20), period=log_period),
+        MetricsWriter(default_writers(str(tmp_path), 20), period=log_period),
         CheckpointOnSignalHook(ckpt),
     ])
     return trainer

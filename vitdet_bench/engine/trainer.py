@@ -1,70 +1,57 @@
 """The training loop: detectron2 SimpleTrainer/AMPTrainer + vitdet_bench conventions.
 
-Config keys read (LazyConfig contract, see tools/train_net.py):
-``train.output_dir, init_checkpoint, init_format, init_lenient, max_iter, epochs,
-num_train_images, warmup_iters, grad_accum, amp.enabled, ddp, checkpointer.period/max_to_keep, eval_period,
-log_period, device, seed, channels_last, eval_untrained``;
+Config keys read (LazyConfig contract, see tools/train_net.py; read once into
+:class:`vitdet_bench.engine.settings.RunSettings`):
+``train.output_dir, init_checkpoint, init_format, init_lenient, init_keep, max_iter, epochs,
+num_train_images, warmup_iters, grad_accum, amp.enabled, ddp, checkpointer.period/max_to_keep,
+eval_period, log_period, device, seed, channels_last, eval_untrained``;
 ``model``, ``optimizer`` (``optimizer.params.model`` is filled here), ``lr_multiplier``,
 ``dataloader.train/test/evaluator``.
+
+:func:`run` is the recipe: set up the run folder and its logs, read the settings, build
+the model, then either evaluate it (``--eval-only``) or find where training starts,
+prepare the parameters, the data and the schedule, build the trainer with its hooks
+and train. Evaluation itself is :mod:`vitdet_bench.evaluation.evaluate`.
 """
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
-import math
 import os
 import random
 import sys
 import tempfile
 import time
-from typing import Any, Dict, Optional, Tuple
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 import torch
 from detectron2.config import LazyConfig, instantiate
 from detectron2.engine import AMPTrainer, SimpleTrainer, default_writers, hooks
-from detectron2.evaluation import inference_on_dataset, print_csv_format
 from detectron2.utils import comm
-from detectron2.utils.events import get_event_storage
+from detectron2.utils.events import EventStorage, JSONWriter, get_event_storage
 from detectron2.utils.logger import setup_logger
 
+from vitdet_bench.evaluation.evaluate import evaluate_detector
 from vitdet_bench.layers.norm import convert_batchnorm_for_world
-from vitdet_bench.utils.cpu import with_fitted_workers
 from vitdet_bench.utils.io import atomic_write_json
 
 from .checkpoint import AtomicCheckpointer, set_rng_state
 from .data import build_resumable_train_loader
 from .errors import ConfigError, NonFiniteLossError, install_user_error_log_filter
-from .hooks import VitdetEvalHook
-from .preemption import CheckpointOnSignalHook
+from .hooks import MapperSkipCounts, MetricsWriter, VitdetEvalHook, evaluation_scalars
+from .preemption import CheckpointOnSignalHook, final_evaluation_pending, requeue_at_once
+from .settings import (DEFAULT_SEED, RunSettings, grad_accum_steps, notice, read_output_dir,
+                       read_settings, select_device, setting)
+from .settings import _ddp_accepts, _ddp_kwargs  # noqa: F401  (where callers import them)
 
 __all__ = ["DEFAULT_SEED", "select_device", "seed_everything", "save_config", "compute_max_iter",
            "check_schedule", "check_eval_only_weights",
            "grad_accum_steps", "do_test", "run"]
 
 logger = logging.getLogger("vitdet_bench.engine")
-DEFAULT_SEED = 42
-
-
-def _notice(message: str) -> None:
-    """One line for the user, on the main process: through the logger (console and
-    log.txt) once ``run`` has set it up, else printed."""
-    if not comm.is_main_process():
-        return
-    if logging.getLogger("vitdet_bench").hasHandlers():
-        logger.info(message)
-    else:
-        print(f"[vitdet_bench] {message}", flush=True)
-
-
-def select_device(requested: Optional[str]) -> str:
-    """``requested`` if usable; CUDA falls back to CPU with a one-line notice."""
-    requested = (requested or "cuda").lower()
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        _notice(f"train.device={requested!r} but CUDA is not available: running on CPU.")
-        return "cpu"
-    return requested
+do_test = evaluate_detector  # the engine's name for it (detectron2's tools call it do_test)
 
 
 def seed_everything(seed: int) -> None:
@@ -92,14 +79,6 @@ def save_config(cfg, path: str) -> None:
                 os.unlink(f)
 
 
-def _get(cfg, key, default=None):
-    try:
-        v = cfg.get(key, default)
-    except Exception:
-        return default
-    return default if v is None else v
-
-
 # The schedule checks live with the other pre-flight checks (vitdet_bench.config).
 from vitdet_bench.config.schedule import (  # noqa: E402
     apply_warmup_iters as _apply_warmup_iters,
@@ -107,6 +86,7 @@ from vitdet_bench.config.schedule import (  # noqa: E402
     check_schedule,
     compute_max_iter,
 )
+
 
 
 # ----------------------------------------------------------------------------- training step
@@ -125,10 +105,17 @@ class _StepMixin:
     statistics get k momentum updates per step. Everything without batch statistics
     (LayerNorm, frozen or eval-mode BN) gets exactly the update of one batch of k times
     the size when each loss is a mean over its images.
+
+    After a failure or a stop on a scheduler signal the hooks decide for themselves what
+    their ``after_train`` does (no final checkpoint or evaluation of an unfinished run).
     """
 
     amp_enabled = False
-    grad_accum = 1
+
+    def __init__(self, *args, grad_accum: int = 1, output_dir: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.grad_accum = int(grad_accum)
+        self.output_dir = output_dir  # named in the non-finite loss message
 
     def _forward(self, data):
         try:
@@ -149,6 +136,9 @@ class _StepMixin:
         return loss_dict
 
     def run_step(self):
+        # SimpleTrainer.run_step is one forward/backward; replacing it needs the trainer's
+        # data iterator and metric writer, which detectron2 only has as ``_data_loader_iter``
+        # and ``_write_metrics`` (its own AMPTrainer.run_step uses them the same way).
         assert self.model.training, "model was changed to eval mode!"
         k = max(1, int(self.grad_accum))
         self.optimizer.zero_grad()
@@ -174,8 +164,7 @@ class _StepMixin:
         losses = sum(loss_dict.values())
         self._write_metrics(loss_dict, data_time)
         if comm.is_main_process():
-            storage = get_event_storage()
-            storage.put_scalar("total_loss_raw", float(losses), smoothing_hint=False)
+            get_event_storage().put_scalar("total_loss_raw", float(losses), smoothing_hint=False)
         if self.amp_enabled:
             self.grad_scaler.step(self.optimizer)
             self.grad_scaler.update()
@@ -190,34 +179,12 @@ class _StepMixin:
             bad = float(flag.item())
         if bad:
             terms = ", ".join(f"{k}={float(v.detach()):.6g}" for k, v in loss_dict.items())
-            ckpt = os.path.join(getattr(self, "_output_dir", ""), "last_checkpoint")
+            ckpt = os.path.join(self.output_dir, "last_checkpoint")
             raise NonFiniteLossError(
                 f"Non-finite loss at iteration {self.iter}: total_loss={float(losses.detach())} "
                 f"({terms}). Training stopped; the state of this iteration was not saved. "
                 f"The last good checkpoint is the one named in {ckpt} (if any). Lower the "
                 "learning rate, enable gradient clipping, or check the data.")
-
-    def after_train(self):
-        # detectron2 leaves self.iter == max_iter only when every iteration finished. After
-        # a failure (bad data, non-finite loss, Ctrl-C) the state is not that of a finished
-        # iteration: no final checkpoint and no final evaluation of it (their hooks test
-        # ``iter + 1 >= max_iter``, which a failure in the last iteration also passes);
-        # the other hooks (timer, metric writers) still run.
-        # Stopped after iteration ``iter`` on a scheduler signal (checkpointed, requeued):
-        # that iteration is complete; a writer that just wrote it has nothing to add.
-        on_signal = getattr(self, "_stopping_on_signal", False)
-        if self.iter >= self.max_iter:
-            return super().after_train()
-        self.storage.iter = self.iter
-        for h in self._hooks:
-            if isinstance(h, (hooks.PeriodicCheckpointer, VitdetEvalHook)):
-                continue
-            if on_signal and isinstance(h, hooks.PeriodicWriter) \
-                    and (self.iter + 1) % h._period == 0:
-                for writer in h._writers:
-                    writer.close()
-                continue
-            h.after_train()
 
 
 class VitdetSimpleTrainer(_StepMixin, SimpleTrainer):
@@ -228,89 +195,12 @@ class VitdetAMPTrainer(_StepMixin, AMPTrainer):
     amp_enabled = True
 
 
-# ----------------------------------------------------------------------------- evaluation
-def do_test(cfg, model, output_dir: str, report_path: Optional[str] = None) -> Dict[str, Any]:
-    """Evaluate ``model`` on ``dataloader.test`` with COCOEvaluator and write the report.
-
-    Writes ``<output_dir>/coco_instances_results.json``, the evaluator's files and
-    ``write_report``'s report (``report.json`` etc.) in ``output_dir``; a copy of the
-    report goes to ``report_path`` (atomic) when given.
-    """
-    from detectron2.evaluation import COCOEvaluator
-
-    from vitdet_bench.data import ensure_dataset_files
-    from vitdet_bench.evaluation import write_report
-
-    if "evaluator" not in cfg.dataloader or "test" not in cfg.dataloader:
-        return {}
-    ev_cfg = cfg.dataloader.evaluator
-    dataset_name = ev_cfg.dataset_name
-    if not isinstance(dataset_name, str):
-        dataset_name = list(dataset_name)[0]
-    gt_json = ensure_dataset_files(dataset_name)
-    os.makedirs(output_dir, exist_ok=True)
-    kwargs = {k: ev_cfg[k] for k in ("tasks", "distributed", "max_dets_per_image")
-              if k in ev_cfg and ev_cfg[k] is not None}
-    eval_name = dataset_name
-    if comm.is_main_process():
-        gt_json = _evaluable_gt(cfg, gt_json, output_dir, kwargs.get("tasks"))
-    gt_json = comm.all_gather(gt_json)[0]
-    if gt_json != ensure_dataset_files(dataset_name):
-        # COCOEvaluator reads metadata.json_file: evaluate against the cleaned copy.
-        from detectron2.data import MetadataCatalog
-
-        eval_name = f"{dataset_name}@evaluable"
-        meta = {k: v for k, v in MetadataCatalog.get(dataset_name).as_dict().items()
-                if k != "name"}
-        meta["json_file"] = gt_json
-        if eval_name in MetadataCatalog.list():
-            MetadataCatalog.remove(eval_name)
-        MetadataCatalog.get(eval_name).set(**meta)
-    evaluator = COCOEvaluator(eval_name, output_dir=output_dir, use_fast_impl=False, **kwargs)
-    loader = instantiate(with_fitted_workers(cfg.dataloader.test, comm.get_local_size(),
-                                             exact=_get(cfg.train, "loader_workers", None)))
-    results = inference_on_dataset(model, loader, evaluator)
-    if comm.is_main_process():
-        print_csv_format(results)
-        res_json = os.path.join(output_dir, "coco_instances_results.json")
-        if os.path.isfile(res_json):
-            import json
-
-            with open(res_json) as f:
-                dets = json.load(f)
-            if not dets:
-                logger.warning(f"The model made no detection on {dataset_name!r}: every AP is 0; "
-                               f"no report written to {output_dir}.")
-                comm.synchronize()
-                return results
-            has_segm = any("segmentation" in d for d in dets) if dets else "segm" in results
-            iou_types = ("bbox", "segm") if has_segm else ("bbox",)
-            report = write_report(gt_json, res_json, output_dir, iou_types=iou_types,
-                                  dataset_name=dataset_name)
-            if report_path:
-                atomic_write_json(report_path, report)
-    comm.synchronize()
-    return results
-
-
-def _evaluable_gt(cfg, gt_json: str, output_dir: str, tasks) -> str:
-    """``gt_json`` or a cleaned copy without annotations pycocotools cannot evaluate."""
-    from vitdet_bench.data.validate import evaluable_ground_truth
-
-    if tasks:
-        masks = "segm" in tuple(tasks)
-    else:
-        try:
-            masks = "mask_head" in cfg.model.roi_heads and bool(cfg.model.roi_heads.mask_head)
-        except Exception:
-            masks = True
-    path, _ = evaluable_ground_truth(
-        gt_json, os.path.join(output_dir, "ground_truth_evaluable.json"), masks=masks)
-    return path
-
-
 # ----------------------------------------------------------------------------- setup
-def _setup_logging(output_dir: str) -> None:
+def _start_logging(output_dir: str) -> None:
+    """Create the run folder (main process) and log to it, before anything is said."""
+    if comm.is_main_process():
+        os.makedirs(output_dir, exist_ok=True)
+    comm.synchronize()
     rank = comm.get_rank()
     setup_logger(output_dir, distributed_rank=rank, name="fvcore")
     setup_logger(output_dir, distributed_rank=rank, name="detectron2")
@@ -350,13 +240,6 @@ def _quiet_detectron2_warnings() -> None:
                                 category=UserWarning)
 
 
-def _log_model(model) -> None:
-    n = sum(p.numel() for p in model.parameters())
-    logging.getLogger(_FILE_ONLY_LOGGER).info("Model:\n%s", model)
-    logger.info(f"Model: {type(model).__name__}, {n / 1e6:.2f} M parameters (printed in full "
-                "to log.txt)")
-
-
 def _count_norms(model) -> Dict[str, int]:
     counts: Dict[str, int] = {}
     for m in model.modules():
@@ -366,6 +249,7 @@ def _count_norms(model) -> Dict[str, int]:
 
 
 def _build_model(cfg, device: str):
+    """The model on ``device`` (BatchNorm converted for the world size), logged."""
     model = instantiate(cfg.model)
     world = comm.get_world_size()
     before = _count_norms(model)
@@ -377,104 +261,88 @@ def _build_model(cfg, device: str):
                     + (" (synchronized across processes)" if world > 1 else
                        " (one process: plain BatchNorm, no synchronization)"))
     model.to(device)
+    n = sum(p.numel() for p in model.parameters())
+    logging.getLogger(_FILE_ONLY_LOGGER).info("Model:\n%s", model)
+    logger.info(f"Model: {type(model).__name__}, {n / 1e6:.2f} M parameters (printed in full "
+                "to log.txt)")
     return model
 
 
-def _use_channels_last(cfg, model, device: str) -> None:
-    """On CPU (``train.channels_last``: None = CPU only), put 4-D weights in NHWC layout.
+def _run_checkpointer(model, output_dir: str) -> AtomicCheckpointer:
+    """A checkpointer of the model alone in the run folder (what to resume or evaluate);
+    temporary files an interrupted save left there are removed first."""
+    checkpointer = AtomicCheckpointer(model, output_dir)
+    if comm.is_main_process():
+        checkpointer.remove_stale_temp_files()
+    comm.synchronize()
+    return checkpointer
+
+
+def _use_channels_last(model, enabled: bool) -> None:
+    """Put 4-D weights in NHWC layout (``train.channels_last``: None = CPU only).
 
     oneDNN's CPU convolutions run ~20% faster on NHWC tensors (3x3, 64 channels: FPN,
     RPN and ROI heads), and a convolution with NHWC weights returns NHWC. Same values and
     state-dict keys. Called after the weights are initialized or loaded: initializers
     and checkpoint adapters may ``view`` a weight, which needs the default layout.
     """
-    channels_last = _get(cfg.train, "channels_last")
-    if channels_last is None:
-        channels_last = device == "cpu"
-    if channels_last:
+    if enabled:
         model.to(memory_format=torch.channels_last)
         logger.info("4-D weights in channels-last memory layout (train.channels_last)")
 
 
-def _ddp_accepts(name: str) -> bool:
-    import inspect
-
-    from torch.nn.parallel import DistributedDataParallel
-
-    return name in inspect.signature(DistributedDataParallel.__init__).parameters
-
-
-def _ddp_kwargs(cfg, device: str) -> Tuple[dict, bool]:
-    """(DistributedDataParallel kwargs from ``train.ddp``, fp16 gradient compression)."""
-    kwargs = dict(_get(cfg.train, "ddp", {}) or {})
-    fp16 = kwargs.pop("fp16_compression", False)
-    if "broadcast_buffers" in kwargs and _ddp_accepts("forward_sync_buffers"):
-        # torch >= 2.13 deprecates broadcast_buffers (a FutureWarning per process) for
-        # forward_sync_buffers; it differs only in also syncing buffers once at
-        # construction, where every process's buffers are equal anyway (same init).
-        kwargs.setdefault("forward_sync_buffers", kwargs.pop("broadcast_buffers"))
-    if device.startswith("cuda"):
-        kwargs.setdefault("device_ids", [comm.get_local_rank()])
-    return kwargs, fp16
-
-
-def _wrap_ddp(model, cfg, device: str):
+def _wrap_ddp(model, settings: RunSettings):
     if comm.get_world_size() == 1:
         return model
     from torch.nn.parallel import DistributedDataParallel
 
-    kwargs, fp16 = _ddp_kwargs(cfg, device)
-    ddp = DistributedDataParallel(model, **kwargs)
-    if fp16 and device.startswith("cuda"):
+    ddp = DistributedDataParallel(model, **dict(settings.train.ddp_kwargs))
+    if settings.train.ddp_fp16_compression and settings.device.startswith("cuda"):
         from torch.distributed.algorithms.ddp_comm_hooks import default as comm_hooks
 
         ddp.register_comm_hook(state=None, hook=comm_hooks.fp16_compress_hook)
     return ddp
 
 
-def grad_accum_steps(cfg) -> int:
-    """``train.grad_accum`` (micro-batches per optimizer step), checked against the batch:
-    ``total_batch_size`` must split into ``world size x grad_accum`` equal micro-batches."""
-    k = int(_get(cfg.train, "grad_accum", 1))
-    total, world = int(cfg.dataloader.train.total_batch_size), comm.get_world_size()
-    if k < 1 or total % (world * k):
-        raise ValueError(
-            f"train.grad_accum={k} does not fit dataloader.train.total_batch_size={total} on "
-            f"{world} process(es): the batch must split into world size x grad_accum = "
-            f"{world * k} equal micro-batches (grad_accum >= 1 dividing {total}/{world}).")
-    return k
+# ----------------------------------------------------------------------------- data
+@dataclass
+class TrainData:
+    """The training stream: ``loader(start_iter)`` (start_iter in optimizer steps), the
+    number of training images (None: unknown) and the mapper (for its skip counts)."""
+
+    loader: Callable[[int], Any]
+    num_images: Optional[int]
+    mapper: Any = None
 
 
-def _train_dataset_and_loader(cfg, seed: int, start_iter: int, max_iter_known: bool):
-    """(loader factory, num_train_images). The factory takes start_iter (optimizer steps).
+def _training_data(cfg, settings: RunSettings) -> TrainData:
+    """The training dataset and its resumable loader.
 
     With ``train.grad_accum = k`` the loader yields micro-batches of total_batch_size / k
     images and starts k micro-batches per step in: the same images in the same order as
     the full batches (positions are per image), only split into k pieces.
     """
-    tl = cfg.dataloader.train
-    if all(k in tl for k in ("dataset", "mapper", "total_batch_size")):
-        dicts = instantiate(tl.dataset)
-        mapper = instantiate(tl.mapper)
-        _TRAIN_MAPPERS.append(mapper)
-        if not isinstance(dicts, list):
-            dicts = list(dicts)
-        accum = grad_accum_steps(cfg)
+    tl, t = cfg.dataloader.train, settings.train
+    if not all(k in tl for k in ("dataset", "mapper", "total_batch_size")):
+        logger.warning("dataloader.train is not a build_detection_train_loader config: resumed "
+                       "runs will not see exactly the same batches")
+        return TrainData(lambda start: instantiate(tl), None)
+    dicts = instantiate(tl.dataset)
+    mapper = instantiate(tl.mapper)
+    if not isinstance(dicts, list):
+        dicts = list(dicts)
 
-        def factory(start):
-            return build_resumable_train_loader(
-                dicts, mapper, int(tl.total_batch_size) // accum, seed=seed,
-                start_iter=start * accum,
-                num_workers=int(_get(tl, "num_workers", 0)),
-                loader_workers=_get(cfg.train, "loader_workers", None),
-                aspect_ratio_grouping=bool(_get(tl, "aspect_ratio_grouping", True)))
+    def loader(start_iter: int):
+        return build_resumable_train_loader(
+            dicts, mapper, t.total_batch_size // t.grad_accum, seed=settings.seed,
+            start_iter=start_iter * t.grad_accum, num_workers=t.num_workers,
+            loader_workers=setting(cfg, "train.loader_workers", None, int),
+            aspect_ratio_grouping=t.aspect_ratio_grouping)
 
-        return factory, len(dicts)
-    logger.warning("dataloader.train is not a build_detection_train_loader config: resumed "
-                   "runs will not see exactly the same batches")
-    return (lambda start: instantiate(tl)), None
+    return TrainData(loader, len(dicts), mapper)
 
 
+# ----------------------------------------------------------------------------- weights
 def _peek_iteration(checkpointer: AtomicCheckpointer) -> Optional[int]:
     if not checkpointer.has_checkpoint():
         return None
@@ -495,8 +363,8 @@ def load_initialization(cfg, model, checkpointer) -> dict:
     not fit the model or the format exactly is an error unless ``train.init_lenient``.
     ``init_format="detectron2"`` loads a whole detector checkpoint instead.
     """
-    path = _get(cfg.train, "init_checkpoint", "") or ""
-    fmt = _get(cfg.train, "init_format", "auto") or "auto"
+    path = setting(cfg, "train.init_checkpoint", "", str)
+    fmt = setting(cfg, "train.init_format", "auto", str) or "auto"
     if fmt == "detectron2":
         return checkpointer.resume_or_load(path, resume=False)
     if not path and fmt == "auto":
@@ -504,14 +372,12 @@ def load_initialization(cfg, model, checkpointer) -> dict:
     from ..checkpoint import load_pretrained
 
     net = model.module if hasattr(model, "module") else model
+    lenient = setting(cfg, "train.init_lenient", False, bool)
     # train.init_keep: model tensors that keep the model's own init (positional ablations)
-    report = load_pretrained(net, path, format=fmt,
-                             strict_architecture=not bool(_get(cfg.train, "init_lenient", False)),
+    report = load_pretrained(net, path, format=fmt, strict_architecture=not lenient,
                              lenient_option="the override train.init_lenient=True",
-                             keep_init=_get(cfg.train, "init_keep", ()) or ())
+                             keep_init=setting(cfg, "train.init_keep", ()) or ())
     if comm.is_main_process():
-        from ..utils.io import atomic_write_json
-
         atomic_write_json(os.path.join(cfg.train.output_dir, "init_report.json"), report.to_dict())
     return {}
 
@@ -521,8 +387,8 @@ def _is_released_detector(cfg) -> bool:
     Alpha-VL ConvMAE), by ``train.init_format`` or, for "auto", by its layout."""
     from ..checkpoint.released import released_format_of, released_formats
 
-    path = _get(cfg.train, "init_checkpoint", "") or ""
-    fmt = _get(cfg.train, "init_format", "auto") or "auto"
+    path = setting(cfg, "train.init_checkpoint", "", str)
+    fmt = setting(cfg, "train.init_format", "auto", str) or "auto"
     if fmt in released_formats():
         return True
     if fmt != "auto" or not path or "://" in path or not os.path.isfile(path):
@@ -530,21 +396,52 @@ def _is_released_detector(cfg) -> bool:
     return released_format_of(path) is not None
 
 
-_TRAIN_MAPPERS: list = []
+
+# ----------------------------------------------------------------------------- evaluation steps
+def _inference_dir(settings: RunSettings) -> str:
+    return os.path.join(settings.output_dir, "inference")
 
 
-def _log_skip_counts(cfg) -> None:
-    """Log what the training mapper dropped (see RobustDatasetMapper.skip_counts)."""
-    for mapper in _TRAIN_MAPPERS:
-        counts = dict(getattr(mapper, "skip_counts", {}) or {})
-        if counts:
-            workers = int(_get(cfg.dataloader.train, "num_workers", 0))
-            logger.warning(
-                "Training data: annotations dropped and counted by the mapper: "
-                + ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
-                + (f" (this process only; each of the {workers} data loader workers logs its "
-                   "own drops)" if workers else ""))
-    _TRAIN_MAPPERS.clear()
+def _report_json(settings: RunSettings) -> str:
+    return os.path.join(settings.output_dir, "report.json")
+
+
+def _final_evaluation(cfg, model, settings: RunSettings, iterations: int) -> dict:
+    """The run's last evaluation (``inference/``, ``report.json``). The trained weights
+    are saved before it starts, so a scheduler signal during it is handed over at once:
+    the job is requeued and its ``--resume`` runs this evaluation again
+    (:func:`vitdet_bench.engine.preemption.requeue_at_once`)."""
+    with requeue_at_once(settings.output_dir, iterations):
+        return evaluate_detector(cfg, model, _inference_dir(settings),
+                                 report_path=_report_json(settings))
+
+
+def _load_weights_to_evaluate(cfg, settings: RunSettings, model, checkpointer, resume: bool):
+    """``--eval-only``: the last checkpoint (with ``--resume``), a released detector (with
+    its load report), or ``train.init_checkpoint``."""
+    if resume and checkpointer.has_checkpoint():
+        notice(f"Evaluating {checkpointer.get_checkpoint_file()} (--eval-only --resume)")
+        checkpointer.resume_or_load(settings.init_checkpoint, resume=True)
+    elif _is_released_detector(cfg):
+        load_initialization(cfg, model, checkpointer)  # the authors' file, with its load report
+    else:
+        checkpointer.resume_or_load(settings.init_checkpoint, resume=resume)
+
+
+def _evaluate_only(cfg, settings: RunSettings, model, checkpointer, resume: bool) -> dict:
+    """``--eval-only``: load the weights, record the config, evaluate, say where it went."""
+    _load_weights_to_evaluate(cfg, settings, model, checkpointer, resume)
+    _use_channels_last(model, settings.channels_last)
+    out, inference_dir = settings.output_dir, _inference_dir(settings)
+    if comm.is_main_process():
+        # A training run's config.yaml records what it trained (max_iter from epochs,
+        # ...): an evaluation in its folder writes its own config next to its results.
+        trained_here = checkpointer.has_checkpoint() and os.path.isfile(
+            os.path.join(out, "config.yaml"))
+        save_config(cfg, os.path.join(inference_dir if trained_here else out, "config.yaml"))
+    results = evaluate_detector(cfg, model, inference_dir, report_path=_report_json(settings))
+    notice(f"Evaluation done: {_report_locations(out, inference_dir)}")
+    return results
 
 
 def _report_locations(output_dir: str, eval_dir: str) -> str:
@@ -565,161 +462,193 @@ def _report_locations(output_dir: str, eval_dir: str) -> str:
     return "; ".join(parts)
 
 
-def _finished_run(output_dir: str, checkpoint: str, start_iter: int, max_iter: int) -> dict:
-    """A ``--resume`` of a run whose last checkpoint is at (or past) max_iter: say so and
-    touch nothing (no evaluation, no metrics row, config.yaml kept)."""
-    _notice(
-        f"Run in {output_dir} is finished: its last checkpoint {checkpoint} completed "
-        f"{start_iter} of max_iter={max_iter} iterations. Nothing to train; metrics.json, "
-        "config.yaml and the report are left as they are. To evaluate it again: "
-        "tools/train_net.py --eval-only --resume --config-file CFG "
-        f"train.output_dir={output_dir}; to train longer: --resume with a larger "
-        "train.max_iter.")
-    results = {"finished": True, "iteration": start_iter}
-    rp = os.path.join(output_dir, "report.json")
-    if os.path.isfile(rp):
-        results["report_json"] = rp
+# ----------------------------------------------------------------------------- training steps
+def _starting_point(cfg, model, checkpointer, resume: bool) -> Tuple[bool, int]:
+    """(resuming, first iteration): with ``--resume`` and a last checkpoint, the iteration
+    after it; else the initialization is loaded and training starts at 0."""
+    if resume and checkpointer.has_checkpoint():
+        last = _peek_iteration(checkpointer)
+        return True, 0 if last is None else last + 1
+    load_initialization(cfg, model, checkpointer)
+    return False, 0
+
+
+def _prepare_parameters(cfg, settings: RunSettings, model) -> None:
+    """``train.freeze`` (the frozen-backbone protocol: before the optimizer sees the
+    parameters), then the memory layout of the loaded weights."""
+    from vitdet_bench.modeling.freeze import apply_freeze, freeze_options
+
+    trunk, pyramid = freeze_options(setting(cfg, "train.freeze", None))
+    apply_freeze(model, trunk=trunk, pyramid=pyramid, output_dir=settings.output_dir)
+    _use_channels_last(model, settings.channels_last)
+
+
+def _schedule(cfg, settings: RunSettings, num_images: Optional[int]) -> int:
+    """max_iter: ``train.max_iter``, or from ``train.epochs`` now that the number of
+    training images is known; checked against the LR schedule."""
+    max_iter = compute_max_iter(cfg, num_images)
+    if settings.train.epochs is not None:
+        images = setting(cfg, "train.num_train_images", None) or num_images
+        notice(f"train.epochs={settings.train.epochs} x {images} images / batch "
+               f"{settings.train.total_batch_size} -> max_iter={max_iter}")
+    check_schedule(cfg, max_iter)  # again: an epoch schedule is known only now
+    return max_iter
+
+
+def _record_schedule(cfg, settings: RunSettings, max_iter: int, num_images: Optional[int]):
+    """The schedule this run trains goes into the config, saved as ``config.yaml``."""
+    cfg.train.max_iter = max_iter
+    if "num_train_images" in cfg.train and cfg.train.num_train_images is None \
+            and num_images is not None:
+        cfg.train.num_train_images = num_images
+    _apply_warmup_iters(cfg, max_iter)
+    if comm.is_main_process():
+        save_config(cfg, os.path.join(settings.output_dir, "config.yaml"))
+
+
+def _build_trainer(cfg, settings: RunSettings, model, data: TrainData, start_iter: int):
+    """The optimizer, the processes' DDP wrapper and the trainer reading ``data`` from
+    ``start_iter``."""
+    cfg.optimizer.params.model = model
+    optimizer = instantiate(cfg.optimizer)
+    ddp_model = _wrap_ddp(model, settings)
+    t = settings.train
+    trainer_class = VitdetAMPTrainer if settings.amp else VitdetSimpleTrainer
+    trainer = trainer_class(ddp_model, data.loader(start_iter), optimizer,
+                            grad_accum=t.grad_accum, output_dir=settings.output_dir)
+    if t.grad_accum > 1:
+        logger.info(f"Gradient accumulation: {t.grad_accum} micro-batches of "
+                    f"{t.total_batch_size // t.grad_accum} images per optimizer step "
+                    f"(total batch {t.total_batch_size})")
+    return trainer
+
+
+def _training_hooks(cfg, settings: RunSettings, trainer, checkpointer, data: TrainData,
+                    max_iter: int) -> list:
+    t, main = settings.train, comm.is_main_process()
+
+    def evaluate(kind: str, iteration: int) -> dict:
+        if kind == "final":
+            return _final_evaluation(cfg, trainer.model, settings, iteration)
+        return evaluate_detector(cfg, trainer.model,
+                                 os.path.join(settings.output_dir, f"eval_{iteration}"))
+
+    return [
+        hooks.IterationTimer(),
+        hooks.LRScheduler(scheduler=instantiate(cfg.lr_multiplier)),
+        # logged when training ends (also after a failure), before the final evaluation
+        MapperSkipCounts(data.mapper, t.num_workers) if data.mapper is not None else None,
+        VitdetEvalHook(t.eval_period, evaluate),
+        # after evaluation, so a resumed run sees the RNG state the uninterrupted run had
+        hooks.PeriodicCheckpointer(checkpointer, period=t.checkpoint_period,
+                                   max_to_keep=t.max_to_keep) if main else None,
+        MetricsWriter(default_writers(settings.output_dir, max_iter), period=t.log_period)
+        if main else None,
+        CheckpointOnSignalHook(checkpointer),  # last: saves the state the others left
+    ]
+
+
+def _restore_training_state(settings: RunSettings, checkpointer, trainer) -> int:
+    """``--resume``: model, optimizer, scheduler and iteration of the last checkpoint, and
+    its RNG state (one process; else RNGs seeded from the iteration). Returns the first
+    iteration to train."""
+    extra = checkpointer.resume_or_load("", resume=True)
+    start_iter = trainer.iter + 1
+    rng = extra.get("rng_state") if isinstance(extra, dict) else None
+    if rng is not None and comm.get_world_size() == 1:
+        set_rng_state(rng)
+    else:
+        seed_everything(settings.seed + comm.get_rank() + 1_000 * start_iter)
+    notice(f"Resuming from {checkpointer.get_checkpoint_file()} at iteration {start_iter}")
+    return start_iter
+
+
+def _training_results(settings: RunSettings, trained_to: int, max_iter: int) -> dict:
+    """``{"report_json": path}`` where the final report was written; the closing line."""
+    results = {}
+    if os.path.isfile(_report_json(settings)):
+        results["report_json"] = _report_json(settings)
+    if trained_to >= max_iter - 1:
+        notice(f"Training done ({max_iter} iterations): "
+               f"{_report_locations(settings.output_dir, _inference_dir(settings))}")
     return results
 
 
+def _finished_run(cfg, settings: RunSettings, model, checkpointer, start_iter: int,
+                  max_iter: int) -> dict:
+    """A ``--resume`` of a run whose last checkpoint is at (or past) max_iter. If its final
+    evaluation was cut by a scheduler signal, run it now; else say so and touch nothing
+    (no evaluation, no metrics row, config.yaml kept)."""
+    out, checkpoint = settings.output_dir, checkpointer.get_checkpoint_file()
+    if final_evaluation_pending(out):
+        notice(f"Run in {out} is trained ({start_iter} of max_iter={max_iter} iterations); "
+               f"its final evaluation was interrupted: evaluating {checkpoint}")
+        checkpointer.resume_or_load("", resume=True)  # the weights (the model alone)
+        results = _final_evaluation(cfg, model, settings, max_iter)
+        _write_evaluation_metrics(out, max_iter, results)
+        return _training_results(settings, max_iter, max_iter)
+    notice(
+        f"Run in {out} is finished: its last checkpoint {checkpoint} completed "
+        f"{start_iter} of max_iter={max_iter} iterations. Nothing to train; metrics.json, "
+        "config.yaml and the report are left as they are. To evaluate it again: "
+        "tools/train_net.py --eval-only --resume --config-file CFG "
+        f"train.output_dir={out}; to train longer: --resume with a larger "
+        "train.max_iter.")
+    results = {"finished": True, "iteration": start_iter}
+    if os.path.isfile(_report_json(settings)):
+        results["report_json"] = _report_json(settings)
+    return results
+
+
+def _write_evaluation_metrics(output_dir: str, iteration: int, results: dict) -> None:
+    """The final evaluation's row of metrics.json (and TensorBoard), as the trainer's
+    writers record it after an uninterrupted run (at iteration max_iter)."""
+    from detectron2.utils.events import TensorboardXWriter
+
+    scalars = evaluation_scalars(results)
+    if not scalars or not comm.is_main_process():
+        return
+    with EventStorage(iteration) as storage:
+        storage.put_scalars(**scalars, smoothing_hint=False)
+        for writer in (JSONWriter(os.path.join(output_dir, "metrics.json")),
+                       TensorboardXWriter(output_dir)):
+            writer.write()
+            writer.close()
+
+
+# ----------------------------------------------------------------------------- the recipe
 def run(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, Any]:
     """Train and evaluate as the config says; returns the final evaluation results.
 
     ``resume``: continue from ``train.output_dir``'s last checkpoint; a finished run is
-    left as it is (nothing trained, evaluated or appended). ``eval_only``: evaluate the
+    left as it is (nothing trained, evaluated or appended) unless its final evaluation
+    was interrupted by a scheduler signal (then it is run). ``eval_only``: evaluate the
     weights of ``train.init_checkpoint`` (or, with ``resume``, of the last checkpoint);
     without any, only with ``train.eval_untrained=True`` (:class:`ConfigError`).
     """
-    output_dir = cfg.train.output_dir
     if eval_only:
         check_eval_only_weights(cfg, resume)
-    if comm.is_main_process():
-        os.makedirs(output_dir, exist_ok=True)
-    comm.synchronize()
-    _setup_logging(output_dir)
-
-    device = select_device(_get(cfg.train, "device", "cuda"))
-    cfg.train.device = device
-    amp = bool(_get(_get(cfg.train, "amp", {}), "enabled", False))
-    if amp and not device.startswith("cuda"):
-        _notice("train.amp.enabled=True ignored: AMP needs CUDA (running on CPU in fp32).")
-        amp = False
-    seed = int(_get(cfg.train, "seed", DEFAULT_SEED))
-    seed_everything(seed + comm.get_rank())
+    _start_logging(read_output_dir(cfg))
+    settings = read_settings(cfg, training=not eval_only)
+    seed_everything(settings.seed + comm.get_rank())
     torch.backends.cudnn.benchmark = False
-
-    model = _build_model(cfg, device)
-    _log_model(model)
-    probe = AtomicCheckpointer(model, output_dir)
-    if comm.is_main_process():
-        probe.remove_stale_temp_files()
-    comm.synchronize()
-
-    inference_dir = os.path.join(output_dir, "inference")
+    model = _build_model(cfg, settings.device)
+    run_checkpointer = _run_checkpointer(model, settings.output_dir)  # the model alone
     if eval_only:
-        if resume and probe.has_checkpoint():
-            _notice(f"Evaluating {probe.get_checkpoint_file()} (--eval-only --resume)")
-            probe.resume_or_load(_get(cfg.train, "init_checkpoint", ""), resume=True)
-        elif _is_released_detector(cfg):
-            load_initialization(cfg, model, probe)  # the authors' file, with its load report
-        else:
-            probe.resume_or_load(_get(cfg.train, "init_checkpoint", ""), resume=resume)
-        _use_channels_last(cfg, model, device)
-        if comm.is_main_process():
-            # A training run's config.yaml records what it trained (max_iter from epochs,
-            # ...): an evaluation in its folder writes its own config next to its results.
-            trained_here = probe.has_checkpoint() and os.path.isfile(
-                os.path.join(output_dir, "config.yaml"))
-            save_config(cfg, os.path.join(inference_dir if trained_here else output_dir,
-                                          "config.yaml"))
-        results = do_test(cfg, model, inference_dir,
-                          report_path=os.path.join(output_dir, "report.json"))
-        _notice(f"Evaluation done: {_report_locations(output_dir, inference_dir)}")
-        return results
+        return _evaluate_only(cfg, settings, model, run_checkpointer, resume)
 
-    # Where does the run start?
-    resuming = resume and probe.has_checkpoint()
-    start_iter = 0
-    if resuming:
-        last = _peek_iteration(probe)
-        start_iter = 0 if last is None else last + 1
-    else:
-        load_initialization(cfg, model, probe)
-    # train.freeze: the frozen-backbone protocol (before the optimizer sees the parameters)
-    from vitdet_bench.modeling.freeze import apply_freeze, freeze_options
-
-    trunk, pyramid = freeze_options(_get(cfg.train, "freeze", None))
-    apply_freeze(model, trunk=trunk, pyramid=pyramid, output_dir=output_dir)
-    _use_channels_last(cfg, model, device)
-
-    factory, n_images = _train_dataset_and_loader(cfg, seed, start_iter, False)
-    max_iter = compute_max_iter(cfg, n_images)
-    if _get(cfg.train, "epochs") is not None:
-        _notice(f"train.epochs={cfg.train.epochs} x {cfg.train.num_train_images or n_images} "
-                f"images / batch {cfg.dataloader.train.total_batch_size} -> max_iter={max_iter}")
-    check_schedule(cfg, max_iter)  # again: an epoch schedule is known only now
+    resuming, start_iter = _starting_point(cfg, model, run_checkpointer, resume)
+    _prepare_parameters(cfg, settings, model)
+    data = _training_data(cfg, settings)
+    max_iter = _schedule(cfg, settings, data.num_images)
     if resuming and start_iter >= max_iter:
-        return _finished_run(output_dir, probe.get_checkpoint_file(), start_iter, max_iter)
-    cfg.train.max_iter = max_iter
-    if cfg.train.get("num_train_images", None) is None and n_images is not None \
-            and "num_train_images" in cfg.train:
-        cfg.train.num_train_images = n_images
-    _apply_warmup_iters(cfg, max_iter)
-    if comm.is_main_process():
-        save_config(cfg, os.path.join(output_dir, "config.yaml"))
+        return _finished_run(cfg, settings, model, run_checkpointer, start_iter, max_iter)
+    _record_schedule(cfg, settings, max_iter, data.num_images)
 
-    cfg.optimizer.params.model = model
-    optimizer = instantiate(cfg.optimizer)
-    ddp_model = _wrap_ddp(model, cfg, device)
-    loader = factory(start_iter)
-    trainer = (VitdetAMPTrainer if amp else VitdetSimpleTrainer)(ddp_model, loader, optimizer)
-    trainer._output_dir = output_dir
-    trainer.grad_accum = grad_accum_steps(cfg)
-    if trainer.grad_accum > 1:
-        logger.info(f"Gradient accumulation: {trainer.grad_accum} micro-batches of "
-                    f"{int(cfg.dataloader.train.total_batch_size) // trainer.grad_accum} images "
-                    f"per optimizer step (total batch {cfg.dataloader.train.total_batch_size})")
-    checkpointer = AtomicCheckpointer(model, output_dir, trainer=trainer)
-
-    def eval_fn(kind: str, iteration: int):
-        if kind == "final":
-            return do_test(cfg, ddp_model, inference_dir,
-                           report_path=os.path.join(output_dir, "report.json"))
-        return do_test(cfg, ddp_model, os.path.join(output_dir, f"eval_{iteration}"))
-
-    ck = cfg.train.checkpointer
-    trainer.register_hooks([
-        hooks.IterationTimer(),
-        hooks.LRScheduler(scheduler=instantiate(cfg.lr_multiplier)),
-        VitdetEvalHook(int(_get(cfg.train, "eval_period", 0)), eval_fn),
-        # after evaluation, so a resumed run sees the RNG state the uninterrupted run had
-        hooks.PeriodicCheckpointer(checkpointer, period=int(ck.period),
-                                   max_to_keep=_get(ck, "max_to_keep"))
-        if comm.is_main_process() else None,
-        hooks.PeriodicWriter(default_writers(output_dir, max_iter),
-                             period=int(_get(cfg.train, "log_period", 20)))
-        if comm.is_main_process() else None,
-        CheckpointOnSignalHook(checkpointer),  # last: saves the state the others left
-    ])
-
+    trainer = _build_trainer(cfg, settings, model, data, start_iter)
+    checkpointer = AtomicCheckpointer(model, settings.output_dir, trainer=trainer)
+    trainer.register_hooks(_training_hooks(cfg, settings, trainer, checkpointer, data, max_iter))
     if resuming:
-        extra = checkpointer.resume_or_load("", resume=True)
-        start_iter = trainer.iter + 1
-        rng = extra.get("rng_state") if isinstance(extra, dict) else None
-        if rng is not None and comm.get_world_size() == 1:
-            set_rng_state(rng)
-        else:
-            seed_everything(seed + comm.get_rank() + 1_000 * start_iter)
-        _notice(f"Resuming from {checkpointer.get_checkpoint_file()} at iteration {start_iter}")
-    try:
-        trainer.train(start_iter, max_iter)
-    finally:
-        _log_skip_counts(cfg)
-    storage_results = {}
-    rp = os.path.join(output_dir, "report.json")
-    if os.path.isfile(rp):
-        storage_results["report_json"] = rp
-    if trainer.iter >= max_iter - 1:
-        _notice(f"Training done ({max_iter} iterations): "
-                f"{_report_locations(output_dir, inference_dir)}")
-    return storage_results
+        start_iter = _restore_training_state(settings, checkpointer, trainer)
+    trainer.train(start_iter, max_iter)
+    return _training_results(settings, trainer.iter, max_iter)
