@@ -41,7 +41,7 @@ from vitdet_bench.engine.errors import ConfigError  # noqa: E402
 OPTIONAL_KEYS = {"train.epochs", "train.num_train_images", "train.warmup_iters", "train.seed",
                  "train.vitdet_bench", "train.device", "train.eval_period", "train.log_period",
                  "train.channels_last", "train.init_lenient", "train.eval_untrained",
-                 "train.grad_accum", "train.init_keep", "train.freeze", "train.freeze.trunk", "train.freeze.pyramid"}
+                 "train.grad_accum", "train.init_keep", "train.freeze", "train.freeze.trunk", "train.freeze.pyramid", "train.trust_checkpoint", "train.eval_allow_fresh"}
 
 DESCRIPTION = """\
 Train and evaluate a vitdet_bench detector from a LazyConfig (.py) file: detectron2's

@@ -37,7 +37,12 @@ API
     * ``whole_detector=True``: a released detector's format (``find_net`` returns the
       whole model); the frozen-backbone protocol skips it when it looks for the trunk.
 
-``LoadReport`` (path, format, loaded, resized, initialized, ignored, unexpected;
+Reading: every file goes through :mod:`.safe_load` (safetensors; ``torch.load(weights_only=True)``
+with an explicit allowlist; a restricted unpickler for ``.pkl``; TorchScript refused);
+``trust_checkpoint=True`` is the user's opt-in for the full unpickler. ``--eval-only``
+weights: :mod:`.evaluation` (whole detector, nothing fresh).
+
+``LoadReport`` (path, format, loaded, resized, initialized, ignored, unexpected, trusted_pickle;
 ``str()`` is a table, ``to_dict()`` JSON-ready), ``CheckpointError(ValueError)``,
 ``init_random(net)``.
 """
@@ -50,6 +55,7 @@ from .loader import (
     init_random,
     load_pretrained,
     read_checkpoint,
+    read_checkpoint_result,
     register_format,
     registered_formats,
     unwrap_state_dict,
@@ -58,6 +64,8 @@ from .report import CheckpointError, LoadReport
 from . import formats  # noqa: F401,E402  (registers the built-in formats)
 from . import released  # noqa: F401,E402  (released whole detectors: vitdet_d2, convmae_det)
 from . import resnet  # noqa: F401,E402  (registers the ResNet formats: torchvision / detectron2 / Caffe2)
+from . import evaluation  # noqa: F401,E402  (a whole detector in our key names: detectron2)
+from .safe_load import UnsafeCheckpointError  # noqa: E402
 
 # The file names the five configs point ``train.init_checkpoint`` at (see docs/checkpoints.md).
 EXPECTED_FILES = {
@@ -71,4 +79,4 @@ EXPECTED_FILES = {
 __all__ = ["LoadReport", "CheckpointError", "register_format", "registered_formats",
            "load_pretrained", "init_random", "read_checkpoint", "unwrap_state_dict",
            "detect_format", "format_mismatch", "describe_unreadable", "find_vit",
-           "apply_state_dict", "EXPECTED_FILES"]
+           "apply_state_dict", "EXPECTED_FILES", "read_checkpoint_result", "UnsafeCheckpointError"]

@@ -573,7 +573,8 @@ def load_initialization(cfg, model, checkpointer) -> dict:
     report = load_pretrained(net, path, format=fmt,
                              strict_architecture=not bool(_get(cfg.train, "init_lenient", False)),
                              lenient_option="the override train.init_lenient=True",
-                             keep_init=_get(cfg.train, "init_keep", ()) or ())
+                             keep_init=_get(cfg.train, "init_keep", ()) or (),
+                             trust_checkpoint=bool(_get(cfg.train, "trust_checkpoint", False)))
     if comm.is_main_process():
         from ..utils.io import atomic_write_json
 
@@ -675,7 +676,8 @@ def run(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, Any]:
 
     model = _build_model(cfg, device)
     _log_model(model)
-    probe = AtomicCheckpointer(model, output_dir)
+    probe = AtomicCheckpointer(model, output_dir,
+                               trust_checkpoint=bool(_get(cfg.train, "trust_checkpoint", False)))
     if comm.is_main_process():
         probe.remove_stale_temp_files()
     comm.synchronize()
@@ -685,10 +687,11 @@ def run(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, Any]:
         if resume and probe.has_checkpoint():
             _notice(f"Evaluating {probe.get_checkpoint_file()} (--eval-only --resume)")
             probe.resume_or_load(_get(cfg.train, "init_checkpoint", ""), resume=True)
-        elif _is_released_detector(cfg):
-            load_initialization(cfg, model, probe)  # the authors' file, with its load report
-        else:
-            probe.resume_or_load(_get(cfg.train, "init_checkpoint", ""), resume=resume)
+        elif _get(cfg.train, "init_checkpoint", ""):
+            # any file: format registry, safe reader, load report, nothing left fresh
+            from ..checkpoint.evaluation import load_evaluation_weights
+
+            load_evaluation_weights(model, cfg.train)
         _use_channels_last(cfg, model, device)
         if comm.is_main_process():
             # A training run's config.yaml records what it trained (max_iter from epochs,
@@ -743,7 +746,8 @@ def run(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, Any]:
         logger.info(f"Gradient accumulation: {trainer.grad_accum} micro-batches of "
                     f"{int(cfg.dataloader.train.total_batch_size) // trainer.grad_accum} images "
                     f"per optimizer step (total batch {cfg.dataloader.train.total_batch_size})")
-    checkpointer = AtomicCheckpointer(model, output_dir, trainer=trainer)
+    checkpointer = AtomicCheckpointer(model, output_dir, trainer=trainer,
+                                      trust_checkpoint=bool(_get(cfg.train, "trust_checkpoint", False)))
 
     def eval_fn(kind: str, iteration: int):
         if kind == "final":
