@@ -23,6 +23,7 @@ from .report import CheckpointError, LoadReport, _group
 from .safe_load import TRUST_OPTION
 
 __all__ = ["DETECTRON2", "ALLOW_FRESH_OPTION", "detect_detectron2", "fresh_tensors",
+           "is_whole_detector_format",
            "load_for_evaluation", "load_evaluation_weights"]
 
 logger = logging.getLogger("vitdet_bench")
@@ -46,6 +47,14 @@ def detect_detectron2(raw: dict) -> bool:
 
 def convert_detectron2(state_dict, net: nn.Module, report: LoadReport):
     return dict(state_dict)  # already in the detector's key space
+
+
+def is_whole_detector_format(name: Optional[str]) -> bool:
+    """Whether the registered format ``name`` loads a whole detector (``whole_detector=True``)."""
+    from . import loader
+
+    fmt = loader._FORMATS.get(name) if name else None
+    return bool(fmt is not None and fmt.whole_detector)
 
 
 # ------------------------------------------------------------ what stayed fresh

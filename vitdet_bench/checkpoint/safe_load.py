@@ -97,6 +97,15 @@ _NUMPY_DTYPE_CLASSES = sorted({type(np.dtype(c)) for c in "?bBhHiIlLqQefdgFDGSUV
 SAFE_TORCH_GLOBALS: List[Any] = ([argparse.Namespace, collections.OrderedDict]
                                  + _NUMPY_GLOBALS + list(_NUMPY_DTYPE_CLASSES))
 
+def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
+    """What Python 3 pickles at protocol <= 2 write for ``bytes`` (``_codecs.encode(s,
+    'latin1')``): only that string-to-bytes encoding, nothing else of ``_codecs``."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(f"_codecs.encode({type(text).__name__}, {encoding!r}) is "
+                                     "not the bytes encoding of a protocol-2 pickle")
+    return text.encode("latin1")
+
+
 # The .pkl reader's allowlist: (module, name) -> object. detectron2 model-zoo files
 # ({'model': {name: ndarray}, '__author__': str, 'matching_heuristics': bool}) and
 # Caffe2 blobs ({'blobs': {name: ndarray}}) need numpy arrays and plain containers;
@@ -109,6 +118,7 @@ SAFE_PICKLE_GLOBALS: Dict[Tuple[str, str], Any] = {
     ("numpy.core.multiarray", "scalar"): _NP_MULTIARRAY.scalar,
     ("numpy._core.multiarray", "scalar"): _NP_MULTIARRAY.scalar,
     ("collections", "OrderedDict"): collections.OrderedDict,
+    ("_codecs", "encode"): _latin1_bytes,
     ("builtins", "set"): set, ("__builtin__", "set"): set,
     ("builtins", "frozenset"): frozenset, ("__builtin__", "frozenset"): frozenset,
     ("builtins", "bytearray"): bytearray, ("__builtin__", "bytearray"): bytearray,
@@ -221,6 +231,8 @@ def _read_torch(path: str, trust: bool, trust_option: str) -> ReadResult:
 
             raise CheckpointError(describe_unreadable(path, e)) from None
         global_name = m.group(1)
+        if "." not in global_name:  # torch names builtins without their module
+            global_name = f"builtins.{global_name}"
     except Exception as e:  # noqa: BLE001  the unpickler's errors on a foreign file vary
         # (KeyError: 101 for text, IndexError, EOFError, BadZipFile, RuntimeError ...)
         from .loader import describe_unreadable
