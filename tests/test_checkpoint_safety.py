@@ -225,7 +225,7 @@ def test_train_net_refuses_every_crafted_file(tmp_path):
         cases.append(dict(argv=base + ["--eval-only", f"train.init_checkpoint={path}",
                                        f"train.output_dir={out}_eval"]))
         cases.append(dict(argv=base + [f"train.init_checkpoint={path}", "train.init_format=auto",
-                                       f"train.output_dir={out}_init"]))
+                                       "train.warmup_iters=0", f"train.output_dir={out}_init"]))
         for flags in (["--resume"], ["--eval-only", "--resume"]):
             run = f"{out}_{'_'.join(f.strip('-') for f in flags)}"
             os.makedirs(run)
@@ -234,7 +234,7 @@ def test_train_net_refuses_every_crafted_file(tmp_path):
                 dst.write(src.read())
             with open(os.path.join(run, "last_checkpoint"), "w") as f:
                 f.write(last)
-            cases.append(dict(argv=base + flags + [f"train.output_dir={run}"]))
+            cases.append(dict(argv=base + flags + ["train.warmup_iters=0", f"train.output_dir={run}"]))
         expect += [(path, global_name)] * 2 + [(None, global_name)] * 2
     results = run_cli_cases(cases, str(tmp_path / "cli"), env=cli_env())
     for res, (path, global_name) in zip(results, expect):
