@@ -20,7 +20,8 @@ import torch
 
 from .loader import read_checkpoint_result
 from .report import CheckpointError
-from .safe_load import (SAFETENSORS_EXTRA_KEY, SAFETENSORS_WRAPPER_KEY, TRUST_OPTION,
+from .safe_load import (SAFETENSORS_EXTRA_KEY, SAFETENSORS_ORDER_KEY, SAFETENSORS_WRAPPER_KEY,
+                        TRUST_OPTION,
                         describe_wrapper, json_safe)
 
 __all__ = ["ConversionSummary", "convert_to_safetensors", "DROPPED_KEY"]
@@ -95,6 +96,7 @@ def convert_to_safetensors(source, output, trust: bool = False,
             else:
                 dropped.append(str(key))
     metadata = {SAFETENSORS_WRAPPER_KEY: wrapper, SAFETENSORS_EXTRA_KEY: json.dumps(extra),
+                SAFETENSORS_ORDER_KEY: json.dumps(list(tensors)),
                 DROPPED_KEY: json.dumps(dropped), SOURCE_KEY: os.path.basename(source)}
     atomic_write_bytes(output, save(tensors, metadata=metadata))
     return ConversionSummary(source, output, wrapper, len(tensors), kept, dropped,

@@ -38,7 +38,7 @@ from .report import CheckpointError
 
 __all__ = ["UnsafeCheckpointError", "ReadResult", "read_file", "RestrictedUnpickler",
            "SAFE_TORCH_GLOBALS", "SAFE_PICKLE_GLOBALS", "TRUST_OPTION", "CONVERT_COMMAND",
-           "SAFETENSORS_WRAPPER_KEY", "SAFETENSORS_EXTRA_KEY", "is_torchscript_archive"]
+           "SAFETENSORS_WRAPPER_KEY", "SAFETENSORS_EXTRA_KEY", "SAFETENSORS_ORDER_KEY", "is_torchscript_archive"]
 
 logger = logging.getLogger("vitdet_bench")
 
@@ -49,6 +49,7 @@ CONVERT_COMMAND = "tools/convert_checkpoint.py"
 # Metadata keys of a safetensors file written by tools/convert_checkpoint.py.
 SAFETENSORS_WRAPPER_KEY = "vitdet_bench.wrapper"   # e.g. "model", "state_dict", "blobs", ""
 SAFETENSORS_EXTRA_KEY = "vitdet_bench.extra"       # JSON of the non-tensor top-level entries
+SAFETENSORS_ORDER_KEY = "vitdet_bench.order"       # JSON list: the tensors' order in the source
 
 
 class UnsafeCheckpointError(CheckpointError):
@@ -204,6 +205,12 @@ def _read_safetensors(path: str) -> Dict[str, Any]:
         extra = json.loads(meta.get(SAFETENSORS_EXTRA_KEY, "{}"))
     except ValueError as e:
         raise CheckpointError(f"{path}: metadata {SAFETENSORS_EXTRA_KEY!r} is not JSON ({e})") from e
+    try:  # safetensors stores keys sorted; the source's order gives the same report order
+        order = json.loads(meta.get(SAFETENSORS_ORDER_KEY, "[]"))
+    except ValueError:
+        order = []
+    if sorted(order) == sorted(tensors):
+        tensors = {k: tensors[k] for k in order}
     wrapper = meta[SAFETENSORS_WRAPPER_KEY]
     out: Dict[str, Any] = dict(extra) if isinstance(extra, dict) else {}
     if wrapper:
