@@ -38,7 +38,8 @@ def unrepresentable_features(file_keys: Iterable[str], model_keys: Iterable[str]
             if pattern.search(key) and ".".join(key.split(".")[-2:]) not in model_tails:
                 found.setdefault(feature, (family, []))[1].append(key)
                 break
-    return found
+    order = [feature for feature, _, _ in ARCHITECTURE_FEATURES]
+    return {f: found[f] for f in order if f in found}
 
 
 def check_representable(path: str, file_keys: Iterable[str], model_keys: Iterable[str],
@@ -57,5 +58,5 @@ def check_representable(path: str, file_keys: Iterable[str], model_keys: Iterabl
         f"{path}: this file has {parts}: a {' or '.join(families)}, which this config's "
         f"format ({format_name!r}) and model cannot represent ({examples}). The architecture "
         "differs, not only the key layout: dropping these tensors would give another network, "
-        "so the file is not loaded, with or without a lenient load. No config of this project "
-        "builds that family (docs/checkpoints.md lists the supported ones).")
+        "so the file is not loaded, whatever the strictness. No config of this project builds "
+        "that family (docs/checkpoints.md lists the supported ones).")
