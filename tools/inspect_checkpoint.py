@@ -116,7 +116,7 @@ def main(argv=None):
     source = "--format" if args.format else f"{args.config_file}'s train.init_format"
     try:
         detected = detected_format(args.path, args.trust_checkpoint) if args.path else None
-        if is_whole_detector_format(fmt if fmt != "auto" else detected):
+        if is_whole_detector_format(fmt) or is_whole_detector_format(detected):
             # a whole detector: the report --eval-only acts on
             model = instantiate(cfg.model).eval()
             print(f"model: model ({type(model).__name__}, the config's whole detector: the "

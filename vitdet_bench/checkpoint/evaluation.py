@@ -23,7 +23,7 @@ from .report import CheckpointError, LoadReport, _group
 from .safe_load import TRUST_OPTION
 
 __all__ = ["DETECTRON2", "ALLOW_FRESH_OPTION", "detect_detectron2", "fresh_tensors",
-           "is_whole_detector_format",
+           "is_whole_detector_format", "evaluation_format",
            "load_for_evaluation", "load_evaluation_weights"]
 
 logger = logging.getLogger("vitdet_bench")
@@ -87,6 +87,32 @@ def _listing(keys: List[str], limit: int = 12) -> str:
     return ", ".join(rows[:limit]) + (f" (+{len(rows) - limit} more groups)" if len(rows) > limit else "")
 
 
+def evaluation_format(path: str, format: str = "auto", trust_checkpoint: bool = False,
+                      trust_option: str = TRUST_OPTION) -> str:
+    """The format an evaluation loads ``path`` with.
+
+    A config's ``train.init_format`` names the pre-trained backbone it trains from (e.g.
+    ``mae`` in configs/vitdet); a backbone format can never fill a detector, so for a file
+    detected as a whole detector (a released ``model_final_*.pkl``) the detected format is
+    used. A forced whole-detector format, or "auto", is kept as given.
+    """
+    fmt = (format or "auto").lower()
+    if fmt == "auto" or is_whole_detector_format(fmt):
+        return fmt
+    from .loader import detect_format, read_checkpoint
+
+    raw = read_checkpoint(path, trust=trust_checkpoint, trust_option=trust_option)
+    try:
+        detected = detect_format(raw, path)
+    except CheckpointError:
+        return fmt
+    if detected != fmt and is_whole_detector_format(detected):
+        logger.info("%s: a whole detector (%s, detected from its keys); the config's "
+                    "train.init_format=%r names the backbone it trains from", path, detected, fmt)
+        return detected
+    return fmt
+
+
 def load_for_evaluation(model: nn.Module, path: str, format: str = "auto", lenient: bool = False,
                         allow_fresh: bool = False, trust_checkpoint: bool = False,
                         lenient_option: str = LENIENT_OPTION,
@@ -96,6 +122,7 @@ def load_for_evaluation(model: nn.Module, path: str, format: str = "auto", lenie
     printed :class:`LoadReport`. Raises :class:`CheckpointError` for a file that does not
     fill the whole detector (``allow_fresh`` accepts it), that has tensors with no place
     in it or looks like another format than the forced one (``lenient`` accepts those)."""
+    format = evaluation_format(path, format, trust_checkpoint, trust_option)
     report = load_pretrained(model, path, format=format, strict_architecture=False,
                              lenient_option=lenient_option, trust_checkpoint=trust_checkpoint,
                              trust_option=trust_option)
