@@ -233,13 +233,17 @@ def _read_torch(path: str, trust: bool, trust_option: str) -> ReadResult:
         return ReadResult(obj, False, "torch.load(weights_only=True)")
     except pickle.UnpicklingError as e:
         m = _TORCH_GLOBAL.search(str(e))
-        if m is None:  # not a refused global: a damaged or foreign file
+        refused = re.search(r"WeightsUnpickler error: ([^\n]+)", str(e))
+        if m is None and refused is None:  # not a refusal: a damaged or foreign file
             from .loader import describe_unreadable
 
             raise CheckpointError(describe_unreadable(path, e)) from None
-        global_name = m.group(1)
-        if "." not in global_name:  # torch names builtins without their module
-            global_name = f"builtins.{global_name}"
+        if m is not None:
+            global_name = m.group(1)
+            if "." not in global_name:  # torch names builtins without their module
+                global_name = f"builtins.{global_name}"
+        else:  # refused for another reason (e.g. a BUILD of a type not allowlisted)
+            global_name = refused.group(1).strip()[:200]
     except Exception as e:  # noqa: BLE001  the unpickler's errors on a foreign file vary
         # (KeyError: 101 for text, IndexError, EOFError, BadZipFile, RuntimeError ...)
         from .loader import describe_unreadable
