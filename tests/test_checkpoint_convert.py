@@ -135,3 +135,17 @@ def test_the_tool(tmp_path, capsys):
     assert rep.format == "mae" and not rep.trusted_pickle
     with pytest.raises(CheckpointError, match="must be a .safetensors file"):
         convert_to_safetensors(tmp_path / "m.pth", tmp_path / "x.pth")
+
+
+def test_convmae_and_itpn_pretraining_layouts_round_trip(tmp_path):
+    from test_convmae_backbone import fake_pretrain_checkpoint, tiny
+    from test_itpn_checkpoint import Detector, tiny_file, tiny_net
+
+    raw = fake_pretrain_checkpoint(tiny(img_size=128), grid=4)
+    raw["args"] = argparse.Namespace(model="convmae_convvit_base_patch16", mask_ratio=0.75)
+    torch.save(raw, tmp_path / "convmae.pth")
+    out, _ = _convert(tmp_path / "convmae.pth", tmp_path)
+    assert _same_load(lambda: tiny(img_size=128), tmp_path / "convmae.pth", out)["format"] == "convmae"
+    src = tiny_file(tmp_path)
+    out, _ = _convert(src, tmp_path)
+    assert _same_load(lambda: Detector(tiny_net()), src, out)["format"] == "itpn"
