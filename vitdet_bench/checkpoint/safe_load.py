@@ -38,7 +38,8 @@ from .report import CheckpointError
 
 __all__ = ["UnsafeCheckpointError", "ReadResult", "read_file", "RestrictedUnpickler",
            "SAFE_TORCH_GLOBALS", "SAFE_PICKLE_GLOBALS", "TRUST_OPTION", "CONVERT_COMMAND",
-           "SAFETENSORS_WRAPPER_KEY", "SAFETENSORS_EXTRA_KEY", "SAFETENSORS_ORDER_KEY", "is_torchscript_archive"]
+           "SAFETENSORS_WRAPPER_KEY", "SAFETENSORS_EXTRA_KEY", "SAFETENSORS_ORDER_KEY",
+           "is_torchscript_archive", "json_safe", "describe_wrapper"]
 
 logger = logging.getLogger("vitdet_bench")
 
