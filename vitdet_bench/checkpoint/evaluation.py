@@ -166,8 +166,13 @@ def load_evaluation_weights(model: nn.Module, train_cfg, write_report: bool = Tr
         return train_cfg.get(key, default) if hasattr(train_cfg, "get") else default
 
     net = model.module if hasattr(model, "module") else model
+    path = get("init_checkpoint", "") or ""
+    if "://" in path:  # detectron2://, https://: fetched to the local cache, then read safely
+        from detectron2.utils.file_io import PathManager
+
+        path = PathManager.get_local_path(path)
     report = load_for_evaluation(
-        net, get("init_checkpoint", "") or "", format=get("init_format", "auto") or "auto",
+        net, path, format=get("init_format", "auto") or "auto",
         lenient=bool(get("init_lenient", False)), allow_fresh=bool(get("eval_allow_fresh", False)),
         trust_checkpoint=bool(get("trust_checkpoint", False)))
     out = get("output_dir")
