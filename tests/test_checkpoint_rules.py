@@ -136,4 +136,5 @@ def test_report_str_and_dict(tmp_path, capsys, caplog):
     assert "format: mocov3" in printed and "blocks.{0-1}.attn.qkv.weight" in printed
     d = json.loads(json.dumps(rep.to_dict()))
     assert set(d) == {"path", "format", "loaded", "resized", "initialized", "ignored", "unexpected",
-                      "notes"}
+                      "notes", "trusted_pickle"}
+    assert d["trusted_pickle"] is False  # read by the safe reader, no opt-in

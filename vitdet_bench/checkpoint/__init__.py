@@ -47,7 +47,12 @@ Helpers for a family's converter (each family's formats live beside the family, 
 ``(regex, rule)``), ``pos_embed_to_grid(pos, key, report)`` (flat ``(1, P + h*w, C)`` ->
 ``(1, h, w, C)``, prefix positions reported), ``group_keys`` (the report's key grouping).
 
-``LoadReport`` (path, format, loaded, resized, initialized, ignored, unexpected;
+Reading: every file goes through :mod:`.safe_load` (safetensors; ``torch.load(weights_only=True)``
+with an explicit allowlist; a restricted unpickler for ``.pkl``; TorchScript refused);
+``trust_checkpoint=True`` is the user's opt-in for the full unpickler. ``--eval-only``
+weights: :mod:`.evaluation` (whole detector, nothing fresh).
+
+``LoadReport`` (path, format, loaded, resized, initialized, ignored, unexpected, trusted_pickle;
 ``str()`` is a table, ``to_dict()`` JSON-ready), ``CheckpointError(ValueError)``,
 ``init_random(net)``.
 """
@@ -63,6 +68,7 @@ from .loader import (
     init_random,
     load_pretrained,
     read_checkpoint,
+    read_checkpoint_result,
     register_format,
     registered_formats,
     unwrap_state_dict,
@@ -73,6 +79,8 @@ from . import formats  # noqa: F401,E402  (registers the built-in formats)
 from .formats import ignore_rule, match_rule, model_state_dict, pos_embed_to_grid  # noqa: E402
 from . import released  # noqa: F401,E402  (released whole detectors: vitdet_d2; families add theirs)
 from . import resnet  # noqa: F401,E402  (registers the ResNet formats: torchvision / detectron2 / Caffe2)
+from . import evaluation  # noqa: F401,E402  (a whole detector in our key names: detectron2)
+from .safe_load import UnsafeCheckpointError  # noqa: E402
 
 # The file names the five configs point ``train.init_checkpoint`` at (see docs/checkpoints.md).
 EXPECTED_FILES = {
@@ -88,4 +96,5 @@ __all__ = ["LoadReport", "CheckpointError", "register_format", "registered_forma
            "detect_format", "format_mismatch", "describe_unreadable", "find_vit",
            "apply_state_dict", "EXPECTED_FILES", "CheckpointFormat", "get_format",
            "formats_newest_first", "whole_detector_formats", "group_keys", "ignore_rule",
-           "match_rule", "model_state_dict", "pos_embed_to_grid"]
+           "match_rule", "model_state_dict", "pos_embed_to_grid",
+           "read_checkpoint_result", "UnsafeCheckpointError"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import pickle
 import re
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence
@@ -15,9 +14,10 @@ import torch.nn.functional as F
 
 from ..layers.attention import resize_abs_pos_embed, resize_rel_pos_table
 from .report import CheckpointError, LoadReport
+from .safe_load import TRUST_OPTION, read_file
 
 __all__ = ["CheckpointFormat", "register_format", "registered_formats", "get_format", "formats_newest_first",
-           "whole_detector_formats", "read_checkpoint", "unwrap_state_dict",
+           "whole_detector_formats", "read_checkpoint", "read_checkpoint_result", "unwrap_state_dict",
            "detect_format", "format_mismatch", "describe_unreadable", "load_pretrained",
            "find_vit", "init_random", "apply_state_dict"]
 
@@ -111,37 +111,32 @@ def describe_unreadable(path: str, exc: BaseException) -> str:
             "written by torch.save (.pth / .pth.tar / .pkl) or a .safetensors file.")
 
 
-def read_checkpoint(path: str) -> dict:
-    """Load a checkpoint file into a dict, raising :class:`CheckpointError` on anything else."""
+def read_checkpoint_result(path, trust: bool = False, trust_option: str = TRUST_OPTION):
+    """Read a checkpoint file safely (:func:`.safe_load.read_file`) into a dict; numpy
+    arrays of a ``.pkl`` become tensors. Returns the :class:`.safe_load.ReadResult`
+    (``obj``, ``trusted_pickle``); raises :class:`CheckpointError` on anything else."""
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise CheckpointError(f"checkpoint file {path!r} does not exist")
-    if path.endswith(".pkl"):
-        return _read_pickle(path)
-    if path.endswith(".safetensors"):
-        try:
-            from safetensors.torch import load_file
-
-            return load_file(path, device="cpu")
-        except Exception as e:  # noqa: BLE001
-            raise CheckpointError(f"{path}: not a readable safetensors file ({type(e).__name__}: {e})") from e
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        # Training checkpoints (MAE, MoCo v3) may pickle argparse Namespaces; the public
-        # files are trusted releases, so retry with the full unpickler.
-        if "weights_only" not in str(e) and "Weights only" not in str(e):
-            raise CheckpointError(f"{path}: not a PyTorch checkpoint ({e})") from e
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as e2:  # noqa: BLE001
-            raise CheckpointError(f"{path}: unreadable checkpoint ({type(e2).__name__}: {e2})") from e2
-    except Exception as e:  # noqa: BLE001  the unpickler's errors on a foreign file vary
-        # (KeyError: 101 for text, IndexError, EOFError, BadZipFile, RuntimeError ...)
-        raise CheckpointError(describe_unreadable(path, e)) from e
+    result = read_file(path, trust=trust, trust_option=trust_option)
+    obj = result.obj
     if not isinstance(obj, dict):
-        raise CheckpointError(f"{path}: expected a dict checkpoint, got {type(obj).__name__}")
-    return obj
+        kind = "pickled dict" if path.endswith(".pkl") else "dict checkpoint"
+        raise CheckpointError(f"{path}: expected a {kind}, got {type(obj).__name__}")
+    if path.endswith(".pkl"):
+        # detectron2's .pkl checkpoints: a pickled dict of numpy arrays, either
+        # {'model': {...}, '__author__': ...} (tools/convert-torchvision-to-d2.py, the model
+        # zoo) or Caffe2 blobs ({'blobs': {...}} or bare), read as detectron2 reads them
+        obj = _tensors_from_numpy(obj)
+        for wrapper in ("model", "blobs"):
+            if isinstance(obj.get(wrapper), dict):
+                obj[wrapper] = _tensors_from_numpy(obj[wrapper])
+    result.obj = obj
+    return result
+
+
+def read_checkpoint(path, trust: bool = False, trust_option: str = TRUST_OPTION) -> dict:
+    """Load a checkpoint file into a dict without running code from it (``trust``: the
+    user's opt-in for the full unpickler); :class:`CheckpointError` on anything else."""
+    return read_checkpoint_result(path, trust=trust, trust_option=trust_option).obj
 
 
 def _tensors_from_numpy(d: dict) -> dict:
@@ -150,25 +145,6 @@ def _tensors_from_numpy(d: dict) -> dict:
     # np.array copies (pickled arrays may be read-only) and keeps 0-d shapes
     return {k: torch.from_numpy(np.array(v)) if isinstance(v, np.ndarray) else v
             for k, v in d.items()}
-
-
-def _read_pickle(path: str) -> dict:
-    """detectron2's ``.pkl`` checkpoints: a pickled dict of numpy arrays, either
-    ``{'model': {...}, '__author__': ...}`` (tools/convert-torchvision-to-d2.py) or
-    Caffe2 blobs (``{'blobs': {...}}`` or bare), read as detectron2 reads them."""
-    try:
-        with open(path, "rb") as f:
-            obj = pickle.load(f, encoding="latin1")
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError, TypeError) as e:
-        raise CheckpointError(
-            f"{path}: truncated or not a pickled checkpoint ({type(e).__name__}: {e})") from e
-    if not isinstance(obj, dict):
-        raise CheckpointError(f"{path}: expected a pickled dict, got {type(obj).__name__}")
-    obj = _tensors_from_numpy(obj)
-    for wrapper in ("model", "blobs"):
-        if isinstance(obj.get(wrapper), dict):
-            obj[wrapper] = _tensors_from_numpy(obj[wrapper])
-    return obj
 
 
 def unwrap_state_dict(raw: dict, path: str = "") -> Dict[str, torch.Tensor]:
@@ -499,6 +475,25 @@ def apply_state_dict(net: nn.Module, converted: Dict[str, torch.Tensor], report:
 
 
 # ------------------------------------------------------------------- loading
+def _check_representable(raw: dict, path: str, model: nn.Module, fmt_name: str) -> None:
+    """A file with parts no format places (LayerScale, registers ...) is named as such."""
+    from .architecture import check_representable, unrepresentable_features
+
+    try:
+        file_keys = list(unwrap_state_dict(raw, path))
+    except CheckpointError:
+        return  # no tensors: the format detection says what the file is
+    model_keys = list(model.state_dict())
+    if not unrepresentable_features(file_keys, model_keys):
+        return
+    if fmt_name == "auto":
+        try:
+            fmt_name = detect_format(raw, path)
+        except CheckpointError:
+            fmt_name = "auto: no format recognises it"
+    check_representable(path, file_keys, model_keys, fmt_name)
+
+
 def _emit(report: LoadReport) -> None:
     text = str(report)
     if logging.getLogger("vitdet_bench").hasHandlers():
@@ -510,7 +505,9 @@ def _emit(report: LoadReport) -> None:
 def load_pretrained(model_or_net: nn.Module, path, format: str = "auto",
                     strict_architecture: bool = True,
                     lenient_option: str = PYTHON_LENIENT_OPTION,
-                    keep_init: Sequence[str] = ()) -> LoadReport:
+                    keep_init: Sequence[str] = (),
+                    trust_checkpoint: bool = False,
+                    trust_option: str = TRUST_OPTION) -> LoadReport:
     """Load a pre-trained checkpoint into the ViT of ``model_or_net`` by the paper's rules.
 
     ``path`` "" / None with ``format="random"`` applies :func:`init_random`. ``keep_init``:
@@ -522,6 +519,11 @@ def load_pretrained(model_or_net: nn.Module, path, format: str = "auto",
     MAE file with the BEiT config) is an error naming the detected format; with
     ``strict_architecture=False`` it is loaded as forced and the report says so.
     ``lenient_option`` is how the caller's user turns strictness off (named in errors).
+    The file is read without running code from it (:mod:`.safe_load`); ``trust_checkpoint``
+    is the user's opt-in for the full unpickler (``trust_option`` names it in the refusal;
+    the report then says ``trusted_pickle``). A file with parts the model cannot represent
+    (LayerScale, registers, SwiGLU, RoPE: :mod:`.architecture`) is an error whatever the
+    strictness.
     """
     fmt_name = (format or "auto").lower()
     if not path:
@@ -536,7 +538,9 @@ def load_pretrained(model_or_net: nn.Module, path, format: str = "auto",
     path = os.fspath(path)
     if fmt_name == "random":
         raise CheckpointError(f"format='random' takes no checkpoint, got {path!r}")
-    raw = read_checkpoint(path)
+    read = read_checkpoint_result(path, trust=trust_checkpoint, trust_option=trust_option)
+    raw = read.obj
+    _check_representable(raw, path, model_or_net, fmt_name)
     notes = []
     if fmt_name == "auto":
         fmt_name = detect_format(raw, path)
@@ -563,7 +567,7 @@ def load_pretrained(model_or_net: nn.Module, path, format: str = "auto",
             raise CheckpointError(f"{path}: {e}") from None
     if net is None:
         net = find_vit(model_or_net)
-    report = LoadReport(path=path, format=fmt_name, notes=notes)
+    report = LoadReport(path=path, format=fmt_name, notes=notes, trusted_pickle=read.trusted_pickle)
     state_dict = unwrap_state_dict(raw, path)
     converted = fmt.convert(state_dict, net, report)
     apply_state_dict(net, converted, report, strict_architecture=strict_architecture,

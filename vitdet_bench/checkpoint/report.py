@@ -64,6 +64,8 @@ class LoadReport:
             ``strict_architecture=False``).
         notes: warnings about the load as a whole (e.g. a forced format the file does
             not look like, loaded because strictness was off).
+        trusted_pickle: the file was read with the full unpickler on the user's opt-in
+            (``train.trust_checkpoint=True`` / ``--trust-checkpoint``), not the safe reader.
     """
 
     path: str = ""
@@ -74,6 +76,7 @@ class LoadReport:
     ignored: List[Tuple[str, str]] = field(default_factory=list)
     unexpected: List[str] = field(default_factory=list)
     notes: List[str] = field(default_factory=list)
+    trusted_pickle: bool = False
 
     def to_dict(self) -> dict:
         return {
@@ -85,6 +88,7 @@ class LoadReport:
             "ignored": [[k, rule] for k, rule in self.ignored],
             "unexpected": list(self.unexpected),
             "notes": list(self.notes),
+            "trusted_pickle": bool(self.trusted_pickle),
         }
 
     def __str__(self) -> str:
@@ -93,6 +97,8 @@ class LoadReport:
                  f"  loaded: {len(self.loaded)} tensors, resized: {len(self.resized)}, "
                  f"initialized fresh: {len(self.initialized)}, ignored by rule: {len(self.ignored)}, "
                  f"unexpected: {len(self.unexpected)}"]
+        if self.trusted_pickle:
+            lines.append("  WARNING: trusted_pickle: read with the full unpickler (the user's opt-in)")
         lines.extend(f"  WARNING: {note}" for note in self.notes)
 
         def section(title, rows):

@@ -19,7 +19,8 @@ OPTIONAL_KEYS = {"train.epochs", "train.num_train_images", "train.warmup_iters",
                  "train.vitdet_bench", "train.device", "train.eval_period", "train.log_period",
                  "train.channels_last", "train.init_lenient", "train.eval_untrained",
                  "train.grad_accum", "train.init_keep", "train.freeze", "train.freeze.trunk",
-                 "train.freeze.pyramid", "train.image_size", "train.loader_workers"}
+                 "train.freeze.pyramid", "train.image_size", "train.loader_workers",
+                 "train.trust_checkpoint", "train.eval_allow_fresh"}
 
 
 def parse_value(v: str):

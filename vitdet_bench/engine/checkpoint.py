@@ -1,4 +1,4 @@
-"""Atomic checkpoints and RNG state capture for exact resume."""
+"""Atomic checkpoints and RNG state capture for exact resume, read with ``weights_only=True``."""
 from __future__ import annotations
 
 import glob
@@ -13,7 +13,8 @@ from detectron2.checkpoint import DetectionCheckpointer
 
 from vitdet_bench.utils.io import atomic_open, atomic_write_text
 
-__all__ = ["AtomicCheckpointer", "get_rng_state", "set_rng_state", "PAUSE_IN_SAVE_ENV"]
+__all__ = ["AtomicCheckpointer", "get_rng_state", "set_rng_state", "read_run_checkpoint",
+           "PAUSE_IN_SAVE_ENV"]
 
 # Test hook (tests/test_engine_kill_save.py): with VITDET_BENCH_TEST_PAUSE_IN_SAVE=<name>
 # the save of <name>.pth stops after its temporary file is fully written and before
@@ -23,22 +24,61 @@ PAUSE_IN_SAVE_ENV = "VITDET_BENCH_TEST_PAUSE_IN_SAVE"
 
 
 def get_rng_state() -> Dict[str, Any]:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(),
+    """The python / numpy / torch (/ CUDA) RNG states, in forms ``torch.load(weights_only=True)``
+    reads without an allowlist: tensors, numbers, strings, tuples, lists and dicts."""
+    kind, key, pos, has_gauss, cached = np.random.get_state()
+    state = {"python": random.getstate(),
+             "numpy": {"kind": str(kind), "key": torch.from_numpy(np.array(key, dtype=np.int64)),
+                       "pos": int(pos), "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
              "torch": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
+def _numpy_state(saved) -> tuple:
+    """``np.random.set_state``'s tuple from a saved state: the dict this module writes, or
+    the tuple (with a numpy array) that checkpoints written before it held."""
+    if isinstance(saved, dict):
+        return (saved["kind"], np.asarray(saved["key"].numpy(), dtype=np.uint32), int(saved["pos"]),
+                int(saved["has_gauss"]), float(saved["cached_gaussian"]))
+    return tuple(saved)
+
+
 def set_rng_state(state: Dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    random.setstate(_python_state(state["python"]))
+    np.random.set_state(_numpy_state(state["numpy"]))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         try:
             torch.cuda.set_rng_state_all(state["cuda"])
         except Exception:  # different number of devices
             pass
+
+
+def _python_state(saved) -> tuple:
+    # random.setstate needs (version, tuple of ints, gauss); a list from JSON-like storage works too
+    version, internal, gauss = saved
+    return (int(version), tuple(int(x) for x in internal), gauss)
+
+
+def read_run_checkpoint(path: str, trust: bool = False) -> Dict[str, Any]:
+    """A checkpoint file read without running code from it (``weights_only=True``).
+
+    This project's own checkpoints hold only tensors, numbers, strings and containers
+    (the model, optimizer, scheduler, iteration and :func:`get_rng_state`); ones written
+    before it stored the numpy RNG state as a tuple holding a numpy array, which the
+    allowlist's numpy array reconstruction reads (it sets data and calls nothing the file
+    chooses). ``.pkl`` / ``.safetensors`` and other users' files take the same safe
+    readers (:mod:`vitdet_bench.checkpoint.safe_load`); ``trust`` is the user's opt-in.
+    """
+    from vitdet_bench.checkpoint import CheckpointError
+    from vitdet_bench.checkpoint.safe_load import read_file
+
+    result = read_file(path, trust=trust)
+    if not isinstance(result.obj, dict):
+        raise CheckpointError(f"{path}: expected a dict checkpoint, got {type(result.obj).__name__}")
+    return result.obj
 
 
 class AtomicCheckpointer(DetectionCheckpointer):
@@ -54,6 +94,13 @@ class AtomicCheckpointer(DetectionCheckpointer):
     for a missing or unreadable file and for a checkpoint that fits none of the
     model's tensors (another architecture), where detectron2 would only log warnings.
     """
+
+    def __init__(self, model, save_dir: str = "", *, trust_checkpoint: bool = False,
+                 **checkpointables: Any) -> None:
+        # trust_checkpoint (train.trust_checkpoint): the user's opt-in for files the safe
+        # reader refuses (full unpickler, with a warning); never needed for our own files
+        super().__init__(model, save_dir, **checkpointables)
+        self.trust_checkpoint = bool(trust_checkpoint)
 
     def save(self, name: str, **kwargs: Any) -> None:
         if not self.save_dir or not self.save_to_disk:
@@ -139,15 +186,16 @@ class AtomicCheckpointer(DetectionCheckpointer):
         atomic_write_text(os.path.join(self.save_dir, "last_checkpoint"), last_filename_basename)
 
     def _load_file(self, f: str) -> Dict[str, Any]:
-        # Our own checkpoints hold numpy RNG state etc.: allow full unpickling for .pth
-        # files written by this class (torch>=2.6 defaults to weights_only=True).
-        if f.endswith(".pth") and os.path.isfile(f):
-            try:
-                data = torch.load(f, map_location="cpu", weights_only=False)
-            except Exception as e:
-                from vitdet_bench.checkpoint import CheckpointError, describe_unreadable
-
-                raise CheckpointError(describe_unreadable(f, e)) from e
-            if isinstance(data, dict) and "model" in data and "rng_state" in data:
-                return data
-        return super()._load_file(f)
+        """Every file through the safe readers (``weights_only=True`` for ``.pth``, the
+        restricted unpickler for ``.pkl``), shaped as detectron2's loader shapes it."""
+        data = read_run_checkpoint(f, trust=self.trust_checkpoint)
+        if f.endswith(".pkl"):
+            if "model" in data and "__author__" in data:
+                return data  # detectron2 model zoo
+            # Caffe2 / Detectron1 model zoo blobs, matched by detectron2's name heuristics
+            blobs = data.get("blobs", data)
+            blobs = {k: v for k, v in blobs.items() if not k.endswith("_momentum")}
+            return {"model": blobs, "__author__": "Caffe2", "matching_heuristics": True}
+        if "model" not in data:
+            data = {"model": data}
+        return data

@@ -268,10 +268,10 @@ def _build_model(cfg, device: str):
     return model
 
 
-def _run_checkpointer(model, output_dir: str) -> AtomicCheckpointer:
+def _run_checkpointer(cfg, model, output_dir: str) -> AtomicCheckpointer:
     """A checkpointer of the model alone in the run folder (what to resume or evaluate);
     temporary files an interrupted save left there are removed first."""
-    checkpointer = AtomicCheckpointer(model, output_dir)
+    checkpointer = AtomicCheckpointer(model, output_dir, trust_checkpoint=_trusted(cfg))
     if comm.is_main_process():
         checkpointer.remove_stale_temp_files()
     comm.synchronize()
@@ -376,25 +376,17 @@ def load_initialization(cfg, model, checkpointer) -> dict:
     # train.init_keep: model tensors that keep the model's own init (positional ablations)
     report = load_pretrained(net, path, format=fmt, strict_architecture=not lenient,
                              lenient_option="the override train.init_lenient=True",
-                             keep_init=setting(cfg, "train.init_keep", ()) or ())
+                             keep_init=setting(cfg, "train.init_keep", ()) or (),
+                             trust_checkpoint=setting(cfg, "train.trust_checkpoint", False, bool))
     if comm.is_main_process():
         atomic_write_json(os.path.join(cfg.train.output_dir, "init_report.json"), report.to_dict())
     return {}
 
 
-def _is_released_detector(cfg) -> bool:
-    """``train.init_checkpoint`` is a released whole detector (detectron2 ViTDet model zoo,
-    Alpha-VL ConvMAE), by ``train.init_format`` or, for "auto", by its layout."""
-    from ..checkpoint.released import released_format_of, released_formats
-
-    path = setting(cfg, "train.init_checkpoint", "", str)
-    fmt = setting(cfg, "train.init_format", "auto", str) or "auto"
-    if fmt in released_formats():
-        return True
-    if fmt != "auto" or not path or "://" in path or not os.path.isfile(path):
-        return False
-    return released_format_of(path) is not None
-
+def _trusted(cfg) -> bool:
+    """``train.trust_checkpoint``: the user's opt-in to fully unpickle files the safe
+    reader refuses (see :mod:`vitdet_bench.checkpoint.safe_load`)."""
+    return setting(cfg, "train.trust_checkpoint", False, bool)
 
 
 # ----------------------------------------------------------------------------- evaluation steps
@@ -417,15 +409,17 @@ def _final_evaluation(cfg, model, settings: RunSettings, iterations: int) -> dic
 
 
 def _load_weights_to_evaluate(cfg, settings: RunSettings, model, checkpointer, resume: bool):
-    """``--eval-only``: the last checkpoint (with ``--resume``), a released detector (with
-    its load report), or ``train.init_checkpoint``."""
+    """``--eval-only``: the last checkpoint (with ``--resume``), else ``train.init_checkpoint``
+    through the format registry, the safe reader and the load report (a released or a
+    trained detector; nothing may stay at its initialization unless
+    ``train.eval_allow_fresh=True``). Neither: the untrained model (``train.eval_untrained``)."""
     if resume and checkpointer.has_checkpoint():
         notice(f"Evaluating {checkpointer.get_checkpoint_file()} (--eval-only --resume)")
         checkpointer.resume_or_load(settings.init_checkpoint, resume=True)
-    elif _is_released_detector(cfg):
-        load_initialization(cfg, model, checkpointer)  # the authors' file, with its load report
-    else:
-        checkpointer.resume_or_load(settings.init_checkpoint, resume=resume)
+    elif settings.init_checkpoint:
+        from ..checkpoint.evaluation import load_evaluation_weights
+
+        load_evaluation_weights(model, cfg.train)
 
 
 def _evaluate_only(cfg, settings: RunSettings, model, checkpointer, resume: bool) -> dict:
@@ -633,7 +627,7 @@ def run(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, Any]:
     seed_everything(settings.seed + comm.get_rank())
     torch.backends.cudnn.benchmark = False
     model = _build_model(cfg, settings.device)
-    run_checkpointer = _run_checkpointer(model, settings.output_dir)  # the model alone
+    run_checkpointer = _run_checkpointer(cfg, model, settings.output_dir)  # the model alone
     if eval_only:
         return _evaluate_only(cfg, settings, model, run_checkpointer, resume)
 
@@ -646,7 +640,8 @@ def run(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, Any]:
     _record_schedule(cfg, settings, max_iter, data.num_images)
 
     trainer = _build_trainer(cfg, settings, model, data, start_iter)
-    checkpointer = AtomicCheckpointer(model, settings.output_dir, trainer=trainer)
+    checkpointer = AtomicCheckpointer(model, settings.output_dir, trainer=trainer,
+                                      trust_checkpoint=_trusted(cfg))
     trainer.register_hooks(_training_hooks(cfg, settings, trainer, checkpointer, data, max_iter))
     if resuming:
         start_iter = _restore_training_state(settings, checkpointer, trainer)

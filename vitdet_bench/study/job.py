@@ -17,7 +17,9 @@ where a checkpoint of that iteration is saved first; the requeued job resumes fr
 This module imports nothing heavy at the top and launch pickles it by value
 (cloudpickle): a task unpickles its job and has the signal handlers in place within
 about a second of starting, before torch and detectron2 are imported (a signal that
-came before would kill the task).
+came before would kill the task). That pickle, and submitit's result pickles, are
+written by the project itself into the study's folder; no user file is unpickled here
+(checkpoints go through vitdet_bench.checkpoint.safe_load).
 """
 from __future__ import annotations
 

@@ -212,6 +212,8 @@ def job_error(record: dict) -> str:
         try:
             import pickle
 
+            # submitit's result file in the study's own job folder, written by the job this
+            # project submitted: not user input (user checkpoints go through checkpoint.safe_load)
             with open(path, "rb") as f:
                 kind, value = pickle.load(f)
             if kind == "error":
