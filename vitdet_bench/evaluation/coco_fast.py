@@ -104,8 +104,6 @@ class Matching:
 def match(gt: GroundTruth, detections: list, iou_type: str = "bbox",
           progress: bool | None = None) -> Matching:
     """COCOeval.evaluate (evaluateImg for every image, category and area range), vectorized."""
-    from tqdm import tqdm
-
     disable = None if progress is None else not progress
     mask = iou_type == "segm"
     cat_ids = sorted(gt.categories)
@@ -159,6 +157,30 @@ def match(gt: GroundTruth, detections: list, iou_type: str = "bbox",
     d_area_out = (d_area[None] < lo[:, None]) | (d_area[None] > hi[:, None])  # [A, nd]
 
     # ---- groups with both detections and GT: padded tensors, greedy matching
+    dt_match, dt_ig = match_groups(d_img, d_cat, d_geom, g_img, g_cat, g_geom, g_crowd, g_ig,
+                                   g_id, n_img, n_cat, iou_type, disable)
+    dt_ig |= ~dt_match & d_area_out[:, None, :]
+    return Matching(cat_ids=cat_ids, n_img=n_img, g_img=g_img, g_cat=g_cat, g_ig=g_ig,
+                    d_img=d_img, d_cat=d_cat, d_score=d_score, rank=rank, dt_match=dt_match,
+                    dt_ig=dt_ig, d_area_out=d_area_out)
+
+
+def match_groups(d_img, d_cat, d_geom, g_img, g_cat, g_geom, g_crowd, g_ig, g_id, n_img, n_cat,
+                 iou_type, disable=None):
+    """The greedy matching of every (image, category) group, for all areas and IoU thresholds.
+
+    Detections sorted by (image, category, score desc), GT by (image, category,
+    annotation order); ``d_geom`` / ``g_geom`` are xywh arrays (``bbox``) or RLE lists
+    (``segm``). Returns ``dt_match`` (matched to a GT whose id != 0) and ``dt_ig``
+    (dtIgnore taken from the matched GT), both ``[A, T, nd]``. Shared by COCO and
+    LVIS (:mod:`.lvis_eval`), whose per-group matching is the same loop.
+    """
+    from tqdm import tqdm
+
+    mask = iou_type == "segm"
+    A, T = g_ig.shape[0], len(IOU_THRS)
+    nd = len(d_img)
+    grp_d = d_img * n_cat + d_cat
     grp_g = g_img * n_cat + g_cat
     n_grp = n_img * n_cat
     gd_start, gd_cnt = _segments(grp_d, n_grp)
@@ -212,10 +234,7 @@ def match(gt: GroundTruth, detections: list, iou_type: str = "bbox",
         idx = di[sel]
         dt_match[:, :, idx] = (m_id != 0)[:, :, sel]
         dt_ig[:, :, idx] = m_ig[:, :, sel]
-    dt_ig |= ~dt_match & d_area_out[:, None, :]
-    return Matching(cat_ids=cat_ids, n_img=n_img, g_img=g_img, g_cat=g_cat, g_ig=g_ig,
-                    d_img=d_img, d_cat=d_cat, d_score=d_score, rank=rank, dt_match=dt_match,
-                    dt_ig=dt_ig, d_area_out=d_area_out)
+    return dt_match, dt_ig
 
 
 def accumulate(m: Matching) -> COCOevalArrays:
