@@ -13,7 +13,7 @@ from eval_fixtures import coco128_json, load_json
 from vitdet_bench.evaluation import load_ground_truth
 from vitdet_bench.evaluation.inputs import GroundTruthError
 from vitdet_bench.evaluation.lvis_eval import (METRIC_NAMES, evaluate, federated_from_coco, is_lvis,
-                                               lvis_metrics)
+                                               lvis_metrics, random_coco)
 from vitdet_bench.evaluation.synthetic import perturb_detections
 
 
@@ -47,26 +47,6 @@ def assert_equal_to_lvis_api(lvis, tmp_path, gt_dict, results, iou_type):
     for k, v in ref.results.items():
         assert ours.results[k] == v, k
     return ours, ref
-
-
-def synthetic_coco(seed=0, num_images=60, num_cats=30, size=(480, 640)) -> dict:
-    """Random boxes with polygon masks over many categories of skewed frequency."""
-    rng = np.random.default_rng(seed)
-    H, W = size
-    cat_p = 1.0 / np.arange(1, num_cats + 1) ** 1.2
-    cat_p /= cat_p.sum()
-    images, anns = [], []
-    for i in range(num_images):
-        images.append({"id": 1000 + 3 * i, "height": H, "width": W, "file_name": f"{i}.jpg"})
-        for _ in range(int(rng.integers(1, 12))):
-            w, h = (float(v) for v in rng.uniform(4, 300, 2))
-            x, y = float(rng.uniform(0, W - w)), float(rng.uniform(0, H - h))
-            anns.append({"id": len(anns) + 1, "image_id": 1000 + 3 * i,
-                         "category_id": int(rng.choice(num_cats, p=cat_p)) + 1,
-                         "bbox": [x, y, w, h], "area": w * h * 0.75, "iscrowd": 0,
-                         "segmentation": [[x, y, x + w, y, x + w, y + h, x, y + h * 0.5]]})
-    return {"images": images, "annotations": anns,
-            "categories": [{"id": c + 1, "name": f"cat{c + 1}"} for c in range(num_cats)]}
 
 
 def detections_with_every_rule(coco, lvis_gt, seed, masks, per_image=330):
@@ -147,7 +127,7 @@ def test_every_federated_rule_changes_the_result(lvis_api, tmp_path):
 
 @pytest.mark.parametrize("iou_type", ["bbox", "segm"])
 def test_synthetic_lvis_equals_lvis_api(lvis_api, tmp_path, iou_type):
-    coco = synthetic_coco(seed=5)
+    coco = random_coco(seed=5)
     gt = federated_from_coco(coco, seed=5, p_neg=0.2, p_not_exhaustive=0.25, p_ignore=0.05)
     gt["annotations"][0]["area"] = 0.0               # area 0: not evaluated by lvis-api
     gt["categories"].append({"id": 77, "name": "unseen", "frequency": "r"})  # AP -1: left out
@@ -159,7 +139,7 @@ def test_synthetic_lvis_equals_lvis_api(lvis_api, tmp_path, iou_type):
 def test_segm_with_boxes_uses_box_area_as_lvis_api(lvis_api, tmp_path):
     """Results carrying boxes: lvis-api's areas are box areas, also for masks; lvis_metrics
     drops the boxes first (as detectron2's LVISEvaluator), so it equals lvis-api without them."""
-    coco = synthetic_coco(seed=2, num_images=30)
+    coco = random_coco(seed=2, num_images=30)
     gt = federated_from_coco(coco, seed=2, p_neg=0.2)
     res = perturb_detections(coco, seed=2, masks=True, dets_per_image=20)
     with_boxes, _ = assert_equal_to_lvis_api(lvis_api, tmp_path, gt, res, "segm")
@@ -172,14 +152,14 @@ def test_segm_with_boxes_uses_box_area_as_lvis_api(lvis_api, tmp_path):
 
 
 def test_mask_only_results_for_boxes(lvis_api, tmp_path):
-    coco = synthetic_coco(seed=4, num_images=20)
+    coco = random_coco(seed=4, num_images=20)
     gt = federated_from_coco(coco, seed=4, p_neg=0.2)
     res = strip_boxes(perturb_detections(coco, seed=4, masks=True, dets_per_image=10))
     assert_equal_to_lvis_api(lvis_api, tmp_path, gt, res, "bbox")
 
 
 def test_coco_file_is_refused_with_the_reason():
-    coco = synthetic_coco(seed=0, num_images=3)
+    coco = random_coco(seed=0, num_images=3)
     assert not is_lvis(coco)
     gt = load_ground_truth(coco, iou_types=("bbox",))
     with pytest.raises(GroundTruthError, match="frequency"):

@@ -41,7 +41,7 @@ from .tide import _segments
 
 __all__ = ["MAX_DETS_PER_IMAGE", "FREQUENCIES", "METRIC_NAMES", "LVISMatching", "LVISevalArrays",
            "is_lvis", "check_lvis", "match", "accumulate", "evaluate", "lvis_metrics",
-           "federated_from_coco"]
+           "federated_from_coco", "random_coco"]
 
 MAX_DETS_PER_IMAGE = 300
 FREQUENCIES = ("r", "c", "f")
@@ -355,9 +355,9 @@ def federated_from_coco(coco: dict, seed: int = 0, p_neg: float = 0.05,
                         p_not_exhaustive: float = 0.3, p_ignore: float = 0.0) -> dict:
     """An LVIS-format copy of a COCO-format ground truth, for tests and benchmarks.
 
-    Categories get a frequency (r / c / f by the number of images holding them in
-    ``coco``, with LVIS's thresholds scaled to the set's size, so each group has
-    members); each image lists as negatives a ``p_neg`` share of the categories it
+    Categories get a frequency (r / c / f by terciles of the number of images
+    holding them in ``coco``, so that each group has annotated members; categories
+    no image holds are rare); each image lists as negatives a ``p_neg`` share of the categories it
     does not hold, and as not exhaustive a ``p_not_exhaustive`` share of those it
     holds; ``p_ignore`` of the annotations get ``ignore: 1``. Crowd flags are kept
     (LVIS evaluation does not read them).
@@ -375,7 +375,7 @@ def federated_from_coco(coco: dict, seed: int = 0, p_neg: float = 0.05,
         for c in s:
             n_imgs[c] += 1
     counts = np.array([n_imgs[c] for c in cats])
-    lo_t, hi_t = np.quantile(counts, [1 / 3, 2 / 3])
+    lo_t, hi_t = np.quantile(counts[counts > 0], [1 / 3, 2 / 3]) if counts.any() else (0, 0)
     for c, n in zip(out["categories"], counts):
         c["frequency"] = "r" if n <= lo_t else ("c" if n <= hi_t else "f")
         c["image_count"] = int(n)
@@ -390,3 +390,31 @@ def federated_from_coco(coco: dict, seed: int = 0, p_neg: float = 0.05,
             if rng.random() < p_ignore:
                 a["ignore"] = 1
     return out
+
+
+def random_coco(num_images: int = 60, num_categories: int = 30, seed: int = 0,
+                size: tuple = (480, 640), max_per_image: int = 12) -> dict:
+    """A COCO-format ground truth of random boxes (with polygon masks) over many
+    categories of Zipf-like frequency, the long tail of LVIS in miniature."""
+    rng = np.random.default_rng(seed)
+    H, W = size
+    cat_p = 1.0 / np.arange(1, num_categories + 1) ** 1.2
+    cat_p /= cat_p.sum()
+    n_per = rng.integers(1, max_per_image, num_images)
+    n = int(n_per.sum())
+    img = np.repeat(np.arange(num_images), n_per)
+    cat = rng.choice(num_categories, n, p=cat_p) + 1
+    wh = rng.uniform(4, min(H, W) * 0.6, (n, 2))
+    x = rng.uniform(0, 1, n) * (W - wh[:, 0])
+    y = rng.uniform(0, 1, n) * (H - wh[:, 1])
+    images = [{"id": 1000 + 3 * i, "height": H, "width": W, "file_name": f"{i:06d}.jpg"}
+              for i in range(num_images)]
+    anns = []
+    for k in range(n):
+        bx, by, bw, bh = float(x[k]), float(y[k]), float(wh[k, 0]), float(wh[k, 1])
+        anns.append({"id": k + 1, "image_id": 1000 + 3 * int(img[k]), "category_id": int(cat[k]),
+                     "bbox": [bx, by, bw, bh], "area": bw * bh * 0.75, "iscrowd": 0,
+                     # a box with one corner cut: mask area 3/4 of the box's
+                     "segmentation": [[bx, by, bx + bw, by, bx + bw, by + bh, bx, by + bh * 0.5]]})
+    return {"images": images, "annotations": anns,
+            "categories": [{"id": c + 1, "name": f"cat{c + 1}"} for c in range(num_categories)]}
