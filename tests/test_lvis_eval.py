@@ -168,3 +168,42 @@ def test_coco_file_is_refused_with_the_reason():
     del lv["images"][1]["neg_category_ids"]
     with pytest.raises(GroundTruthError, match="neg_category_ids"):
         evaluate(load_ground_truth(lv, iou_types=("bbox",)), perturb_detections(coco), "bbox")
+
+
+def test_build_evaluator_on_an_lvis_dataset_equals_detectron2s(lvis_api, tmp_path):
+    """The evaluator picked for an LVIS dataset gives detectron2's LVISEvaluator's numbers."""
+    from detectron2.data import MetadataCatalog
+    from detectron2.evaluation import COCOEvaluator, LVISEvaluator
+
+    import vitdet_bench.data  # noqa: F401
+    from vitdet_bench.data.lvis import register_lvis_instances
+    from vitdet_bench.evaluation.lvis_eval import build_evaluator, evaluator_type_of
+
+    path = coco128_json()
+    coco = load_json(path)
+    lv = federated_from_coco(coco, seed=1, p_neg=0.1)
+    gt_path = os.path.join(str(tmp_path), "gt.json")
+    with open(gt_path, "w", encoding="utf-8") as f:
+        json.dump(lv, f)
+    register_lvis_instances("lvis_test_evaluator", gt_path, os.path.dirname(os.path.dirname(path)),
+                            overwrite=True)
+    assert evaluator_type_of("lvis_test_evaluator") == "lvis"
+    assert evaluator_type_of("coco128_val") == "coco"
+    assert isinstance(build_evaluator("coco128_val"), COCOEvaluator)
+    to_c = MetadataCatalog.get("lvis_test_evaluator").thing_dataset_id_to_contiguous_id
+    res = perturb_detections(coco, seed=1, dets_per_image=50)
+    preds = {}
+    for r in res:
+        r = dict(r, category_id=to_c[r["category_id"]])
+        preds.setdefault(r["image_id"], []).append(r)
+    out = {}
+    for kind, ev in (("ours", build_evaluator("lvis_test_evaluator", str(tmp_path))),
+                     ("detectron2", LVISEvaluator("lvis_test_evaluator", ("bbox",),
+                                                  distributed=False))):
+        ev._tasks = ("bbox",)
+        ev._predictions = [{"image_id": i, "instances": copy.deepcopy(p)} for i, p in preds.items()]
+        ev._distributed = False
+        out[kind] = ev.evaluate()["bbox"]
+    assert out["ours"] == pytest.approx(out["detectron2"], abs=0, rel=0)
+    assert set(out["ours"]) >= {"AP", "APr", "APc", "APf"}
+    assert os.path.isfile(os.path.join(str(tmp_path), "lvis_instances_results.json"))

@@ -41,7 +41,8 @@ from .tide import _segments
 
 __all__ = ["MAX_DETS_PER_IMAGE", "FREQUENCIES", "METRIC_NAMES", "LVISMatching", "LVISevalArrays",
            "is_lvis", "check_lvis", "match", "accumulate", "evaluate", "lvis_metrics",
-           "federated_from_coco", "random_coco"]
+           "federated_from_coco", "random_coco", "evaluator_type_of", "build_evaluator",
+           "FastLVISEvaluator"]
 
 MAX_DETS_PER_IMAGE = 300
 FREQUENCIES = ("r", "c", "f")
@@ -418,3 +419,67 @@ def random_coco(num_images: int = 60, num_categories: int = 30, seed: int = 0,
                      "segmentation": [[bx, by, bx + bw, by, bx + bw, by + bh, bx, by + bh * 0.5]]})
     return {"images": images, "annotations": anns,
             "categories": [{"id": c + 1, "name": f"cat{c + 1}"} for c in range(num_categories)]}
+
+
+# --------------------------------------------------------------------------- engine
+def evaluator_type_of(dataset_name: str) -> str:
+    """``"lvis"`` or ``"coco"``: the metadata's ``evaluator_type`` (LVIS datasets registered
+    by :mod:`vitdet_bench.data.lvis` say ``"lvis"``)."""
+    from detectron2.data import MetadataCatalog
+
+    kind = MetadataCatalog.get(dataset_name).get("evaluator_type", "coco")
+    return "lvis" if kind == "lvis" else "coco"
+
+
+def build_evaluator(dataset_name: str, output_dir: str | None = None, **kwargs):
+    """The detectron2 evaluator that suits a registered dataset.
+
+    LVIS datasets get :class:`FastLVISEvaluator` (detectron2's LVISEvaluator, its
+    numbers computed by this module, 300 detections per image); the others
+    detectron2's ``COCOEvaluator(use_fast_impl=False)``.
+    """
+    if evaluator_type_of(dataset_name) == "lvis":
+        return FastLVISEvaluator(dataset_name, output_dir=output_dir, **kwargs)
+    from detectron2.evaluation import COCOEvaluator
+
+    return COCOEvaluator(dataset_name, output_dir=output_dir, use_fast_impl=False, **kwargs)
+
+
+def _fast_lvis_evaluator_class():
+    from detectron2.evaluation import LVISEvaluator
+
+    class _FastLVISEvaluator(LVISEvaluator):
+        """detectron2's LVISEvaluator whose metrics come from :func:`lvis_metrics` (equal to
+        lvis-api's, in seconds at val scale); it writes ``lvis_instances_results.json`` as
+        detectron2's does."""
+
+        def _eval_predictions(self, predictions):
+            import itertools
+            import json
+            import os
+
+            results = list(itertools.chain(*[x["instances"] for x in predictions]))
+            tasks = self._tasks or self._tasks_from_predictions(results)
+            to_id = {v: k for k, v in self._metadata.thing_dataset_id_to_contiguous_id.items()}
+            for r in results:
+                r["category_id"] = to_id[r["category_id"]]
+            if self._output_dir:
+                path = os.path.join(self._output_dir, "lvis_instances_results.json")
+                with open(path, "w", encoding="utf-8") as f:
+                    json.dump(results, f)
+            if not self._do_evaluation or not results:
+                return
+            from .inputs import load_ground_truth
+
+            gt = load_ground_truth(self._metadata.json_file, iou_types=tuple(sorted(tasks)))
+            for task in sorted(tasks):
+                m = lvis_metrics(gt, results, task)["lvis"]
+                self._results[task] = {k: (float("nan") if m[k] is None else m[k])
+                                       for k in METRIC_NAMES[:9]}
+
+    return _FastLVISEvaluator
+
+
+def FastLVISEvaluator(dataset_name: str, output_dir: str | None = None, **kwargs):  # noqa: N802
+    """detectron2's LVISEvaluator with this module's metrics (see :func:`build_evaluator`)."""
+    return _fast_lvis_evaluator_class()(dataset_name, output_dir=output_dir, **kwargs)
