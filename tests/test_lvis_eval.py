@@ -207,3 +207,25 @@ def test_build_evaluator_on_an_lvis_dataset_equals_detectron2s(lvis_api, tmp_pat
     assert out["ours"] == pytest.approx(out["detectron2"], abs=0, rel=0)
     assert set(out["ours"]) >= {"AP", "APr", "APc", "APf"}
     assert os.path.isfile(os.path.join(str(tmp_path), "lvis_instances_results.json"))
+
+
+def test_report_of_an_lvis_split_has_federated_ap(lvis_api, tmp_path):
+    from vitdet_bench.evaluation import write_report
+
+    coco = random_coco(seed=8, num_images=25)
+    gt = federated_from_coco(coco, seed=8, p_neg=0.2)
+    res = perturb_detections(coco, seed=8, masks=True, dets_per_image=20)
+    gt_path = os.path.join(str(tmp_path), "lvis_gt.json")
+    res_path = os.path.join(str(tmp_path), "res.json")
+    for path, obj in ((gt_path, gt), (res_path, res)):
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(obj, f)
+    rep = write_report(gt_path, res_path, str(tmp_path / "r"), progress=False, charts=False)
+    for t in ("bbox", "segm"):
+        dets = res if t == "bbox" else strip_boxes(res)
+        ref = reference(lvis_api, tmp_path, gt, dets, t)
+        for k, v in ref.results.items():
+            assert rep[t]["lvis"][k] == (None if v < 0 else v * 100), (t, k)
+        assert set(rep[t]["per_frequency"]) == {"r", "c", "f"}
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "## LVIS federated AP" in md and "| APr |" in md

@@ -17,7 +17,9 @@
               "error_counts": {"cls", .., "miss", "fp", "fn", "tp", "ignored_crowd"},
               "errors_by_iou": {"0.5": {"ap": TIDE AP, "errors": {...}, "counts": {...}}},
               "coco_backend": "vectorized", "charts": {...},
-              "coco_interval": {"AP": [lo, hi], ... AP50..APl} (with a bootstrap)},
+              "coco_interval": {"AP": [lo, hi], ... AP50..APl} (with a bootstrap),
+              "lvis": {AP..APf, AR@300..ARl@300}, "per_frequency": {r/c/f: {name: AP}}
+                       (LVIS-format ground truth only: lvis_eval)},
      "segm": {...}, "timing_s": {...}}
 """
 from __future__ import annotations
@@ -130,6 +132,9 @@ def build_report(gt_json, results_json, iou_types=("bbox", "segm"), tide_thresho
         "not_evaluated": not_evaluated,
         "tide_thresholds": list(thresholds),
     }
+    from .lvis_eval import is_lvis, lvis_metrics
+
+    lvis = is_lvis(gt)
     stages = tqdm(total=2 * len(types), desc="report", disable=progress is False or None,
                   leave=False)
     for t in types:
@@ -157,6 +162,12 @@ def build_report(gt_json, results_json, iou_types=("bbox", "segm"), tide_thresho
             "errors_by_iou": by_iou,
             "coco_backend": cm["backend"],
         }
+        if lvis:      # federated AP, the LVIS figures (APr/c/f); equal to lvis-api's
+            t0 = time.perf_counter()
+            lm = lvis_metrics(gt, res.detections, t, progress=progress)
+            report[t]["lvis"] = lm["lvis"]
+            report[t]["per_frequency"] = lm["per_frequency"]
+            timing[f"{t}_lvis"] = time.perf_counter() - t0
         if bootstrap:
             t0 = time.perf_counter()
             report[t]["coco_interval"] = _coco_interval(gt, res.detections, t, bootstrap,
@@ -246,6 +257,14 @@ def render_markdown(report: dict) -> str:
             out.append(f"| {m} | " + " | ".join(
                 _f(report[t]["coco"][m]) + _ci(report[t].get("coco_interval", {}).get(m))
                 for t in types) + " |")
+        lv = [t for t in types if report[t].get("lvis")]
+        if lv:
+            out += ["", "## LVIS federated AP", "",
+                    "Per image only its annotated and negative categories count; 300 "
+                    "detections per image; APr/APc/APf over rare/common/frequent categories.", "",
+                    "| metric | " + " | ".join(lv) + " |", "|---|" + "---:|" * len(lv)]
+            for m in report[lv[0]]["lvis"]:
+                out.append(f"| {m} | " + " | ".join(_f(report[t]["lvis"][m]) for t in lv) + " |")
         if report.get("bootstrap"):
             b = report["bootstrap"]
             out += ["", f"[lo, hi]: {b['level']:.0%} bootstrap interval "
