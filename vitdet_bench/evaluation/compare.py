@@ -9,7 +9,7 @@ error-analysis figure.
 Evaluation-set noise is measured by a paired bootstrap over images
 (:mod:`.bootstrap`): every run is evaluated on the same resamples, a label's
 value on a resample is the mean over its runs, and a difference between two
-labels gets its 95% percentile interval and a two-sided p-value. Training
+labels gets its 95% bootstrap interval and a two-sided p-value. Training
 noise is the spread over a label's runs (seeds): mean +- std (n). See
 docs/analysis.md, "Is a difference real?".
 """
