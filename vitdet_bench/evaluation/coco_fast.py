@@ -195,45 +195,50 @@ def match_groups(d_img, d_cat, d_geom, g_img, g_cat, g_geom, g_crowd, g_ig, g_id
     keys = sorted(set(zip(dkey.tolist(), gkey.tolist())))
     for dk, gk in tqdm(keys, desc=f"COCO {iou_type} matching", disable=disable, leave=False,
                        mininterval=1.0):
-        grps = both[(dkey == dk) & (gkey == gk)]
-        D, G = int(gd_cnt[grps].max()), int(gg_cnt[grps].max())
-        dv = np.arange(D)[None] < gd_cnt[grps][:, None]
-        gv = np.arange(G)[None] < gg_cnt[grps][:, None]
-        di = np.where(dv, gd_start[grps][:, None] + np.arange(D)[None], 0)
-        gi = np.where(gv, gg_start[grps][:, None] + np.arange(G)[None], 0)
-        crowd = g_crowd[gi] & gv
-        if mask:
-            ious = img_iou(di, gi)
-        else:
-            ious = box_iou(d_geom[di][:, :, None, :], g_geom[gi][:, None, :, :],
-                           crowd=crowd[:, None, :])
-        ious = np.where(dv[:, :, None] & gv[:, None, :], ious, -1.0)
-        ig = g_ig[:, gi]                                        # [A, B, G]
-        gid = g_id[gi]
-        B = len(grps)
-        taken = np.zeros((A, T, B, G), bool)
-        m_ig = np.zeros((A, T, B, D), bool)
-        m_id = np.zeros((A, T, B, D), np.int64)
-        m_any = np.zeros((A, T, B, D), bool)
-        ig4 = ig[:, None]
-        for r in range(D):
-            row = ious[None, None, :, r, :]
-            q = (~taken | crowd) & (row >= thr)
-            cn = q & ~ig4
-            use = np.where(cn.any(-1, keepdims=True), cn, q & ig4)
-            vals = np.where(use, row, -2.0)
-            j = G - 1 - vals[..., ::-1].argmax(-1)              # last of the best
-            hit = use.any(-1) & dv[None, None, :, r]
-            jj = j[..., None]
-            m_any[..., r] = hit
-            m_ig[..., r] = hit & np.take_along_axis(np.broadcast_to(ig4, taken.shape), jj, -1)[..., 0]
-            m_id[..., r] = np.where(hit, np.take_along_axis(
-                np.broadcast_to(gid, taken.shape), jj, -1)[..., 0], 0)
-            np.put_along_axis(taken, jj, np.take_along_axis(taken, jj, -1) | hit[..., None], -1)
-        sel = dv
-        idx = di[sel]
-        dt_match[:, :, idx] = (m_id != 0)[:, :, sel]
-        dt_ig[:, :, idx] = m_ig[:, :, sel]
+        in_bucket = both[(dkey == dk) & (gkey == gk)]
+        # groups of a bucket in chunks: the [A, T, groups, dets] work arrays stay ~<= 256 MB
+        # (LVIS puts up to 300 detections in one image and category)
+        chunk = max(1, (256 << 20) // (A * T * max(dk, gk) * 8))
+        for c0 in range(0, len(in_bucket), chunk):
+            grps = in_bucket[c0:c0 + chunk]
+            D, G = int(gd_cnt[grps].max()), int(gg_cnt[grps].max())
+            dv = np.arange(D)[None] < gd_cnt[grps][:, None]
+            gv = np.arange(G)[None] < gg_cnt[grps][:, None]
+            di = np.where(dv, gd_start[grps][:, None] + np.arange(D)[None], 0)
+            gi = np.where(gv, gg_start[grps][:, None] + np.arange(G)[None], 0)
+            crowd = g_crowd[gi] & gv
+            if mask:
+                ious = img_iou(di, gi)
+            else:
+                ious = box_iou(d_geom[di][:, :, None, :], g_geom[gi][:, None, :, :],
+                               crowd=crowd[:, None, :])
+            ious = np.where(dv[:, :, None] & gv[:, None, :], ious, -1.0)
+            ig = g_ig[:, gi]                                        # [A, B, G]
+            gid = g_id[gi]
+            B = len(grps)
+            taken = np.zeros((A, T, B, G), bool)
+            m_ig = np.zeros((A, T, B, D), bool)
+            m_id = np.zeros((A, T, B, D), np.int64)
+            m_any = np.zeros((A, T, B, D), bool)
+            ig4 = ig[:, None]
+            for r in range(D):
+                row = ious[None, None, :, r, :]
+                q = (~taken | crowd) & (row >= thr)
+                cn = q & ~ig4
+                use = np.where(cn.any(-1, keepdims=True), cn, q & ig4)
+                vals = np.where(use, row, -2.0)
+                j = G - 1 - vals[..., ::-1].argmax(-1)              # last of the best
+                hit = use.any(-1) & dv[None, None, :, r]
+                jj = j[..., None]
+                m_any[..., r] = hit
+                m_ig[..., r] = hit & np.take_along_axis(np.broadcast_to(ig4, taken.shape), jj, -1)[..., 0]
+                m_id[..., r] = np.where(hit, np.take_along_axis(
+                    np.broadcast_to(gid, taken.shape), jj, -1)[..., 0], 0)
+                np.put_along_axis(taken, jj, np.take_along_axis(taken, jj, -1) | hit[..., None], -1)
+            sel = dv
+            idx = di[sel]
+            dt_match[:, :, idx] = (m_id != 0)[:, :, sel]
+            dt_ig[:, :, idx] = m_ig[:, :, sel]
     return dt_match, dt_ig
 
 
