@@ -229,3 +229,17 @@ def test_report_of_an_lvis_split_has_federated_ap(lvis_api, tmp_path):
         assert set(rep[t]["per_frequency"]) == {"r", "c", "f"}
     md = (tmp_path / "r" / "report.md").read_text()
     assert "## LVIS federated AP" in md and "| APr |" in md
+
+
+def test_federated_detections_keep_annotated_and_negative_categories():
+    from vitdet_bench.evaluation.lvis_eval import federated_detections
+
+    coco = random_coco(seed=9, num_images=10)
+    lv = federated_from_coco(coco, seed=9, p_neg=0.3)
+    gt = load_ground_truth(lv, iou_types=("bbox",))
+    res = perturb_detections(coco, seed=9, dets_per_image=40)
+    kept = federated_detections(gt, res)
+    allowed = {(a["image_id"], a["category_id"]) for a in lv["annotations"]}
+    allowed |= {(im["id"], c) for im in lv["images"] for c in im["neg_category_ids"]}
+    assert kept == [r for r in res if (r["image_id"], r["category_id"]) in allowed]
+    assert 0 < len(kept) < len(res)

@@ -30,6 +30,7 @@ same cumulative sums and envelope on the ``[T, R, K, A]`` precision array.
 """
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -41,7 +42,7 @@ from .tide import _segments
 
 __all__ = ["MAX_DETS_PER_IMAGE", "FREQUENCIES", "METRIC_NAMES", "LVISMatching", "LVISevalArrays",
            "is_lvis", "check_lvis", "match", "accumulate", "evaluate", "lvis_metrics",
-           "federated_from_coco", "random_coco", "evaluator_type_of", "build_evaluator",
+           "federated_from_coco", "random_coco", "federated_detections", "evaluator_type_of", "build_evaluator",
            "FastLVISEvaluator"]
 
 MAX_DETS_PER_IMAGE = 300
@@ -320,6 +321,17 @@ def accumulate(m: LVISMatching) -> LVISevalArrays:
     return LVISevalArrays(precision, recall, m.cat_ids, m.frequency)
 
 
+def federated_detections(gt: GroundTruth, detections: list) -> list:
+    """The detections LVIS evaluation counts at all: per image those of its annotated or
+    negative categories (for analyses that are not federated themselves, e.g. TIDE)."""
+    known = {}
+    for a in gt.annotations:
+        known.setdefault(a["image_id"], set()).add(a["category_id"])
+    for im in gt.dataset["images"]:
+        known.setdefault(im["id"], set()).update(im.get("neg_category_ids", ()))
+    return [d for d in detections if d["category_id"] in known.get(d["image_id"], ())]
+
+
 def _pct(x):
     x = float(x)
     return None if x < 0 or np.isnan(x) else x * 100
@@ -445,6 +457,7 @@ def build_evaluator(dataset_name: str, output_dir: str | None = None, **kwargs):
     return COCOEvaluator(dataset_name, output_dir=output_dir, use_fast_impl=False, **kwargs)
 
 
+@functools.lru_cache(maxsize=None)
 def _fast_lvis_evaluator_class():
     from detectron2.evaluation import LVISEvaluator
 

@@ -132,7 +132,7 @@ def build_report(gt_json, results_json, iou_types=("bbox", "segm"), tide_thresho
         "not_evaluated": not_evaluated,
         "tide_thresholds": list(thresholds),
     }
-    from .lvis_eval import is_lvis, lvis_metrics
+    from .lvis_eval import federated_detections, is_lvis, lvis_metrics
 
     lvis = is_lvis(gt)
     stages = tqdm(total=2 * len(types), desc="report", disable=progress is False or None,
@@ -145,7 +145,9 @@ def build_report(gt_json, results_json, iou_types=("bbox", "segm"), tide_thresho
         stages.update()
         t0 = time.perf_counter()
         stages.set_postfix_str(f"{t}: TIDE")
-        tide = tide_errors(gt, res.detections, t, thresholds=thresholds, progress=progress)
+        # on LVIS, TIDE sees the detections federated evaluation counts (report.md says so)
+        tide_dets = federated_detections(gt, res.detections) if lvis else res.detections
+        tide = tide_errors(gt, tide_dets, t, thresholds=thresholds, progress=progress)
         timing[f"{t}_tide"] = time.perf_counter() - t0
         stages.update()
         main = 0.5 if 0.5 in tide else thresholds[0]
@@ -261,7 +263,11 @@ def render_markdown(report: dict) -> str:
         if lv:
             out += ["", "## LVIS federated AP", "",
                     "Per image only its annotated and negative categories count; 300 "
-                    "detections per image; APr/APc/APf over rare/common/frequent categories.", "",
+                    "detections per image; APr/APc/APf over rare/common/frequent categories. "
+                    "The COCO metrics above and the TIDE errors below are not federated (TIDE "
+                    "sees only the detections of each image's annotated and negative "
+                    "categories, and counts unmatched ones of not-exhaustive categories as "
+                    "background errors): read LVIS results from this table.", "",
                     "| metric | " + " | ".join(lv) + " |", "|---|" + "---:|" * len(lv)]
             for m in report[lv[0]]["lvis"]:
                 out.append(f"| {m} | " + " | ".join(_f(report[t]["lvis"][m]) for t in lv) + " |")
