@@ -177,3 +177,22 @@ def test_fed_loss_weights_from_the_training_set(tmp_path):
                                       box2box_transform=Box2BoxTransform((1, 1, 1, 1)),
                                       num_classes=3, use_fed_loss=True,
                                       get_fed_loss_cls_weights=lambda: torch.ones(3))
+
+
+def test_repeat_factor_sampler_repeats_and_resumes():
+    import itertools
+
+    from vitdet_bench.data.lvis import repeat_factor_sampler
+
+    factors = [1.0, 3.0, 1.5, 1.0]
+    take = lambda s, n: list(itertools.islice(iter(s), n))  # noqa: E731
+    stream = take(repeat_factor_sampler(factors, seed=3, rank=0, world_size=1), 13000)
+    idx = np.array([i for _, i in stream])
+    share = np.bincount(idx, minlength=4) / len(idx)
+    expect = np.array(factors) / sum(factors)
+    np.testing.assert_allclose(share, expect, atol=0.01)
+    assert [p for p, _ in stream[:5]] == [0, 1, 2, 3, 4]
+    # resuming at position 100 continues the same stream; ranks split it
+    assert take(repeat_factor_sampler(factors, 3, start=100, rank=0, world_size=1), 5) == stream[100:105]
+    r1 = take(repeat_factor_sampler(factors, 3, rank=1, world_size=2), 5)
+    assert [i for _, i in r1] == [i for _, i in stream[1:11:2]]

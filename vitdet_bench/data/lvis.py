@@ -31,7 +31,7 @@ from detectron2.structures import BoxMode
 
 __all__ = ["LVIS_V1_NAMES", "LVIS_REPEAT_THRESHOLD", "lvis_paths", "load_lvis_json_checked",
            "lvis_metadata", "register_lvis_instances", "register_lvis_v1", "class_image_counts",
-           "repeat_factors"]
+           "repeat_factors", "repeat_factor_sampler"]
 
 logger = logging.getLogger(__name__)
 
@@ -199,3 +199,32 @@ def repeat_factors(dataset_dicts: List[dict], repeat_thresh: float = LVIS_REPEAT
 
     return RepeatFactorTrainingSampler.repeat_factors_from_category_frequency(
         dataset_dicts, repeat_thresh)
+
+
+def repeat_factor_sampler(repeat_factors, seed: int, start: int = 0, rank=None, world_size=None):
+    """The engine's resumable ``(position, index)`` stream with repeat-factor sampling.
+
+    Each pass over the data draws every image ``floor(r)`` times plus once more with
+    probability ``r - floor(r)`` (detectron2's ``RepeatFactorTrainingSampler``: stochastic
+    rounding, then a shuffle), from one generator seeded by ``seed``, so the stream is
+    the same for a resumed run (``start``: stream positions to skip) and across ranks
+    (rank ``k`` of ``n`` takes positions ``k, k + n, ...``).
+    """
+    import torch
+
+    from vitdet_bench.engine.data import ResumableTrainingSampler
+
+    factors = torch.as_tensor(repeat_factors, dtype=torch.float32)
+
+    class _RepeatFactorSampler(ResumableTrainingSampler):
+        def _infinite(self):
+            g = torch.Generator()
+            g.manual_seed(self._seed)
+            whole = torch.floor(factors)
+            frac = factors - whole
+            while True:
+                reps = whole + (torch.rand(len(frac), generator=g) < frac).float()
+                indices = torch.repeat_interleave(torch.arange(len(factors)), reps.long())
+                yield from indices[torch.randperm(len(indices), generator=g)].tolist()
+
+    return _RepeatFactorSampler(len(factors), seed, start=start, rank=rank, world_size=world_size)
