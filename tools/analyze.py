@@ -32,6 +32,9 @@ def _bootstrap_args(ap, what: str) -> None:
     ap.add_argument("--bootstrap-seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
                     help="bootstrap worker processes (default %(default)s; same numbers for any)")
+    ap.add_argument("--interval", choices=("percentile", "basic", "bc"), default=None,
+                    help="bootstrap interval kind (default: the one whose measured coverage is "
+                         "closest to nominal, docs/analysis.md)")
 
 
 def _report_main(argv) -> int:
@@ -62,7 +65,7 @@ def _report_main(argv) -> int:
                        backend=args.backend, charts=not args.no_charts,
                        strict_iou_types=args.iou_type != "both", run_name=args.run_name,
                        bootstrap=args.bootstrap, bootstrap_seed=args.bootstrap_seed,
-                       jobs=args.jobs)
+                       jobs=args.jobs, interval=args.interval)
     for t in ("bbox", "segm"):
         if t in rep:
             c, e = rep[t]["coco"], rep[t]["errors"]
@@ -100,7 +103,7 @@ def _compare_main(argv) -> int:
     types = ("bbox", "segm") if args.iou_type == "both" else (args.iou_type,)
     out = compare_reports(entries, args.output, iou_types=types, charts=not args.no_charts,
                           bootstrap=args.bootstrap, bootstrap_seed=args.bootstrap_seed,
-                          baseline=args.baseline, jobs=args.jobs)
+                          baseline=args.baseline, jobs=args.jobs, interval=args.interval)
     with open(os.path.join(args.output, "compare.md"), encoding="utf-8") as f:
         print(f.read())
     print(f"wrote {os.path.join(args.output, 'compare.md')} and compare.json "

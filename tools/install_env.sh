@@ -64,5 +64,7 @@ pip_q --no-build-isolation -e "$here[test]"
 # The error-analysis reference; its opencv-python requirement would clash with
 # opencv-python-headless (same cv2 module), so its other needs come from [test].
 pip_q --no-deps tidecv==1.0.1
+# The LVIS evaluation reference (lvis-api), likewise: it declares opencv-python.
+pip_q --no-deps lvis==0.5.3
 "$py" -c "import vitdet_bench, detectron2; print('[install_env] ready: detectron2', detectron2.__version__)"
 touch "$stamp"

@@ -36,7 +36,13 @@ from .coco_fast import AREA_RNG, IOU_THRS, MAX_DETS, REC_THRS, Matching
 from .tide import _segments
 
 __all__ = ["ResampledCOCO", "resample_weights", "bootstrap_stats", "percentile_interval",
-           "paired_difference"]
+           "bootstrap_interval", "paired_difference", "INTERVAL_KINDS", "DEFAULT_INTERVAL"]
+
+# Interval kinds (docs/analysis.md, "Coverage"): percentile [q_lo, q_hi]; basic (reverse
+# percentile) [2 x - q_hi, 2 x - q_lo]; bc, the bias-corrected percentile (BCa without
+# acceleration): the percentile levels moved by z0 = Phi^-1(share of resamples below x).
+INTERVAL_KINDS = ("percentile", "basic", "bc")
+DEFAULT_INTERVAL = "basic"
 
 _R = len(REC_THRS)
 # recall exactly r / 100 passes COCOeval's test rc >= REC_THRS[r] where linspace rounded down
@@ -347,9 +353,50 @@ def percentile_interval(samples, level: float = 0.95):
     return [float(lo), float(hi)]
 
 
-def paired_difference(a, b, level: float = 0.95) -> dict:
+def bootstrap_interval(samples, estimate=None, level: float = 0.95,
+                       kind: str = DEFAULT_INTERVAL):
+    """A ``level`` interval from bootstrap ``samples`` of a statistic whose full-set value is
+    ``estimate`` (needed by ``basic`` and ``bc``); NaN samples (undefined) are dropped.
+
+    * ``percentile``: the samples' quantiles. It inherits the statistic's bootstrap bias:
+      AP's precision envelope makes resampled APs larger than the full set's, so the
+      interval sits above the estimate and covers the true value less often than it says.
+    * ``basic``: the percentile interval reflected about the estimate, ``[2 x - q_hi,
+      2 x - q_lo]``; it corrects that shift.
+    * ``bc``: percentile levels ``Phi(2 z0 + z)`` with ``z0 = Phi^-1(p)``, ``p`` the share of
+      samples below the estimate (ties count half).
+    """
+    if kind not in INTERVAL_KINDS:
+        raise ValueError(f"Unknown interval kind {kind!r}; expected one of {INTERVAL_KINDS}.")
+    x = np.asarray(samples, np.float64)
+    x = x[~np.isnan(x)]
+    if not len(x):
+        return None
+    if kind == "percentile":
+        return percentile_interval(x, level)
+    if estimate is None or not np.isfinite(estimate):
+        return None
+    est = float(estimate)
+    if kind == "basic":
+        lo, hi = np.percentile(x, [50 * (1 - level), 50 * (1 + level)])
+        return [float(2 * est - hi), float(2 * est - lo)]
+    from statistics import NormalDist
+
+    nd = NormalDist()
+    below = (np.count_nonzero(x < est) + 0.5 * np.count_nonzero(x == est)) / len(x)
+    below = min(max(below, 0.5 / len(x)), 1 - 0.5 / len(x))       # finite z0
+    z0 = nd.inv_cdf(below)
+    z = nd.inv_cdf(0.5 + level / 2)
+    q = [100 * nd.cdf(2 * z0 - z), 100 * nd.cdf(2 * z0 + z)]
+    lo, hi = np.percentile(x, q)
+    return [float(lo), float(hi)]
+
+
+def paired_difference(a, b, level: float = 0.95, kind: str = "percentile",
+                      estimate=None) -> dict:
     """Bootstrap of ``a - b`` (paired resamples): interval and two-sided p-value for no difference.
 
+    ``kind`` / ``estimate`` (the full-set difference): see :func:`bootstrap_interval`.
     p = min(1, 2 (min(#{d <= 0}, #{d >= 0}) + 1) / (B + 1)): the share of resamples on the
     other side of 0, doubled, with the usual +1 so that it is never 0 from a finite B.
     """
@@ -357,6 +404,9 @@ def paired_difference(a, b, level: float = 0.95) -> dict:
     d = d[~np.isnan(d)]
     if not len(d):
         return {"interval": None, "p_value": None, "significant": None}
-    lo, hi = percentile_interval(d, level)
+    ci = bootstrap_interval(d, estimate, level, kind)
+    if ci is None:
+        return {"interval": None, "p_value": None, "significant": None}
+    lo, hi = ci
     p = min(1.0, 2 * (min(int((d <= 0).sum()), int((d >= 0).sum())) + 1) / (len(d) + 1))
     return {"interval": [lo, hi], "p_value": p, "significant": not (lo <= 0 <= hi)}

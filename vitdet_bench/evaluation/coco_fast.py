@@ -104,8 +104,6 @@ class Matching:
 def match(gt: GroundTruth, detections: list, iou_type: str = "bbox",
           progress: bool | None = None) -> Matching:
     """COCOeval.evaluate (evaluateImg for every image, category and area range), vectorized."""
-    from tqdm import tqdm
-
     disable = None if progress is None else not progress
     mask = iou_type == "segm"
     cat_ids = sorted(gt.categories)
@@ -159,6 +157,30 @@ def match(gt: GroundTruth, detections: list, iou_type: str = "bbox",
     d_area_out = (d_area[None] < lo[:, None]) | (d_area[None] > hi[:, None])  # [A, nd]
 
     # ---- groups with both detections and GT: padded tensors, greedy matching
+    dt_match, dt_ig = match_groups(d_img, d_cat, d_geom, g_img, g_cat, g_geom, g_crowd, g_ig,
+                                   g_id, n_img, n_cat, iou_type, disable)
+    dt_ig |= ~dt_match & d_area_out[:, None, :]
+    return Matching(cat_ids=cat_ids, n_img=n_img, g_img=g_img, g_cat=g_cat, g_ig=g_ig,
+                    d_img=d_img, d_cat=d_cat, d_score=d_score, rank=rank, dt_match=dt_match,
+                    dt_ig=dt_ig, d_area_out=d_area_out)
+
+
+def match_groups(d_img, d_cat, d_geom, g_img, g_cat, g_geom, g_crowd, g_ig, g_id, n_img, n_cat,
+                 iou_type, disable=None):
+    """The greedy matching of every (image, category) group, for all areas and IoU thresholds.
+
+    Detections sorted by (image, category, score desc), GT by (image, category,
+    annotation order); ``d_geom`` / ``g_geom`` are xywh arrays (``bbox``) or RLE lists
+    (``segm``). Returns ``dt_match`` (matched to a GT whose id != 0) and ``dt_ig``
+    (dtIgnore taken from the matched GT), both ``[A, T, nd]``. Shared by COCO and
+    LVIS (:mod:`.lvis_eval`), whose per-group matching is the same loop.
+    """
+    from tqdm import tqdm
+
+    mask = iou_type == "segm"
+    A, T = g_ig.shape[0], len(IOU_THRS)
+    nd = len(d_img)
+    grp_d = d_img * n_cat + d_cat
     grp_g = g_img * n_cat + g_cat
     n_grp = n_img * n_cat
     gd_start, gd_cnt = _segments(grp_d, n_grp)
@@ -173,49 +195,51 @@ def match(gt: GroundTruth, detections: list, iou_type: str = "bbox",
     keys = sorted(set(zip(dkey.tolist(), gkey.tolist())))
     for dk, gk in tqdm(keys, desc=f"COCO {iou_type} matching", disable=disable, leave=False,
                        mininterval=1.0):
-        grps = both[(dkey == dk) & (gkey == gk)]
-        D, G = int(gd_cnt[grps].max()), int(gg_cnt[grps].max())
-        dv = np.arange(D)[None] < gd_cnt[grps][:, None]
-        gv = np.arange(G)[None] < gg_cnt[grps][:, None]
-        di = np.where(dv, gd_start[grps][:, None] + np.arange(D)[None], 0)
-        gi = np.where(gv, gg_start[grps][:, None] + np.arange(G)[None], 0)
-        crowd = g_crowd[gi] & gv
-        if mask:
-            ious = img_iou(di, gi)
-        else:
-            ious = box_iou(d_geom[di][:, :, None, :], g_geom[gi][:, None, :, :],
-                           crowd=crowd[:, None, :])
-        ious = np.where(dv[:, :, None] & gv[:, None, :], ious, -1.0)
-        ig = g_ig[:, gi]                                        # [A, B, G]
-        gid = g_id[gi]
-        B = len(grps)
-        taken = np.zeros((A, T, B, G), bool)
-        m_ig = np.zeros((A, T, B, D), bool)
-        m_id = np.zeros((A, T, B, D), np.int64)
-        m_any = np.zeros((A, T, B, D), bool)
-        ig4 = ig[:, None]
-        for r in range(D):
-            row = ious[None, None, :, r, :]
-            q = (~taken | crowd) & (row >= thr)
-            cn = q & ~ig4
-            use = np.where(cn.any(-1, keepdims=True), cn, q & ig4)
-            vals = np.where(use, row, -2.0)
-            j = G - 1 - vals[..., ::-1].argmax(-1)              # last of the best
-            hit = use.any(-1) & dv[None, None, :, r]
-            jj = j[..., None]
-            m_any[..., r] = hit
-            m_ig[..., r] = hit & np.take_along_axis(np.broadcast_to(ig4, taken.shape), jj, -1)[..., 0]
-            m_id[..., r] = np.where(hit, np.take_along_axis(
-                np.broadcast_to(gid, taken.shape), jj, -1)[..., 0], 0)
-            np.put_along_axis(taken, jj, np.take_along_axis(taken, jj, -1) | hit[..., None], -1)
-        sel = dv
-        idx = di[sel]
-        dt_match[:, :, idx] = (m_id != 0)[:, :, sel]
-        dt_ig[:, :, idx] = m_ig[:, :, sel]
-    dt_ig |= ~dt_match & d_area_out[:, None, :]
-    return Matching(cat_ids=cat_ids, n_img=n_img, g_img=g_img, g_cat=g_cat, g_ig=g_ig,
-                    d_img=d_img, d_cat=d_cat, d_score=d_score, rank=rank, dt_match=dt_match,
-                    dt_ig=dt_ig, d_area_out=d_area_out)
+        in_bucket = both[(dkey == dk) & (gkey == gk)]
+        # groups of a bucket in chunks: the [A, T, groups, dets] work arrays stay ~<= 256 MB
+        # (LVIS puts up to 300 detections in one image and category)
+        chunk = max(1, (256 << 20) // (A * T * max(dk, gk) * 8))
+        for c0 in range(0, len(in_bucket), chunk):
+            grps = in_bucket[c0:c0 + chunk]
+            D, G = int(gd_cnt[grps].max()), int(gg_cnt[grps].max())
+            dv = np.arange(D)[None] < gd_cnt[grps][:, None]
+            gv = np.arange(G)[None] < gg_cnt[grps][:, None]
+            di = np.where(dv, gd_start[grps][:, None] + np.arange(D)[None], 0)
+            gi = np.where(gv, gg_start[grps][:, None] + np.arange(G)[None], 0)
+            crowd = g_crowd[gi] & gv
+            if mask:
+                ious = img_iou(di, gi)
+            else:
+                ious = box_iou(d_geom[di][:, :, None, :], g_geom[gi][:, None, :, :],
+                               crowd=crowd[:, None, :])
+            ious = np.where(dv[:, :, None] & gv[:, None, :], ious, -1.0)
+            ig = g_ig[:, gi]                                        # [A, B, G]
+            gid = g_id[gi]
+            B = len(grps)
+            taken = np.zeros((A, T, B, G), bool)
+            m_ig = np.zeros((A, T, B, D), bool)
+            m_id = np.zeros((A, T, B, D), np.int64)
+            m_any = np.zeros((A, T, B, D), bool)
+            ig4 = ig[:, None]
+            for r in range(D):
+                row = ious[None, None, :, r, :]
+                q = (~taken | crowd) & (row >= thr)
+                cn = q & ~ig4
+                use = np.where(cn.any(-1, keepdims=True), cn, q & ig4)
+                vals = np.where(use, row, -2.0)
+                j = G - 1 - vals[..., ::-1].argmax(-1)              # last of the best
+                hit = use.any(-1) & dv[None, None, :, r]
+                jj = j[..., None]
+                m_any[..., r] = hit
+                m_ig[..., r] = hit & np.take_along_axis(np.broadcast_to(ig4, taken.shape), jj, -1)[..., 0]
+                m_id[..., r] = np.where(hit, np.take_along_axis(
+                    np.broadcast_to(gid, taken.shape), jj, -1)[..., 0], 0)
+                np.put_along_axis(taken, jj, np.take_along_axis(taken, jj, -1) | hit[..., None], -1)
+            sel = dv
+            idx = di[sel]
+            dt_match[:, :, idx] = (m_id != 0)[:, :, sel]
+            dt_ig[:, :, idx] = m_ig[:, :, sel]
+    return dt_match, dt_ig
 
 
 def accumulate(m: Matching) -> COCOevalArrays:

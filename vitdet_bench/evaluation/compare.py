@@ -9,7 +9,7 @@ error-analysis figure.
 Evaluation-set noise is measured by a paired bootstrap over images
 (:mod:`.bootstrap`): every run is evaluated on the same resamples, a label's
 value on a resample is the mean over its runs, and a difference between two
-labels gets its 95% percentile interval and a two-sided p-value. Training
+labels gets its 95% bootstrap interval and a two-sided p-value. Training
 noise is the spread over a label's runs (seeds): mean +- std (n). See
 docs/analysis.md, "Is a difference real?".
 """
@@ -163,15 +163,18 @@ def _mean_std(vals):
 
 def compare_reports(entries, output_dir: str, iou_types=("bbox", "segm"), charts: bool = True,
                     bootstrap: int = 1000, bootstrap_seed: int = 0, baseline: str | None = None,
-                    progress: bool | None = None, jobs: int = 1) -> dict:
+                    progress: bool | None = None, jobs: int = 1, interval: str | None = None) -> dict:
     """Compare labelled runs; writes compare.{json,md} and charts into ``output_dir``.
 
     ``entries``: ``[(label, report | path | [report | path, ...]), ...]``, several runs per
     label being seeds of one setting. ``bootstrap``: paired resamples over images (0: point
     estimates only). ``baseline``: compare every label with this one instead of all pairs.
-    ``jobs``: bootstrap worker processes (the numbers do not depend on it).
+    ``jobs``: bootstrap worker processes (the numbers do not depend on it). ``interval``:
+    the interval kind (:data:`.bootstrap.INTERVAL_KINDS`, default the measured best).
     """
-    from .bootstrap import bootstrap_stats, paired_difference, percentile_interval
+    from .bootstrap import DEFAULT_INTERVAL, bootstrap_interval, bootstrap_stats, paired_difference
+
+    interval = interval or DEFAULT_INTERVAL
     from .coco_metrics import METRIC_NAMES
 
     runs = _entries(entries)
@@ -196,7 +199,8 @@ def compare_reports(entries, output_dir: str, iou_types=("bbox", "segm"), charts
     if bootstrap:
         gt, matched = _ground_truth_and_results(runs, types, progress)
         out["bootstrap"] = {"resamples": int(bootstrap), "seed": int(bootstrap_seed),
-                            "level": LEVEL, "unit": "images", "num_images": len(gt.image_ids),
+                            "level": LEVEL, "unit": "images", "interval": interval,
+                            "num_images": len(gt.image_ids),
                             "gt": gt.path}
         k = 0
         for t in types:
@@ -221,8 +225,9 @@ def compare_reports(entries, output_dir: str, iou_types=("bbox", "segm"), charts
                                  for e in MAIN_ERRORS + SPECIAL_ERRORS}
             if (t, label) in samples:
                 for mname in CI_METRICS:
-                    row["interval"][mname] = percentile_interval(
-                        samples[(t, label)][:, names.index(mname)], LEVEL)
+                    row["interval"][mname] = bootstrap_interval(
+                        samples[(t, label)][:, names.index(mname)], row["coco"][mname], LEVEL,
+                        interval)
             sec["runs"][label] = row
         pairs = ([(x, baseline) for x in labels if x != baseline] if baseline else
                  [(labels[i], labels[j]) for i in range(len(labels)) for j in range(i + 1, len(labels))])
@@ -233,7 +238,8 @@ def compare_reports(entries, output_dir: str, iou_types=("bbox", "segm"), charts
                 m = {"difference": None if va is None or vb is None else va - vb}
                 if (t, a) in samples:
                     j = names.index(mname)
-                    m.update(paired_difference(samples[(t, a)][:, j], samples[(t, b)][:, j], LEVEL))
+                    m.update(paired_difference(samples[(t, a)][:, j], samples[(t, b)][:, j], LEVEL,
+                                               interval, m["difference"]))
                 d["metrics"][mname] = m
             sec["differences"].append(d)
         sec["errors_iou"] = next((rep[t].get("errors_iou", 0.5) for _, reps in runs

@@ -5,7 +5,7 @@
 
     {"schema_version": 2, "run": name, "dataset": name, "gt": path, "results": path,
      "gt_fingerprint": sha256 of the evaluated GT content,
-     "bootstrap": null | {"resamples", "seed", "level", "unit": "images"},
+     "bootstrap": null | {"resamples", "seed", "level", "unit": "images", "interval": kind},
      "num_images": .., "num_detections": .., "num_detections_in_file": ..,
      "skipped": {"unknown_image_id": n, "unknown_category_id": n},
      "notes": {"empty_box": n}, "not_evaluated": {iou_type: reason},
@@ -17,7 +17,9 @@
               "error_counts": {"cls", .., "miss", "fp", "fn", "tp", "ignored_crowd"},
               "errors_by_iou": {"0.5": {"ap": TIDE AP, "errors": {...}, "counts": {...}}},
               "coco_backend": "vectorized", "charts": {...},
-              "coco_interval": {"AP": [lo, hi], ... AP50..APl} (with a bootstrap)},
+              "coco_interval": {"AP": [lo, hi], ... AP50..APl} (with a bootstrap),
+              "lvis": {AP..APf, AR@300..ARl@300}, "per_frequency": {r/c/f: {name: AP}}
+                       (LVIS-format ground truth only: lvis_eval)},
      "segm": {...}, "timing_s": {...}}
 """
 from __future__ import annotations
@@ -71,12 +73,19 @@ def build_report(gt_json, results_json, iou_types=("bbox", "segm"), tide_thresho
                  dataset_name: str | None = None, backend: str = "auto",
                  progress: bool | None = None, strict_iou_types: bool = False,
                  run_name: str | None = None, bootstrap: int = 0,
-                 bootstrap_seed: int = 0, jobs: int = 1) -> dict:
+                 bootstrap_seed: int = 0, jobs: int = 1, interval: str | None = None) -> dict:
     """Compute the report dict (nothing is written).
 
-    ``bootstrap`` > 0 adds each IoU type's ``coco_interval``: 95% percentile intervals of
-    AP..APl over that many resamples of the images (:mod:`.bootstrap`).
+    ``bootstrap`` > 0 adds each IoU type's ``coco_interval``: 95% intervals of AP..APl
+    over that many resamples of the images (:mod:`.bootstrap`), of kind ``interval``
+    (default ``bootstrap.DEFAULT_INTERVAL``, the kind whose measured coverage is closest
+    to nominal; docs/analysis.md).
     """
+    from .bootstrap import DEFAULT_INTERVAL, INTERVAL_KINDS
+
+    interval = interval or DEFAULT_INTERVAL
+    if interval not in INTERVAL_KINDS:
+        raise ValueError(f"Unknown interval kind {interval!r}; expected one of {INTERVAL_KINDS}.")
     from tqdm import tqdm
 
     if isinstance(iou_types, str):
@@ -112,7 +121,7 @@ def build_report(gt_json, results_json, iou_types=("bbox", "segm"), tide_thresho
         "dataset": dataset_name or (dataset_name_of(gt.path) if gt.path != "<dict>" else None),
         "gt_fingerprint": gt.fingerprint(),
         "bootstrap": ({"resamples": int(bootstrap), "seed": int(bootstrap_seed), "level": 0.95,
-                       "unit": "images"} if bootstrap else None),
+                       "unit": "images", "interval": interval} if bootstrap else None),
         "gt": gt.path,
         "results": res.path,
         "num_images": len(gt.image_ids),
@@ -123,6 +132,9 @@ def build_report(gt_json, results_json, iou_types=("bbox", "segm"), tide_thresho
         "not_evaluated": not_evaluated,
         "tide_thresholds": list(thresholds),
     }
+    from .lvis_eval import federated_detections, is_lvis, lvis_metrics
+
+    lvis = is_lvis(gt)
     stages = tqdm(total=2 * len(types), desc="report", disable=progress is False or None,
                   leave=False)
     for t in types:
@@ -133,7 +145,9 @@ def build_report(gt_json, results_json, iou_types=("bbox", "segm"), tide_thresho
         stages.update()
         t0 = time.perf_counter()
         stages.set_postfix_str(f"{t}: TIDE")
-        tide = tide_errors(gt, res.detections, t, thresholds=thresholds, progress=progress)
+        # on LVIS, TIDE sees the detections federated evaluation counts (report.md says so)
+        tide_dets = federated_detections(gt, res.detections) if lvis else res.detections
+        tide = tide_errors(gt, tide_dets, t, thresholds=thresholds, progress=progress)
         timing[f"{t}_tide"] = time.perf_counter() - t0
         stages.update()
         main = 0.5 if 0.5 in tide else thresholds[0]
@@ -150,27 +164,37 @@ def build_report(gt_json, results_json, iou_types=("bbox", "segm"), tide_thresho
             "errors_by_iou": by_iou,
             "coco_backend": cm["backend"],
         }
+        if lvis:      # federated AP, the LVIS figures (APr/c/f); equal to lvis-api's
+            t0 = time.perf_counter()
+            lm = lvis_metrics(gt, res.detections, t, progress=progress)
+            report[t]["lvis"] = lm["lvis"]
+            report[t]["per_frequency"] = lm["per_frequency"]
+            timing[f"{t}_lvis"] = time.perf_counter() - t0
         if bootstrap:
             t0 = time.perf_counter()
             report[t]["coco_interval"] = _coco_interval(gt, res.detections, t, bootstrap,
-                                                        bootstrap_seed, progress, jobs)
+                                                        bootstrap_seed, progress, jobs, interval)
             timing[f"{t}_bootstrap"] = time.perf_counter() - t0
     stages.close()
     report["timing_s"] = timing
     return report
 
 
-def _coco_interval(gt, detections, iou_type, resamples, seed, progress, jobs=1) -> dict:
+def _coco_interval(gt, detections, iou_type, resamples, seed, progress, jobs=1,
+                   interval: str | None = None) -> dict:
     import numpy as np
 
-    from .bootstrap import ResampledCOCO, bootstrap_stats, percentile_interval
+    from .bootstrap import ResampledCOCO, bootstrap_interval, bootstrap_stats
     from .coco_fast import match
 
-    st = bootstrap_stats([ResampledCOCO(match(gt, detections, iou_type, progress=progress))],
-                         resamples, seed, progress, desc=f"bootstrap {iou_type}", jobs=jobs,
+    rs = ResampledCOCO(match(gt, detections, iou_type, progress=progress))
+    full = rs.stats(np.ones(rs.n_img, np.int64), recall=False)
+    full = np.where(full < 0, np.nan, full * 100)
+    st = bootstrap_stats([rs], resamples, seed, progress, desc=f"bootstrap {iou_type}", jobs=jobs,
                          recall=False)[0]
     st = np.where(st < 0, np.nan, st * 100)
-    return {m: percentile_interval(st[:, k]) for k, m in enumerate(METRIC_NAMES[:6])}
+    return {m: bootstrap_interval(st[:, k], full[k], kind=interval)
+            for k, m in enumerate(METRIC_NAMES[:6])}
 
 
 def write_report(gt_json: str, results_json: str, output_dir: str,
@@ -178,7 +202,8 @@ def write_report(gt_json: str, results_json: str, output_dir: str,
                  dataset_name: str | None = None, *, backend: str = "auto",
                  progress: bool | None = None, charts: bool = True,
                  strict_iou_types: bool = False, run_name: str | None = None,
-                 bootstrap: int = 0, bootstrap_seed: int = 0, jobs: int = 1) -> dict:
+                 bootstrap: int = 0, bootstrap_seed: int = 0, jobs: int = 1,
+                 interval: str | None = None) -> dict:
     """Evaluate ``results_json`` against ``gt_json``; write report.json, report.md and charts.
 
     ``iou_types`` the results do not carry (masks of a box-only model) are listed
@@ -188,7 +213,7 @@ def write_report(gt_json: str, results_json: str, output_dir: str,
     t0 = time.perf_counter()
     report = build_report(gt_json, results_json, iou_types, tide_thresholds, dataset_name,
                           backend, progress, strict_iou_types, run_name, bootstrap, bootstrap_seed,
-                          jobs)
+                          jobs, interval)
     os.makedirs(output_dir, exist_ok=True)
     t1 = time.perf_counter()
     if charts:
@@ -234,9 +259,22 @@ def render_markdown(report: dict) -> str:
             out.append(f"| {m} | " + " | ".join(
                 _f(report[t]["coco"][m]) + _ci(report[t].get("coco_interval", {}).get(m))
                 for t in types) + " |")
+        lv = [t for t in types if report[t].get("lvis")]
+        if lv:
+            out += ["", "## LVIS federated AP", "",
+                    "Per image only its annotated and negative categories count; 300 "
+                    "detections per image; APr/APc/APf over rare/common/frequent categories. "
+                    "The COCO metrics above and the TIDE errors below are not federated (TIDE "
+                    "sees only the detections of each image's annotated and negative "
+                    "categories, and counts unmatched ones of not-exhaustive categories as "
+                    "background errors): read LVIS results from this table.", "",
+                    "| metric | " + " | ".join(lv) + " |", "|---|" + "---:|" * len(lv)]
+            for m in report[lv[0]]["lvis"]:
+                out.append(f"| {m} | " + " | ".join(_f(report[t]["lvis"][m]) for t in lv) + " |")
         if report.get("bootstrap"):
             b = report["bootstrap"]
-            out += ["", f"[lo, hi]: {b['level']:.0%} bootstrap interval over the evaluation set "
+            out += ["", f"[lo, hi]: {b['level']:.0%} bootstrap interval "
+                    f"({b.get('interval', 'percentile')}) over the evaluation set "
                     f"({b['resamples']} resamples of its images, seed {b['seed']}); it covers "
                     "which images were evaluated, not the training seed."]
         out += ["", "## Error breakdown (TIDE)", "",
