@@ -32,7 +32,6 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 CONFIG = "configs/demo/vit_tiny_shapes.py"
 SPEED = re.compile(r"Overall training speed: (\d+) iterations in \S+ \(([\d.]+) s / it\)")
 BUSY_LOOP = "while True: pass"
@@ -93,7 +92,7 @@ def run_demo(policy: str, iters: int, workers: int, output_dir: str, overrides: 
     # what is measured (and takes minutes on a busy machine).
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stderr=subprocess.STDOUT, text=True, process_group=0)
     lines, m = [], None
     try:
         for line in proc.stdout:

@@ -71,7 +71,6 @@ def test_vitdet_cascade_stages(size):
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_every_family_has_its_cascade(family):
     path, norm = FAMILIES[family]
-    sys.path.insert(0, ROOT)
     from configs.common.cascade import to_cascade
 
     cfg = LazyConfig.load(os.path.join(ROOT, path))
@@ -91,7 +90,6 @@ def test_every_family_has_its_cascade(family):
 
 
 def test_to_cascade_twice_is_an_error():
-    sys.path.insert(0, ROOT)
     from configs.common.cascade import to_cascade
 
     cfg = LazyConfig.load(VITDET["B"])

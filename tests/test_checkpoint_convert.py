@@ -6,7 +6,6 @@ gives the same load report (all but the path) and loads bit-identical tensors.
 import argparse
 import datetime
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -21,7 +20,6 @@ from vitdet_bench.checkpoint.convert import convert_to_safetensors
 from checkpoint_fixtures import make_beit, make_deit, make_mae, make_mocov3, our_vit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 
 def _same_load(make_model, original, converted, **kw):

@@ -7,7 +7,6 @@ and a lenient load dropped those tensors and resized the patch kernel 14 -> 16, 
 network. It is refused on inspect and on init, whatever the strictness, naming the parts.
 """
 import os
-import sys
 
 import pytest
 import torch
@@ -21,7 +20,6 @@ from checkpoint_fixtures import our_vit
 from engine_fixtures.cli_runner import cli_env, run_cli_cases
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
 TINY_VITDET = os.path.join(ROOT, "tests", "engine_fixtures", "tiny_vitdet.py")
 SUPERVISED_B = os.path.join(ROOT, "configs", "supervised_vitb_mrcnn.py")
 

@@ -7,15 +7,10 @@ error (``KeyError: 101``). Checked through ``load_pretrained`` and through
 ``tools/inspect_checkpoint.py``'s ``main`` with a tiny BEiT-style / MAE-style config.
 """
 import os
-import sys
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# tools/ is not a package: the command line's main() is driven in-process (five
-# subprocesses would pay the torch/detectron2 imports five times). This line goes
-# once inspect_checkpoint's logic is a library function with the tool around it.
-sys.path.insert(0, os.path.join(ROOT, "tools"))
 import checkpoint_fixtures as F  # noqa: E402
 import inspect_checkpoint  # noqa: E402
 from vitdet_bench.checkpoint import CheckpointError, format_mismatch, load_pretrained, read_checkpoint  # noqa: E402

@@ -34,7 +34,6 @@ from checkpoint_fixtures import DIM, make_mae, make_mocov3, our_vit, timm_vit
 from engine_fixtures.cli_runner import cli_env, run_cli_cases
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
 TINY_VITDET = os.path.join(ROOT, "tests", "engine_fixtures", "tiny_vitdet.py")
 
 

@@ -7,7 +7,6 @@ modules name their tensors) and Alpha-VL's ConvMAE detector.
 """
 import os
 import pickle
-import sys
 
 import numpy as np
 import pytest
@@ -24,10 +23,6 @@ from checkpoint_fixtures import randomize
 from engine_fixtures.cli_runner import cli_env, run_cli_cases
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# tools/reference_vitdet.py (upstream's ViTDet names) is also what tools/benchmark.py
-# times; tools/ is not a package, so the reference is imported from there until it
-# moves into the library.
-sys.path.insert(0, os.path.join(ROOT, "tools"))
 from reference_vitdet import ReferenceSimpleFeaturePyramid, ReferenceViT  # noqa: E402
 
 TINY_VITDET = os.path.join(ROOT, "tests", "engine_fixtures", "tiny_vitdet.py")

@@ -12,10 +12,8 @@ Training state holding tensors outside the model (an optimizer) is left out and 
 full unpickler (only for a file from a source you trust). Exit status 1 with the error.
 """
 import argparse
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import vitdet_bench  # noqa: E402,F401  (before detectron2)
 
 from vitdet_bench.checkpoint import CheckpointError  # noqa: E402

@@ -15,10 +15,8 @@ code from it; ``--trust-checkpoint`` reads a file the safe reader refuses with t
 unpickler. Exit status 1 with the error message on a checkpoint that would not load.
 """
 import argparse
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import vitdet_bench  # noqa: E402,F401  (before detectron2)
 from detectron2.config import LazyConfig, instantiate  # noqa: E402
 

@@ -62,8 +62,8 @@ __all__ = [
     "design_kwargs", "build_convmae_backbone", "build_convmae_fpn",
 ]
 
-# (embed_dims, depths, num_heads, mlp_ratios). Sources (README.md "Sizes"); the
-# paper's appendix Table 8 (arXiv:2205.03892) could not be read in this work:
+# (embed_dims, depths, num_heads, mlp_ratios). Sources (README.md "Sizes"); not checked
+# against the paper's appendix Table 8 (arXiv:2205.03892):
 CONVMAE_SIZES = {
     # moreh-dev/FastConvMAE models_fastconvmae.py fastconvmae_convvit_small_patch16_dec512d8b
     # (fork of Alpha-VL/FastConvMAE); some third-party copies use 12 heads.
