@@ -494,3 +494,47 @@ def test_rope_dinov3_window_schemes_agree_without_padding(tmp_path):
     # timm builds the rotary tables in float32: offset invariance holds to its rounding
     # (a scheme that cut the wrong positions is off by ~1e-1).
     assert _rel(outs[1], outs[0]) <= 1e-6
+
+
+# ------------------------------------------------------------------ training
+@pytest.mark.slow
+def test_dinov2_tiny_config_trains_from_an_official_file_with_frozen_trunk(tmp_path):
+    """configs/families/dinov2_tiny_shapes.py through tools/train_net.py: an official
+    DINOv2-reg layout file (128-d, 8 blocks, 56 px), trunk frozen; the loss falls, box
+    and mask AP are reported, the saved trunk is the loaded one."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    torch.manual_seed(0)
+    src = timm.create_model("vit_small_patch14_reg4_dinov2", pretrained=False, img_size=56,
+                            embed_dim=128, depth=8, num_heads=4, num_classes=0)
+    sd = write_dinov2({k: v.detach().clone() for k, v in src.state_dict().items()}, src)
+    ckpt = tmp_path / "dinov2_vits14_reg4_pretrain_tiny.pth"
+    torch.save(sd, ckpt)
+    out = tmp_path / "run"
+    cmd = [sys.executable, os.path.join(repo, "tools", "train_net.py"), "--config-file",
+           os.path.join(repo, "configs", "families", "dinov2_tiny_shapes.py"),
+           f"train.output_dir={out}", "train.max_iter=30", "train.warmup_iters=3",
+           "train.log_period=1", "dataloader.train.total_batch_size=2",
+           f"train.init_checkpoint={ckpt}", "train.freeze.trunk=true"]
+    p = subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True, timeout=1800)
+    assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-4000:])
+    init = json.loads((out / "init_report.json").read_text())
+    assert init["format"] == "dinov2" and not init["unexpected"] and not init["initialized"]
+    assert ["patch_embed.proj.weight", [128, 3, 14, 14], [128, 3, 16, 16]] in init["resized"]
+    rows = [json.loads(line) for line in (out / "metrics.json").read_text().splitlines() if line.strip()]
+    losses = [r["total_loss_raw"] for r in rows if "total_loss_raw" in r]
+    assert len(losses) == 30, len(losses)
+    first, last = sum(losses[:8]) / 8, sum(losses[-8:]) / 8
+    assert last < 0.8 * first, (first, last)
+    report = json.loads((out / "report.json").read_text())
+    for task in ("bbox", "segm"):
+        ap = report[task]["coco"]["AP"]
+        assert ap is not None and 0.0 <= ap <= 100.0, (task, ap)
+    saved = torch.load(out / "model_final.pth", map_location="cpu", weights_only=False)["model"]
+    prefix = "backbone.bottom_up.net."
+    for key in ("blocks.0.ls1.gamma", "blocks.7.mlp.fc2.weight", "blocks.3.attn.qkv.weight"):
+        assert torch.equal(saved[prefix + key], sd[key]), key
