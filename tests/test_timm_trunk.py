@@ -538,3 +538,92 @@ def test_dinov2_tiny_config_trains_from_an_official_file_with_frozen_trunk(tmp_p
     prefix = "backbone.bottom_up.net."
     for key in ("blocks.0.ls1.gamma", "blocks.7.mlp.fc2.weight", "blocks.3.attn.qkv.weight"):
         assert torch.equal(saved[prefix + key], sd[key]), key
+
+
+def test_inspect_checkpoint_tool_reports_a_family_file(tmp_path, capsys):
+    import importlib.util
+    import json
+    import os
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location(
+        "inspect_checkpoint", os.path.join(repo, "tools", "inspect_checkpoint.py"))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    torch.manual_seed(0)
+    src = timm.create_model("vit_small_patch14_reg4_dinov2", pretrained=False, img_size=56,
+                            embed_dim=128, depth=8, num_heads=4, num_classes=0)
+    ckpt = tmp_path / "dinov2_tiny.pth"
+    torch.save(write_dinov2({k: v.detach().clone() for k, v in src.state_dict().items()}, src), ckpt)
+    config = os.path.join(repo, "configs", "families", "dinov2_tiny_shapes.py")
+    rc = tool.main([str(ckpt), "--config-file", config, "--json", str(tmp_path / "r.json")])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "format: auto (detected from the file: dinov2)" in out
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["format"] == "dinov2" and not report["unexpected"] and not report["initialized"]
+    assert ["register_tokens", "prefix token (register / storage) dropped before the first "
+            "detection block (prefix_tokens='drop') [as reg_token]"] in report["ignored"]
+    # the same file without LayerScale: exit status 1, the message names the file and keys
+    sd = torch.load(ckpt)
+    torch.save({k: v for k, v in sd.items() if ".ls" not in k}, ckpt)
+    assert tool.main([str(ckpt), "--config-file", config, "--format", "dinov2"]) == 1
+    err = capsys.readouterr().err
+    assert "dinov2_tiny.pth" in err and "blocks.0.ls1.gamma" in err
+
+
+def test_position_table_at_pretraining_grid_equals_the_one_resized_at_load(tmp_path):
+    # ViTDet's recipe (resize in every forward) and the Benchmarking one (resize once)
+    # give the same features at img_size from the same file.
+    _, path = _write("openai_clip", tmp_path)
+    outs = []
+    for grid in ("detection", "pretrain"):
+        trunk = _trunk("openai_clip", img_size=128, attention_strategy="window", window_size=4,
+                       pos_embed_grid=grid, out_block_indexes=(3,))
+        report = load_pretrained(trunk, path)
+        if grid == "detection":
+            assert trunk.pos_embed.shape == (1, 8, 8, 64)
+            assert ("pos_embed", (1, 4, 4, 64), (1, 8, 8, 64)) in report.resized
+        else:
+            assert trunk.pos_embed.shape == (1, 17, 64)
+        torch.manual_seed(0)
+        with torch.no_grad():
+            outs.append(trunk(torch.randn(1, 3, 128, 128))["block3"])
+    assert torch.allclose(outs[0], outs[1], rtol=0, atol=1e-5)
+
+
+def test_sdpa_switch_is_timms_fused_attention(tmp_path):
+    _, path = _write("eva02", tmp_path)
+    outs = []
+    for use_sdpa in (True, False):
+        trunk = _trunk("eva02", attention_strategy="window", window_size=2, use_sdpa=use_sdpa,
+                       out_block_indexes=(3,))
+        load_pretrained(trunk, path)
+        assert all(b.attn.fused_attn is use_sdpa for b in trunk.blocks)
+        trunk = trunk.double()
+        torch.manual_seed(0)
+        with torch.no_grad():
+            outs.append(trunk(torch.randn(1, 3, 64, 64, dtype=torch.float64))["block3"])
+    assert _rel(outs[1], outs[0]) <= 1e-12
+
+
+def test_benchmark_tool_runs_on_a_family_config(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = tmp_path / "bench"
+    cmd = [sys.executable, os.path.join(repo, "tools", "benchmark.py"), "--config-file",
+           os.path.join(repo, "configs", "families", "dinov2_tiny_shapes.py"),
+           "--target", "model", "--strategies", "window_global", "global_checkpoint",
+           "--sizes", "128", "--steps", "1", "--warmup", "0", "--device", "cpu", "--no-flops",
+           "--output-dir", str(out)]
+    p = subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-3000:])
+    rows = json.loads((out / "benchmark.json").read_text())["rows"]
+    assert {r["strategy"] for r in rows} == {"window_global", "global_checkpoint"}
+    for r in rows:
+        assert r.get("status") == "ok", r
+        assert r["params_M"] > 1.0 and r["train_fwd_bwd_s"] > 0 and r["infer_s_per_image"] > 0

@@ -127,7 +127,12 @@ class TimmTrunk(Backbone):
         use_final_norm: apply the model's final norm to the last block's tap.
         out_block_indexes: tapped blocks; default the last of each quarter.
         drop_path_rate: stochastic depth (timm's linear rule).
+        use_sdpa: timm attention's fused ``scaled_dot_product_attention`` (its
+            ``fused_attn`` switch; False: timm's explicit softmax path).
     """
+
+    # The axes tools/benchmark.py may set on this class (vitdet_bench.measure.cells).
+    supported_benchmark_options = ("attention_strategy", "img_size", "use_sdpa")
 
     def __init__(
         self,
@@ -146,6 +151,7 @@ class TimmTrunk(Backbone):
         use_final_norm: bool = False,
         out_block_indexes: Optional[Sequence[int]] = None,
         drop_path_rate: float = 0.0,
+        use_sdpa: bool = True,
     ):
         super().__init__()
         import timm
@@ -252,6 +258,9 @@ class TimmTrunk(Backbone):
 
         for i, blk in enumerate(self.blocks):
             blk.use_checkpoint = i in self.checkpoint_block_indexes
+            for m in blk.modules():
+                if hasattr(m, "fused_attn"):
+                    m.fused_attn = bool(use_sdpa)
         if out_block_indexes is None:
             out_block_indexes = quarter_block_indexes(depth) if depth % 4 == 0 else (depth - 1,)
         bad = [i for i in tuple(out_block_indexes) + self.window_block_indexes
