@@ -627,3 +627,17 @@ def test_benchmark_tool_runs_on_a_family_config(tmp_path):
     for r in rows:
         assert r.get("status") == "ok", r
         assert r["params_M"] > 1.0 and r["train_fwd_bwd_s"] > 0 and r["infer_s_per_image"] > 0
+
+
+def test_layer_decay_counts_the_family_blocks():
+    from vitdet_bench.solver.param_groups import get_layer_id
+
+    trunk = _trunk("openai_clip", prefix_tokens="keep", attention_strategy="global",
+                   pos_embed_grid="pretrain")
+    ids = {name: get_layer_id("backbone.net." + name, 4) for name, _ in trunk.named_parameters()}
+    assert ids["pos_embed"] == ids["cls_token"] == ids["patch_embed.proj.weight"] == 0
+    assert ids["norm_pre.weight"] == 0
+    assert ids["blocks.0.attn.qkv.weight"] == 1 and ids["blocks.3.mlp.fc2.bias"] == 4
+    reg = _trunk("dinov2_reg", prefix_tokens="keep", attention_strategy="global",
+                 pos_embed_grid="pretrain")
+    assert get_layer_id("backbone.net.reg_token", 4) == 0 and hasattr(reg, "reg_token")
