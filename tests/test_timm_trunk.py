@@ -641,3 +641,23 @@ def test_layer_decay_counts_the_family_blocks():
     reg = _trunk("dinov2_reg", prefix_tokens="keep", attention_strategy="global",
                  pos_embed_grid="pretrain")
     assert get_layer_id("backbone.net.reg_token", 4) == 0 and hasattr(reg, "reg_token")
+
+
+def test_yacs_builder_equals_the_lazy_config():
+    from detectron2.config import CfgNode, LazyConfig, get_cfg, instantiate
+    from detectron2.layers import ShapeSpec
+    from detectron2.modeling import BACKBONE_REGISTRY
+    import os
+
+    cfg = get_cfg()
+    cfg.MODEL.FPN.OUT_CHANNELS = 64
+    cfg.MODEL.TIMM = CfgNode(dict(
+        MODEL_NAME="vit_small_patch14_reg4_dinov2", MODEL_KWARGS=dict(embed_dim=128, depth=8, num_heads=4),
+        IMG_SIZE=256, PRETRAIN_IMG_SIZE=56, WINDOW_SIZE=8, DROP_PATH_RATE=0.0))
+    ours = BACKBONE_REGISTRY.get("build_timm_trunk_backbone")(cfg, ShapeSpec(channels=3))
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    lazy = instantiate(LazyConfig.load(os.path.join(repo, "configs", "families",
+                                                    "dinov2_tiny_shapes.py")).model.backbone)
+    shapes = lambda m: {k: tuple(v.shape) for k, v in m.state_dict().items()}  # noqa: E731
+    assert shapes(ours) == shapes(lazy)
+    assert ours.bottom_up.net.window_block_indexes == (0, 2, 4, 6)
