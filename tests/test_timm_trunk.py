@@ -497,34 +497,50 @@ def test_rope_dinov3_window_schemes_agree_without_padding(tmp_path):
 
 
 # ------------------------------------------------------------------ training
+# config: timm model, pre-training size, official-layout writer, format, a trunk key,
+# whether the trunk is frozen (train.freeze.trunk)
+TINY_CONFIGS = {
+    "dinov2_tiny_shapes.py": ("vit_small_patch14_reg4_dinov2", 56, write_dinov2, "dinov2",
+                              "blocks.0.ls1.gamma", True),
+    "eva02_tiny_shapes.py": ("eva02_base_patch14_224", 56, write_eva02, "eva02",
+                             "blocks.0.attn.q_proj.bias", False),
+    "dinov3_tiny_shapes.py": ("vit_small_patch16_dinov3_qkvb", 64, write_dinov3, "dinov3",
+                              "blocks.0.gamma_1", False),
+}
+
+
 @pytest.mark.slow
-def test_dinov2_tiny_config_trains_from_an_official_file_with_frozen_trunk(tmp_path):
-    """configs/families/dinov2_tiny_shapes.py through tools/train_net.py: an official
-    DINOv2-reg layout file (128-d, 8 blocks, 56 px), trunk frozen; the loss falls, box
-    and mask AP are reported, the saved trunk is the loaded one."""
+@pytest.mark.parametrize("config", sorted(TINY_CONFIGS))
+def test_family_tiny_config_trains_from_an_official_file(config, tmp_path):
+    """configs/families/<config> through tools/train_net.py from an official-layout file
+    (128-d, 8 blocks): the loss falls, box and mask AP are reported; with the trunk
+    frozen (train.freeze.trunk) the saved trunk is the loaded one, else it has trained."""
     import json
     import os
     import subprocess
     import sys
 
+    name, img, writer, fmt, probe, frozen = TINY_CONFIGS[config]
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     torch.manual_seed(0)
-    src = timm.create_model("vit_small_patch14_reg4_dinov2", pretrained=False, img_size=56,
-                            embed_dim=128, depth=8, num_heads=4, num_classes=0)
-    sd = write_dinov2({k: v.detach().clone() for k, v in src.state_dict().items()}, src)
-    ckpt = tmp_path / "dinov2_vits14_reg4_pretrain_tiny.pth"
-    torch.save(sd, ckpt)
+    src = timm.create_model(name, pretrained=False, img_size=img, embed_dim=128, depth=8,
+                            num_heads=4, num_classes=0)
+    timm_sd = {k: v.detach().clone() for k, v in src.state_dict().items()}
+    data = writer(timm_sd, src)
+    ckpt = tmp_path / f"{fmt}_tiny_pretrain.pth"
+    torch.save(data, ckpt)
     out = tmp_path / "run"
     cmd = [sys.executable, os.path.join(repo, "tools", "train_net.py"), "--config-file",
-           os.path.join(repo, "configs", "families", "dinov2_tiny_shapes.py"),
+           os.path.join(repo, "configs", "families", config),
            f"train.output_dir={out}", "train.max_iter=30", "train.warmup_iters=3",
            "train.log_period=1", "dataloader.train.total_batch_size=2",
-           f"train.init_checkpoint={ckpt}", "train.freeze.trunk=true"]
+           f"train.init_checkpoint={ckpt}", f"train.freeze.trunk={str(frozen).lower()}"]
     p = subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True, timeout=1800)
     assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-4000:])
     init = json.loads((out / "init_report.json").read_text())
-    assert init["format"] == "dinov2" and not init["unexpected"] and not init["initialized"]
-    assert ["patch_embed.proj.weight", [128, 3, 14, 14], [128, 3, 16, 16]] in init["resized"]
+    assert init["format"] == fmt and not init["unexpected"] and not init["initialized"]
+    if img == 56:
+        assert ["patch_embed.proj.weight", [128, 3, 14, 14], [128, 3, 16, 16]] in init["resized"]
     rows = [json.loads(line) for line in (out / "metrics.json").read_text().splitlines() if line.strip()]
     losses = [r["total_loss_raw"] for r in rows if "total_loss_raw" in r]
     assert len(losses) == 30, len(losses)
@@ -536,8 +552,8 @@ def test_dinov2_tiny_config_trains_from_an_official_file_with_frozen_trunk(tmp_p
         assert ap is not None and 0.0 <= ap <= 100.0, (task, ap)
     saved = torch.load(out / "model_final.pth", map_location="cpu", weights_only=False)["model"]
     prefix = "backbone.bottom_up.net."
-    for key in ("blocks.0.ls1.gamma", "blocks.7.mlp.fc2.weight", "blocks.3.attn.qkv.weight"):
-        assert torch.equal(saved[prefix + key], sd[key]), key
+    for key in (probe, "blocks.7.mlp.fc2.weight", "blocks.3.norm1.weight"):
+        assert torch.equal(saved[prefix + key], timm_sd[key]) is frozen, key
 
 
 def test_inspect_checkpoint_tool_reports_a_family_file(tmp_path, capsys):
