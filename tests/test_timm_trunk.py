@@ -682,3 +682,16 @@ def test_yacs_builder_equals_the_lazy_config():
     shapes = lambda m: {k: tuple(v.shape) for k, v in m.state_dict().items()}  # noqa: E731
     assert shapes(ours) == shapes(lazy)
     assert ours.bottom_up.net.window_block_indexes == (0, 2, 4, 6)
+
+
+def test_eva02_p14to16_file_keeps_its_16x16_kernel(tmp_path):
+    _, path = _write("eva02", tmp_path)
+    data = torch.load(path)
+    kernel16 = torch.randn(64, 3, 16, 16)
+    data["module"]["patch_embed.proj.weight"] = kernel16
+    torch.save(data, path)
+    trunk = _trunk("eva02", img_size=64, attention_strategy="window", window_size=2)
+    report = load_pretrained(trunk, path)
+    assert report.format == "eva02" and not report.unexpected
+    assert torch.equal(trunk.patch_embed.proj.weight.detach(), kernel16)
+    assert not any(k == "patch_embed.proj.weight" for k, _, _ in report.resized)

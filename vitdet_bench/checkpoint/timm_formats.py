@@ -21,7 +21,7 @@ LayerScale and a file without it is always an error naming the file and keys.
 from __future__ import annotations
 
 import re
-from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
 import torch
 import torch.nn as nn

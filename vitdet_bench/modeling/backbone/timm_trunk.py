@@ -58,12 +58,6 @@ PATCH_ROUTES = ("resample16", "native")
 POS_EMBED_GRIDS = ("detection", "pretrain")
 
 
-def _is_eva(model: nn.Module) -> bool:
-    from timm.models.eva import Eva
-
-    return isinstance(model, Eva)
-
-
 def _is_dinov3_rope(rope: nn.Module) -> bool:
     from timm.layers.pos_embed_sincos import RotaryEmbeddingDinoV3
 
