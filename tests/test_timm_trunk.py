@@ -59,6 +59,16 @@ def write_dinov3(sd, model):
     return out
 
 
+def write_dinov3_distilled(sd, model):
+    # the distilled ViT-S/B/L files: qkv biases present but all zero, with their mask
+    out = write_dinov3(sd, model)
+    dim = sd["cls_token"].shape[-1]
+    for i in range(len(model.blocks)):
+        out[f"blocks.{i}.attn.qkv.bias"] = torch.zeros(3 * dim)
+        out[f"blocks.{i}.attn.qkv.bias_mask"] = torch.ones(3 * dim).bool()
+    return out
+
+
 def write_eva02(sd, model):
     out = {}
     for k, v in _no_head(sd).items():
@@ -117,6 +127,14 @@ def write_pe(sd, model):
     out["ln_pre.weight"], out["ln_pre.bias"] = sd["norm_pre.weight"], sd["norm_pre.bias"]
     if "norm.weight" in sd:
         out["ln_post.weight"], out["ln_post.bias"] = sd["norm.weight"], sd["norm.bias"]
+    return out
+
+
+def write_open_clip_timm(sd, model):
+    out = {"visual.trunk." + k: v for k, v in sd.items() if not k.startswith("head.")}
+    out["visual.head.proj.weight"] = torch.randn(16, sd["pos_embed"].shape[-1])
+    out["text.transformer.resblocks.0.ln_1.weight"] = torch.randn(16)
+    out["logit_scale"] = torch.tensor(4.6)
     return out
 
 
@@ -180,6 +198,10 @@ FAMILIES = {
     "dinov2": ("vit_small_patch14_dinov2", {}, 56, "dinov2", write_dinov2, True),
     "dinov2_reg": ("vit_small_patch14_reg4_dinov2", {}, 56, "dinov2", write_dinov2, True),
     "dinov3": ("vit_small_patch16_dinov3_qkvb", {}, 64, "dinov3", write_dinov3, True),
+    "dinov3_distilled": ("vit_small_patch16_dinov3", {}, 64, "dinov3", write_dinov3_distilled, True),
+    "open_clip_siglip": ("vit_base_patch16_siglip_224", {}, 64, "open_clip_timm",
+                         write_open_clip_timm, True),
+    "open_clip_eva02": ("eva02_tiny_patch14_224", {}, 56, "open_clip_timm", write_open_clip_timm, True),
     "eva02": ("eva02_base_patch14_224", {}, 56, "eva02", write_eva02, False),
     "openai_clip": ("vit_base_patch16_clip_224", {}, 64, "openai_clip", write_openai_clip, True),
     # PE-Spatial: no class token, LayerScale, patch 14
@@ -695,3 +717,18 @@ def test_eva02_p14to16_file_keeps_its_16x16_kernel(tmp_path):
     assert report.format == "eva02" and not report.unexpected
     assert torch.equal(trunk.patch_embed.proj.weight.detach(), kernel16)
     assert not any(k == "patch_embed.proj.weight" for k, _, _ in report.resized)
+
+
+def test_dinov3_nonzero_qkv_bias_into_a_model_without_bias_is_an_error(tmp_path):
+    _, path = _write("dinov3_distilled", tmp_path)
+    sd = torch.load(path)
+    sd["blocks.1.attn.qkv.bias"][0] = 0.5
+    torch.save(sd, path)
+    with pytest.raises(CheckpointError, match=r"dinov3_distilled\.pth.*blocks\.1\.attn\.qkv\.bias"):
+        load_pretrained(_trunk("dinov3_distilled"), path)
+    # all zero: ignored by its named rule
+    sd["blocks.1.attn.qkv.bias"].zero_()
+    torch.save(sd, path)
+    report = load_pretrained(_trunk("dinov3_distilled"), path)
+    assert ("blocks.1.attn.qkv.bias",
+            "DINOv3 qkv bias, all zeros in this file: the model has no qkv bias") in report.ignored

@@ -166,6 +166,11 @@ def _detect_pe(raw):
         ".resblocks.0.ls_1.gamma" in k for k in sd)
 
 
+def _detect_open_clip_timm(raw):
+    sd = _sd(raw)
+    return "visual.trunk.patch_embed.proj.weight" in sd
+
+
 def _detect_siglip_hf(raw):
     return "vision_model.encoder.layers.0.self_attn.q_proj.weight" in _sd(raw)
 
@@ -203,6 +208,10 @@ TIMM_FORMATS: Dict[str, Tuple[Optional[Callable], Callable, List[Tuple[str, str]
     "pe": (_detect_pe, _eva_filter, [
         (r"^(?!visual\.|conv1\.|class_embedding$|positional_embedding$|ln_pre\.|ln_post\.|"
          r"transformer\.|attn_pool\.|proj$)", _TEXT_TOWER)]),
+    # OpenCLIP models whose image tower is a timm model (SigLIP, EVA-02 CLIP, ...)
+    "open_clip_timm": (_detect_open_clip_timm, _timm_filter, [
+        (r"^(?!visual\.)", _TEXT_TOWER),
+        (r"^visual\.head\.", "OpenCLIP image projection head (not part of the detection trunk)")]),
     "siglip2_hf": (_detect_siglip_hf, _siglip_filter, [
         (r"^(?!vision_model\.)", _TEXT_TOWER)]),
     "aimv2": (_detect_aimv2, _vit_filter(), []),
@@ -276,6 +285,11 @@ def convert_with_timm_filter(fmt_name: str, state_dict: Dict[str, torch.Tensor],
         if key in used:
             continue
         why = next((w for rx, w in rules if rx.search(key)), None)
+        if why is None and fmt_name == "dinov3" and key.endswith("attn.qkv.bias") and not bool(
+                kept[key].detach().any()):
+            # DINOv3's distilled ViT-S/B/L files carry all-zero qkv biases; timm's models
+            # without qkv bias drop them (a non-zero one stays an error).
+            why = "DINOv3 qkv bias, all zeros in this file: the model has no qkv bias"
         if why is None:
             silent.append(key)
         else:
