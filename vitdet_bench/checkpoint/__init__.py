@@ -81,6 +81,7 @@ from . import released  # noqa: F401,E402  (released whole detectors: vitdet_d2;
 from . import resnet  # noqa: F401,E402  (registers the ResNet formats: torchvision / detectron2 / Caffe2)
 from . import evaluation  # noqa: F401,E402  (a whole detector in our key names: detectron2)
 from .safe_load import UnsafeCheckpointError  # noqa: E402
+from . import timm_formats  # noqa: F401,E402  (timm families: DINOv2/v3, EVA-02, CLIP, PE, SigLIP 2, AIMv2, DeiT III)
 
 # The file names the five configs point ``train.init_checkpoint`` at (see docs/checkpoints.md).
 EXPECTED_FILES = {

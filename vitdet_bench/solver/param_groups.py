@@ -5,8 +5,9 @@ so the grouping is done here, independently of the detectron2 version.
 
 Layer ids (for a ViT with ``num_layers`` blocks living under ``backbone_prefix``):
 
-* ``pos_embed``, ``patch_embed``, ``cls_token`` and the shared relative-position tables
-  (``window_rel_pos_bias`` / ``global_rel_pos_bias`` / ``rel_pos_bias``) -> 0
+* ``pos_embed``, ``patch_embed``, ``cls_token``, ``reg_token``, the shared relative-position
+  tables (``window_rel_pos_bias`` / ``global_rel_pos_bias`` / ``rel_pos_bias``) and the
+  pre-block norm of CLIP-style trunks (``norm_pre``) -> 0
 * ``blocks.<i>.`` -> ``i + 1``
 * everything else (the ViT's final norm, simple-FPN neck, FPN, RPN, ROI heads) ->
   ``num_layers + 1`` (lr factor 1.0)
@@ -24,7 +25,7 @@ __all__ = ["get_layer_id", "get_param_groups", "NORM_TYPES", "TORCH_NORM_TYPES"]
 
 _BLOCK_RE = re.compile(r"(?:^|\.)blocks\.(\d+)\.")
 _LAYER0_TOKENS = ("pos_embed", "patch_embed", "cls_token", "window_rel_pos_bias",
-                  "global_rel_pos_bias", "rel_pos_bias")
+                  "global_rel_pos_bias", "rel_pos_bias", "reg_token", "norm_pre")
 
 
 def _norm_types() -> Tuple[type, ...]:

@@ -1,0 +1,734 @@
+"""The timm-family detection trunk and its checkpoint formats.
+
+For each family a small timm model (depth and width shrunk through
+``timm.create_model``) gets random weights, is written in the family's official
+layout (built from the official projects' key names, i.e. timm's filter inverted),
+loaded back through the format, and compared in float64 with timm's own
+``forward_features`` (all blocks global, prefix tokens kept, pre-training size).
+Windowed blocks, dropped prefix tokens and the RoPE window schemes are compared
+with references written out here.
+"""
+import copy
+import math
+
+import pytest
+import timm
+import torch
+import torch.nn as nn
+
+from vitdet_bench.checkpoint import CheckpointError, load_pretrained
+from vitdet_bench.checkpoint.timm_formats import TIMM_FORMATS
+from vitdet_bench.modeling.backbone.timm_trunk import TimmTrunk, window_rope_tables
+
+SMALL = dict(depth=4, embed_dim=64, num_heads=2)
+
+
+# ------------------------------------------------------------ official layouts
+def _no_head(sd):
+    return {k: v for k, v in sd.items() if not k.startswith(("head.", "fc_norm.", "attn_pool."))}
+
+
+def write_dinov2(sd, model):
+    out = _no_head(sd)
+    out["mask_token"] = torch.randn(1, sd["cls_token"].shape[-1])
+    if "reg_token" in out:
+        # official: the class token's slot is in pos_embed; timm folds it into cls_token
+        slot = torch.randn(1, 1, sd["cls_token"].shape[-1])
+        out["register_tokens"] = out.pop("reg_token")
+        out["cls_token"] = sd["cls_token"] - slot[:, 0]
+        out["pos_embed"] = torch.cat([slot, sd["pos_embed"]], dim=1)
+    return out
+
+
+def write_dinov3(sd, model):
+    out = {}
+    dim = sd["cls_token"].shape[-1]
+    for k, v in _no_head(sd).items():
+        if k.endswith("attn.q_bias"):
+            v_bias = sd[k.replace("q_bias", "v_bias")]
+            out[k.replace("q_bias", "qkv.bias")] = torch.cat([v, torch.zeros(dim), v_bias])
+            out[k.replace("q_bias", "qkv.bias_mask")] = torch.cat(
+                [torch.ones(dim), torch.zeros(dim), torch.ones(dim)]).bool()
+            continue
+        if k.endswith("attn.v_bias"):
+            continue
+        k = k.replace("gamma_1", "ls1.gamma").replace("gamma_2", "ls2.gamma")
+        out[k.replace("reg_token", "storage_tokens")] = v
+    out["mask_token"] = torch.randn(1, dim)
+    out["rope_embed.periods"] = torch.rand(model.rope.periods.shape[0]).to(torch.bfloat16)
+    return out
+
+
+def write_dinov3_distilled(sd, model):
+    # the distilled ViT-S/B/L files: qkv biases present but all zero, with their mask
+    out = write_dinov3(sd, model)
+    dim = sd["cls_token"].shape[-1]
+    for i in range(len(model.blocks)):
+        out[f"blocks.{i}.attn.qkv.bias"] = torch.zeros(3 * dim)
+        out[f"blocks.{i}.attn.qkv.bias_mask"] = torch.ones(3 * dim).bool()
+    return out
+
+
+def write_eva02(sd, model):
+    out = {}
+    for k, v in _no_head(sd).items():
+        k = k.replace("attn.q_proj.bias", "attn.q_bias").replace("attn.v_proj.bias", "attn.v_bias")
+        k = (k.replace("mlp.fc1_g", "mlp.w1").replace("mlp.fc1_x", "mlp.w2")
+             .replace("mlp.fc2", "mlp.w3").replace("mlp.norm", "mlp.ffn_ln"))
+        out[k] = v
+    dim = sd["cls_token"].shape[-1]
+    out["mask_token"] = torch.randn(1, 1, dim)
+    out["norm.weight"], out["norm.bias"] = torch.ones(dim), torch.zeros(dim)  # MIM's final norm
+    out["lm_head.weight"], out["lm_head.bias"] = torch.randn(32, dim), torch.zeros(32)
+    out["rope.freqs_cos"] = out["rope.freqs_sin"] = torch.randn(16, 8)
+    return {"module": out}
+
+
+def _clip_blocks(sd, pre, ls):
+    out = {}
+    for k, v in sd.items():
+        if not k.startswith("blocks."):
+            continue
+        i, rest = k.split(".", 2)[1:]
+        name = {"norm1": "ln_1", "norm2": "ln_2", "attn.qkv.weight": "attn.in_proj_weight",
+                "attn.qkv.bias": "attn.in_proj_bias", "attn.proj": "attn.out_proj",
+                "mlp.fc1": "mlp.c_fc", "mlp.fc2": "mlp.c_proj", "gamma_1": "ls_1.gamma",
+                "gamma_2": "ls_2.gamma", "ls1.gamma": "ls_1.gamma", "ls2.gamma": "ls_2.gamma"}
+        for a, b in name.items():
+            if rest.startswith(a):
+                rest = b + rest[len(a):]
+                break
+        out[f"{pre}transformer.resblocks.{i}.{rest}"] = v
+    return out
+
+
+def write_openai_clip(sd, model):
+    out = _clip_blocks(sd, "visual.", ls=False)
+    out["visual.conv1.weight"] = sd["patch_embed.proj.weight"]
+    out["visual.class_embedding"] = sd["cls_token"][0, 0]
+    out["visual.positional_embedding"] = sd["pos_embed"][0]
+    for a, b in (("norm_pre", "ln_pre"), ("norm", "ln_post")):
+        out[f"visual.{b}.weight"], out[f"visual.{b}.bias"] = sd[f"{a}.weight"], sd[f"{a}.bias"]
+    out["visual.proj"] = torch.randn(sd["cls_token"].shape[-1], 16)
+    # the text tower (same block names as the image tower, without "visual.")
+    out["transformer.resblocks.0.attn.in_proj_weight"] = torch.randn(48, 16)
+    out["token_embedding.weight"] = torch.randn(100, 16)
+    out["positional_embedding"] = torch.randn(8, 16)
+    out["text_projection"], out["logit_scale"] = torch.randn(16, 16), torch.tensor(4.6)
+    return out
+
+
+def write_pe(sd, model):
+    out = _clip_blocks(sd, "", ls=True)
+    out["conv1.weight"] = sd["patch_embed.proj.weight"]
+    if "cls_token" in sd:
+        out["class_embedding"] = sd["cls_token"][0, 0]
+    out["positional_embedding"] = sd["pos_embed"][0]
+    out["ln_pre.weight"], out["ln_pre.bias"] = sd["norm_pre.weight"], sd["norm_pre.bias"]
+    if "norm.weight" in sd:
+        out["ln_post.weight"], out["ln_post.bias"] = sd["norm.weight"], sd["norm.bias"]
+    return out
+
+
+def write_open_clip_timm(sd, model):
+    out = {"visual.trunk." + k: v for k, v in sd.items() if not k.startswith("head.")}
+    out["visual.head.proj.weight"] = torch.randn(16, sd["pos_embed"].shape[-1])
+    out["text.transformer.resblocks.0.ln_1.weight"] = torch.randn(16)
+    out["logit_scale"] = torch.tensor(4.6)
+    return out
+
+
+def write_siglip2_hf(sd, model):
+    pre, out = "vision_model.", {}
+    dim = sd["pos_embed"].shape[-1]
+    for k, v in sd.items():
+        if not k.startswith("blocks."):
+            continue
+        i, rest = k.split(".", 2)[1:]
+        lay = f"{pre}encoder.layers.{i}."
+        if rest.startswith("attn.qkv."):
+            part = rest.rsplit(".", 1)[1]
+            for name, chunk in zip("qkv", v.split(dim, dim=0)):
+                out[f"{lay}self_attn.{name}_proj.{part}"] = chunk
+            continue
+        rest = (rest.replace("attn.proj", "self_attn.out_proj").replace("norm1", "layer_norm1")
+                .replace("norm2", "layer_norm2"))
+        out[lay + rest] = v
+    out[f"{pre}embeddings.patch_embedding.weight"] = sd["patch_embed.proj.weight"]
+    out[f"{pre}embeddings.patch_embedding.bias"] = sd["patch_embed.proj.bias"]
+    out[f"{pre}embeddings.position_embedding.weight"] = sd["pos_embed"][0]
+    out[f"{pre}post_layernorm.weight"], out[f"{pre}post_layernorm.bias"] = sd["norm.weight"], sd["norm.bias"]
+    for k, v in sd.items():
+        if k.startswith("attn_pool."):
+            out[f"{pre}head." + k[len("attn_pool."):]] = v
+    out["text_model.embeddings.token_embedding.weight"] = torch.randn(100, 16)
+    out["logit_scale"], out["logit_bias"] = torch.tensor(2.3), torch.tensor(-10.0)
+    return out
+
+
+def write_aimv2(sd, model):
+    out = {}
+    for k, v in sd.items():
+        if k.startswith("blocks."):
+            k = "trunk." + k.replace("norm1", "norm_1").replace("norm2", "norm_2").replace(
+                "mlp.fc1_g", "mlp.fc1").replace("mlp.fc1_x", "mlp.fc3")
+        elif k.startswith("patch_embed."):
+            k = "preprocessor.patchifier." + k[len("patch_embed."):]
+        elif k == "pos_embed":
+            k = "preprocessor.pos_embed"
+        elif k.startswith("norm."):
+            k = "trunk.post_trunk_norm." + k[len("norm."):]
+        else:
+            continue
+        out[k] = v
+    return out
+
+
+def write_deit3(sd, model):
+    out = {k.replace("ls1.gamma", "gamma_1").replace("ls2.gamma", "gamma_2"): v for k, v in sd.items()}
+    return {"model": out}
+
+
+def write_timm(sd, model):
+    return dict(sd)
+
+
+# family: (timm model, extra kwargs, pre-training img size, format, writer, final norm in file)
+FAMILIES = {
+    "dinov2": ("vit_small_patch14_dinov2", {}, 56, "dinov2", write_dinov2, True),
+    "dinov2_reg": ("vit_small_patch14_reg4_dinov2", {}, 56, "dinov2", write_dinov2, True),
+    "dinov3": ("vit_small_patch16_dinov3_qkvb", {}, 64, "dinov3", write_dinov3, True),
+    "dinov3_distilled": ("vit_small_patch16_dinov3", {}, 64, "dinov3", write_dinov3_distilled, True),
+    "open_clip_siglip": ("vit_base_patch16_siglip_224", {}, 64, "open_clip_timm",
+                         write_open_clip_timm, True),
+    "open_clip_eva02": ("eva02_tiny_patch14_224", {}, 56, "open_clip_timm", write_open_clip_timm, True),
+    "eva02": ("eva02_base_patch14_224", {}, 56, "eva02", write_eva02, False),
+    "openai_clip": ("vit_base_patch16_clip_224", {}, 64, "openai_clip", write_openai_clip, True),
+    # PE-Spatial: no class token, LayerScale, patch 14
+    "pe_spatial": ("vit_pe_spatial_gigantic_patch14_448", dict(mlp_ratio=4.0), 56, "pe", write_pe, False),
+    "siglip2_hf": ("vit_base_patch16_siglip_224", {}, 64, "siglip2_hf", write_siglip2_hf, True),
+    "aimv2": ("aimv2_large_patch14_224", {}, 56, "aimv2", write_aimv2, True),
+    "deit3": ("deit3_small_patch16_224", {}, 64, "deit3", write_deit3, True),
+    "timm_dinov2_reg": ("vit_small_patch14_reg4_dinov2", {}, 56, "timm", write_timm, True),
+    "timm_eva02": ("eva02_tiny_patch14_224", {}, 56, "timm", write_timm, True),
+}
+
+
+def _source(name, kw, img, seed=0):
+    """A small timm model with random weights (every tensor, LayerScale included, O(0.1-1))."""
+    torch.manual_seed(seed)
+    model = timm.create_model(name, pretrained=False, dynamic_img_size=True, img_size=img,
+                              num_classes=16, **SMALL, **kw)
+    with torch.no_grad():
+        for key, p in model.named_parameters():
+            if p.dim() == 1 and ("norm" in key or "gamma" in key):
+                p.copy_(1.0 + 0.2 * torch.randn_like(p))
+            else:
+                p.copy_(0.2 * torch.randn_like(p))
+    return model.eval()
+
+
+def _write(family, tmp_path, seed=0):
+    name, kw, img, fmt, writer, _ = FAMILIES[family]
+    model = _source(name, kw, img, seed)
+    sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    data = writer(sd, model)
+    if family == "siglip2_hf":
+        from safetensors.torch import save_file
+
+        path = tmp_path / "model.safetensors"
+        save_file({k: v.contiguous() for k, v in data.items()}, str(path))
+    else:
+        path = tmp_path / f"{family}.pth"
+        torch.save(data, path)
+    return model, path
+
+
+def _timm_loaded(family, path):
+    """The same file loaded into a timm model by timm's own filter (the reference)."""
+    from vitdet_bench.checkpoint import read_checkpoint, unwrap_state_dict
+
+    name, kw, img, fmt, _, _ = FAMILIES[family]
+    model = _source(name, kw, img, seed=1)
+    sd = unwrap_state_dict(read_checkpoint(path), str(path))
+    missing, _ = model.load_state_dict(TIMM_FORMATS[fmt][1](sd, model), strict=False)
+    assert all(k.startswith(("head.", "fc_norm.", "attn_pool.", "norm.")) for k in missing), missing
+    return model.eval()
+
+
+def _trunk(family, **kw):
+    name, extra, img, _, _, _ = FAMILIES[family]
+    args = dict(img_size=img, pretrain_img_size=img, model_kwargs=dict(SMALL, **extra))
+    args.update(kw)
+    return TimmTrunk(name, **args)
+
+
+def _rel(a, b):
+    return ((a - b).norm() / b.norm()).item()
+
+
+def _tokens(out, key):
+    return out[key].flatten(2).transpose(1, 2)
+
+
+# --------------------------------------------------------- load + equivalence
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_official_layout_loads_and_matches_timm(family, tmp_path):
+    model, path = _write(family, tmp_path)
+    fmt, final_norm = FAMILIES[family][3], FAMILIES[family][5]
+    trunk = _trunk(family, patch_route="native", attention_strategy="global", prefix_tokens="keep",
+                   pos_embed_grid="pretrain", use_final_norm=final_norm, out_block_indexes=(3,))
+    report = load_pretrained(trunk, path, format="auto" if fmt != "timm" else "timm")
+    assert report.format == fmt
+    assert not report.unexpected
+    # every trunk tensor comes from the file, none initialized fresh
+    assert sorted(report.loaded) == sorted(trunk.state_dict())
+    assert not report.initialized
+    model = _timm_loaded(family, path)
+    if not final_norm:
+        # the file's final norm is not the forward_features one (EVA-02 MIM: timm moves it to fc_norm)
+        model.norm = nn.Identity()
+    model, trunk = model.double(), trunk.double()
+    x = torch.randn(2, 3, FAMILIES[family][2], FAMILIES[family][2], dtype=torch.float64)
+    with torch.no_grad():
+        want = model.forward_features(x)[:, model.num_prefix_tokens:]
+        got = _tokens(trunk(x), "block3")
+    assert _rel(got, want) <= 1e-10, family
+
+
+@pytest.mark.parametrize("family", ["dinov2_reg", "openai_clip", "siglip2_hf", "dinov3", "pe_spatial"])
+def test_every_file_tensor_is_loaded_or_ignored_by_a_named_rule(family, tmp_path):
+    _, path = _write(family, tmp_path)
+    trunk = _trunk(family, attention_strategy="window_global", window_size=2)
+    report = load_pretrained(trunk, path)
+    assert not report.unexpected
+    assert all(rule for _, rule in report.ignored)
+    ignored = {k for k, _ in report.ignored}
+    if family == "dinov2_reg":
+        assert {"mask_token", "register_tokens", "cls_token"} <= ignored
+        assert any(k.startswith("pos_embed[") for k in ignored) is False  # no_embed_class: no slot
+    if family == "openai_clip":
+        assert {"token_embedding.weight", "logit_scale", "transformer.resblocks.0.attn.in_proj_weight",
+                "visual.proj", "visual.class_embedding", "visual.ln_post.weight"} <= ignored
+        assert "pos_embed[:, :1]" in ignored
+    if family == "dinov3":
+        assert {"rope_embed.periods", "mask_token", "storage_tokens",
+                "blocks.0.attn.qkv.bias_mask"} <= ignored
+    if family == "siglip2_hf":
+        assert {"logit_scale", "vision_model.head.latent"} <= ignored
+
+
+def test_unknown_tensor_in_file_is_an_error(tmp_path):
+    _, path = _write("dinov2", tmp_path)
+    sd = torch.load(path)
+    sd["blocks.0.attn.extra_scale"] = torch.ones(3)
+    torch.save(sd, path)
+    with pytest.raises(CheckpointError, match=r"dinov2\.pth.*blocks\.0\.attn\.extra_scale"):
+        load_pretrained(_trunk("dinov2"), path)
+
+
+def test_dinov2_file_without_layer_scale_is_an_error(tmp_path):
+    _, path = _write("dinov2", tmp_path)
+    sd = torch.load(path)
+    sd = {k: v for k, v in sd.items() if ".ls1." not in k and ".ls2." not in k}
+    torch.save(sd, path)
+    with pytest.raises(CheckpointError, match=r"dinov2\.pth.*LayerScale.*blocks\.0\.ls1\.gamma"):
+        load_pretrained(_trunk("dinov2"), path, format="dinov2")
+
+
+def test_patch14_resampled_to_16_by_timm(tmp_path):
+    from timm.layers import resample_patch_embed
+
+    model, path = _write("dinov2_reg", tmp_path)
+    trunk = _trunk("dinov2_reg", img_size=64, attention_strategy="window", window_size=2)
+    report = load_pretrained(trunk, path)
+    w = trunk.patch_embed.proj.weight.detach()
+    assert w.shape[-2:] == (16, 16) and trunk.grid_size == (4, 4)
+    want = resample_patch_embed(model.patch_embed.proj.weight.detach(), (16, 16))
+    assert torch.equal(w, want)
+    assert ("patch_embed.proj.weight", (64, 3, 14, 14), (64, 3, 16, 16)) in report.resized
+    assert ("pos_embed", (1, 4, 4, 64), (1, 4, 4, 64)) not in report.resized
+    out = trunk(torch.randn(1, 3, 64, 64))
+    assert sorted(out) == ["block0", "block1", "block2", "block3"]
+    assert all(v.shape == (1, 64, 4, 4) for v in out.values())
+    assert {k: (s.channels, s.stride) for k, s in trunk.output_shape().items()} == {
+        f"block{i}": (64, 16) for i in range(4)}
+
+
+def test_native_patch14_pads_input_to_whole_windows():
+    trunk = _trunk("dinov2", img_size=64, patch_route="native", attention_strategy="window", window_size=3)
+    assert trunk.patch_size == 14 and trunk.input_multiple == 42 and trunk.grid_size == (6, 6)
+    out = trunk(torch.randn(1, 3, 64, 64))
+    assert out["block3"].shape == (1, 64, 6, 6)
+
+
+# ------------------------------------------------ references written out here
+def _reference_tokens(trunk, x, window_blocks, window_size):
+    """Drop prefix tokens, then run timm's blocks window by window with explicit loops."""
+    B, unit = x.shape[0], trunk.input_multiple
+    x = torch.nn.functional.pad(x, (0, (-x.shape[-1]) % unit, 0, (-x.shape[-2]) % unit))
+    t = trunk.patch_embed.proj(x).permute(0, 2, 3, 1)
+    t = trunk.patch_embed.norm(t)
+    H, W, C = t.shape[1:]
+    if trunk.pos_embed is not None:
+        table = trunk.pos_embed[:, trunk.pos_embed_num_prefix:] if trunk.pos_embed.dim() == 3 else trunk.pos_embed
+        t = t + table.reshape(1, H, W, C)
+    t = trunk.norm_pre(t)
+    full_rope = trunk.rope.get_embed(shape=[H, W]).reshape(H, W, -1) if trunk.rope is not None else None
+    ws = window_size
+    for i, blk in enumerate(trunk.blocks):
+        if hasattr(blk.attn, "num_prefix_tokens"):
+            # Eva attention: no prefix tokens are left, every token is rotated
+            blk = copy.deepcopy(blk)
+            blk.attn.num_prefix_tokens = 0
+        if i not in window_blocks:
+            kw = {"rope": full_rope.reshape(H * W, -1)} if full_rope is not None else {}
+            t = blk(t.reshape(B, H * W, C), **kw).reshape(B, H, W, C)
+            continue
+        new = torch.zeros_like(t)
+        for r0 in range(0, H, ws):
+            for c0 in range(0, W, ws):
+                win = torch.zeros(B, ws, ws, C, dtype=t.dtype)
+                h, w = min(ws, H - r0), min(ws, W - c0)
+                win[:, :h, :w] = t[:, r0:r0 + h, c0:c0 + w]
+                kw = {}
+                if full_rope is not None:
+                    D = full_rope.shape[-1] // 2
+                    rope = torch.cat([torch.zeros(ws, ws, D), torch.ones(ws, ws, D)], -1).to(t.dtype)
+                    rope[:h, :w] = full_rope[r0:r0 + h, c0:c0 + w]
+                    kw = {"rope": rope.reshape(ws * ws, -1)}
+                y = blk(win.reshape(B, ws * ws, C), **kw).reshape(B, ws, ws, C)
+                new[:, r0:r0 + h, c0:c0 + w] = y[:, :h, :w]
+        t = new
+    return t.reshape(B, H * W, C)
+
+
+@pytest.mark.parametrize("family", ["dinov2_reg", "eva02", "dinov3", "siglip2_hf", "pe_spatial"])
+def test_windowed_blocks_match_a_windowed_reference(family, tmp_path):
+    _, path = _write(family, tmp_path)
+    # patch 16: a 4x4 grid, padded to 3x3 windows; patch 14 (native): the input padded
+    # to a multiple of 14 x 3, a 6x6 grid
+    img = 64 if FAMILIES[family][2] == 64 else 70
+    trunk = _trunk(family, img_size=img, patch_route="native", attention_strategy=None,
+                   window_block_indexes=(0, 1, 2), window_size=3, out_block_indexes=(3,))
+    load_pretrained(trunk, path)
+    trunk = trunk.double().eval()
+    x = torch.randn(2, 3, img, img, dtype=torch.float64)
+    with torch.no_grad():
+        got = _tokens(trunk(x), "block3")
+        want = _reference_tokens(trunk, x, trunk.window_block_indexes, 3)
+    assert trunk.window_block_indexes == (0, 1, 2)
+    assert _rel(got, want) <= 1e-12
+
+
+def test_checkpointed_blocks_give_the_same_values_and_gradients(tmp_path):
+    _, path = _write("eva02", tmp_path)
+    nets = []
+    for strategy in ("global", "global_checkpoint"):
+        trunk = _trunk("eva02", attention_strategy=strategy, out_block_indexes=(3,))
+        load_pretrained(trunk, path)
+        nets.append(trunk.double().train())
+    x = torch.randn(1, 3, 56, 56, dtype=torch.float64)
+    outs = [n(x)["block3"] for n in nets]
+    for o in outs:
+        o.square().sum().backward()
+    assert torch.equal(outs[0], outs[1])
+    g = [n.blocks[0].attn.q_proj.weight.grad for n in nets]
+    assert torch.allclose(g[0], g[1], rtol=0, atol=1e-12)
+
+
+# --------------------------------------------------------------- RoPE formulas
+def test_rope_partition_is_the_full_grid_cut_into_windows():
+    trunk = _trunk("eva02", img_size=70, patch_route="native")
+    H = W = 5
+    ws = 3
+    full, windows = window_rope_tables(trunk.rope, (H, W), ws, "partition")
+    D = full.shape[-1] // 2
+    assert windows.shape == (4, ws * ws, 2 * D)
+    for win in range(4):
+        r0, c0 = (win // 2) * ws, (win % 2) * ws
+        for i in range(ws):
+            for j in range(ws):
+                row = windows[win, i * ws + j]
+                if r0 + i < H and c0 + j < W:
+                    assert torch.equal(row, full[(r0 + i) * W + c0 + j])
+                else:  # padding: identity rotation
+                    assert torch.equal(row, torch.cat([torch.zeros(D), torch.ones(D)]))
+
+
+def test_rope_eva02_window_grid_rescales_to_the_pretraining_grid():
+    # EVA-02 (reference grid 16x16, 224/14): both a window of ws tokens and the full grid
+    # of H span the reference grid, so window position i has the coordinate of global
+    # position i * H / ws (EVA-02 det's rope_win / rope_glb).
+    trunk = _trunk("eva02", img_size=112, patch_route="native")
+    assert tuple(trunk.rope.ref_feat_shape) == (16, 16)
+    H = W = 8
+    ws = 4
+    full, win = window_rope_tables(trunk.rope, (H, W), ws, "window_grid")
+    assert win.shape == (1, ws * ws, full.shape[-1])
+    for i in range(ws):
+        for j in range(ws):
+            assert torch.allclose(win[0, i * ws + j], full[(2 * i) * W + 2 * j], rtol=0, atol=1e-6)
+    # and the coordinate is i / ws * ref: at i = 1 the lowest band turns by ref/ws = 1 grid unit
+    part = window_rope_tables(trunk.rope, (H, W), ws, "partition")[1]
+    assert not torch.allclose(win[0], part[0])
+
+
+def test_rope_dinov3_stays_normalized_to_the_whole_grid():
+    trunk = _trunk("dinov3", img_size=96, patch_route="native")
+    rope = trunk.rope
+    H = W = 6
+    ws = 3
+    full, win = window_rope_tables(rope, (H, W), ws, "window_grid")
+    _, part = window_rope_tables(rope, (H, W), ws, "partition")
+    # DINOv3's formula: coordinate c = 2 (i + 0.5) / H - 1, angle 2 pi c / period
+    ii, jj = torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij")
+    coords = torch.stack([(ii + 0.5) / H, (jj + 0.5) / W], -1).reshape(-1, 2) * 2 - 1
+    angles = (2 * math.pi * coords[:, :, None] / rope.periods[None, None]).flatten(1)
+    want = torch.cat([angles.sin(), angles.sin(), angles.cos(), angles.cos()], -1)
+    assert torch.allclose(full, want, rtol=0, atol=1e-6)
+    # window scheme: the first window's positions of the whole grid, not a 3x3 grid of its own
+    assert torch.equal(win[0], part[0])
+    assert not torch.allclose(win[0], rope.get_embed(shape=[ws, ws]))
+
+
+def test_keep_prefix_needs_global_blocks():
+    with pytest.raises(ValueError, match="prefix_tokens='keep' needs every block global"):
+        _trunk("dinov2", prefix_tokens="keep", attention_strategy="window", pos_embed_grid="pretrain")
+
+
+def test_formats_are_registered():
+    from vitdet_bench.checkpoint import registered_formats
+
+    assert set(TIMM_FORMATS) <= set(registered_formats())
+
+
+def test_rope_dinov3_window_schemes_agree_without_padding(tmp_path):
+    # RoPE scores depend on offsets only: with whole-grid coordinates the first window's
+    # table serves every window, so both schemes give the same features when no
+    # window is padded (6x6 grid, 3x3 windows).
+    _, path = _write("dinov3", tmp_path)
+    outs = []
+    for scheme in ("partition", "window_grid"):
+        trunk = _trunk("dinov3", img_size=96, attention_strategy="window", window_size=3,
+                       rope_windows=scheme, out_block_indexes=(3,))
+        load_pretrained(trunk, path)
+        trunk = trunk.double().eval()
+        torch.manual_seed(0)
+        x = torch.randn(1, 3, 96, 96, dtype=torch.float64)
+        with torch.no_grad():
+            outs.append(trunk(x)["block3"])
+    # timm builds the rotary tables in float32: offset invariance holds to its rounding
+    # (a scheme that cut the wrong positions is off by ~1e-1).
+    assert _rel(outs[1], outs[0]) <= 1e-6
+
+
+# ------------------------------------------------------------------ training
+# config: timm model, pre-training size, official-layout writer, format, a trunk key,
+# whether the trunk is frozen (train.freeze.trunk)
+TINY_CONFIGS = {
+    "dinov2_tiny_shapes.py": ("vit_small_patch14_reg4_dinov2", 56, write_dinov2, "dinov2",
+                              "blocks.0.ls1.gamma", True),
+    "eva02_tiny_shapes.py": ("eva02_base_patch14_224", 56, write_eva02, "eva02",
+                             "blocks.0.attn.q_proj.bias", False),
+    "dinov3_tiny_shapes.py": ("vit_small_patch16_dinov3_qkvb", 64, write_dinov3, "dinov3",
+                              "blocks.0.gamma_1", False),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", sorted(TINY_CONFIGS))
+def test_family_tiny_config_trains_from_an_official_file(config, tmp_path):
+    """configs/families/<config> through tools/train_net.py from an official-layout file
+    (128-d, 8 blocks): the loss falls, box and mask AP are reported; with the trunk
+    frozen (train.freeze.trunk) the saved trunk is the loaded one, else it has trained."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    name, img, writer, fmt, probe, frozen = TINY_CONFIGS[config]
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    torch.manual_seed(0)
+    src = timm.create_model(name, pretrained=False, img_size=img, embed_dim=128, depth=8,
+                            num_heads=4, num_classes=0)
+    timm_sd = {k: v.detach().clone() for k, v in src.state_dict().items()}
+    data = writer(timm_sd, src)
+    ckpt = tmp_path / f"{fmt}_tiny_pretrain.pth"
+    torch.save(data, ckpt)
+    out = tmp_path / "run"
+    cmd = [sys.executable, os.path.join(repo, "tools", "train_net.py"), "--config-file",
+           os.path.join(repo, "configs", "families", config),
+           f"train.output_dir={out}", "train.max_iter=30", "train.warmup_iters=3",
+           "train.log_period=1", "dataloader.train.total_batch_size=2",
+           f"train.init_checkpoint={ckpt}", f"train.freeze.trunk={str(frozen).lower()}"]
+    p = subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True, timeout=1800)
+    assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-4000:])
+    init = json.loads((out / "init_report.json").read_text())
+    assert init["format"] == fmt and not init["unexpected"] and not init["initialized"]
+    if img == 56:
+        assert ["patch_embed.proj.weight", [128, 3, 14, 14], [128, 3, 16, 16]] in init["resized"]
+    rows = [json.loads(line) for line in (out / "metrics.json").read_text().splitlines() if line.strip()]
+    losses = [r["total_loss_raw"] for r in rows if "total_loss_raw" in r]
+    assert len(losses) == 30, len(losses)
+    first, last = sum(losses[:8]) / 8, sum(losses[-8:]) / 8
+    assert last < 0.8 * first, (first, last)
+    report = json.loads((out / "report.json").read_text())
+    for task in ("bbox", "segm"):
+        ap = report[task]["coco"]["AP"]
+        assert ap is not None and 0.0 <= ap <= 100.0, (task, ap)
+    saved = torch.load(out / "model_final.pth", map_location="cpu", weights_only=False)["model"]
+    prefix = "backbone.bottom_up.net."
+    for key in (probe, "blocks.7.mlp.fc2.weight", "blocks.3.norm1.weight"):
+        assert torch.equal(saved[prefix + key], timm_sd[key]) is frozen, key
+
+
+def test_inspect_checkpoint_tool_reports_a_family_file(tmp_path, capsys):
+    import importlib.util
+    import json
+    import os
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location(
+        "inspect_checkpoint", os.path.join(repo, "tools", "inspect_checkpoint.py"))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    torch.manual_seed(0)
+    src = timm.create_model("vit_small_patch14_reg4_dinov2", pretrained=False, img_size=56,
+                            embed_dim=128, depth=8, num_heads=4, num_classes=0)
+    ckpt = tmp_path / "dinov2_tiny.pth"
+    torch.save(write_dinov2({k: v.detach().clone() for k, v in src.state_dict().items()}, src), ckpt)
+    config = os.path.join(repo, "configs", "families", "dinov2_tiny_shapes.py")
+    rc = tool.main([str(ckpt), "--config-file", config, "--json", str(tmp_path / "r.json")])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "format: auto (detected from the file: dinov2)" in out
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["format"] == "dinov2" and not report["unexpected"] and not report["initialized"]
+    assert ["register_tokens", "prefix token (register / storage) dropped before the first "
+            "detection block (prefix_tokens='drop') [as reg_token]"] in report["ignored"]
+    # the same file without LayerScale: exit status 1, the message names the file and keys
+    sd = torch.load(ckpt)
+    torch.save({k: v for k, v in sd.items() if ".ls" not in k}, ckpt)
+    assert tool.main([str(ckpt), "--config-file", config, "--format", "dinov2"]) == 1
+    err = capsys.readouterr().err
+    assert "dinov2_tiny.pth" in err and "blocks.0.ls1.gamma" in err
+
+
+def test_position_table_at_pretraining_grid_equals_the_one_resized_at_load(tmp_path):
+    # ViTDet's recipe (resize in every forward) and the Benchmarking one (resize once)
+    # give the same features at img_size from the same file.
+    _, path = _write("openai_clip", tmp_path)
+    outs = []
+    for grid in ("detection", "pretrain"):
+        trunk = _trunk("openai_clip", img_size=128, attention_strategy="window", window_size=4,
+                       pos_embed_grid=grid, out_block_indexes=(3,))
+        report = load_pretrained(trunk, path)
+        if grid == "detection":
+            assert trunk.pos_embed.shape == (1, 8, 8, 64)
+            assert ("pos_embed", (1, 4, 4, 64), (1, 8, 8, 64)) in report.resized
+        else:
+            assert trunk.pos_embed.shape == (1, 17, 64)
+        torch.manual_seed(0)
+        with torch.no_grad():
+            outs.append(trunk(torch.randn(1, 3, 128, 128))["block3"])
+    assert torch.allclose(outs[0], outs[1], rtol=0, atol=1e-5)
+
+
+def test_sdpa_switch_is_timms_fused_attention(tmp_path):
+    _, path = _write("eva02", tmp_path)
+    outs = []
+    for use_sdpa in (True, False):
+        trunk = _trunk("eva02", attention_strategy="window", window_size=2, use_sdpa=use_sdpa,
+                       out_block_indexes=(3,))
+        load_pretrained(trunk, path)
+        assert all(b.attn.fused_attn is use_sdpa for b in trunk.blocks)
+        trunk = trunk.double()
+        torch.manual_seed(0)
+        with torch.no_grad():
+            outs.append(trunk(torch.randn(1, 3, 64, 64, dtype=torch.float64))["block3"])
+    assert _rel(outs[1], outs[0]) <= 1e-12
+
+
+def test_benchmark_tool_runs_on_a_family_config(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = tmp_path / "bench"
+    cmd = [sys.executable, os.path.join(repo, "tools", "benchmark.py"), "--config-file",
+           os.path.join(repo, "configs", "families", "dinov2_tiny_shapes.py"),
+           "--target", "model", "--strategies", "window_global", "global_checkpoint",
+           "--sizes", "128", "--steps", "1", "--warmup", "0", "--device", "cpu", "--no-flops",
+           "--output-dir", str(out)]
+    p = subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-3000:])
+    rows = json.loads((out / "benchmark.json").read_text())["rows"]
+    assert {r["strategy"] for r in rows} == {"window_global", "global_checkpoint"}
+    for r in rows:
+        assert r.get("status") == "ok", r
+        assert r["params_M"] > 1.0 and r["train_fwd_bwd_s"] > 0 and r["infer_s_per_image"] > 0
+
+
+def test_layer_decay_counts_the_family_blocks():
+    from vitdet_bench.solver.param_groups import get_layer_id
+
+    trunk = _trunk("openai_clip", prefix_tokens="keep", attention_strategy="global",
+                   pos_embed_grid="pretrain")
+    ids = {name: get_layer_id("backbone.net." + name, 4) for name, _ in trunk.named_parameters()}
+    assert ids["pos_embed"] == ids["cls_token"] == ids["patch_embed.proj.weight"] == 0
+    assert ids["norm_pre.weight"] == 0
+    assert ids["blocks.0.attn.qkv.weight"] == 1 and ids["blocks.3.mlp.fc2.bias"] == 4
+    reg = _trunk("dinov2_reg", prefix_tokens="keep", attention_strategy="global",
+                 pos_embed_grid="pretrain")
+    assert get_layer_id("backbone.net.reg_token", 4) == 0 and hasattr(reg, "reg_token")
+
+
+def test_yacs_builder_equals_the_lazy_config():
+    from detectron2.config import CfgNode, LazyConfig, get_cfg, instantiate
+    from detectron2.layers import ShapeSpec
+    from detectron2.modeling import BACKBONE_REGISTRY
+    import os
+
+    cfg = get_cfg()
+    cfg.MODEL.FPN.OUT_CHANNELS = 64
+    cfg.MODEL.TIMM = CfgNode(dict(
+        MODEL_NAME="vit_small_patch14_reg4_dinov2", MODEL_KWARGS=dict(embed_dim=128, depth=8, num_heads=4),
+        IMG_SIZE=256, PRETRAIN_IMG_SIZE=56, WINDOW_SIZE=8, DROP_PATH_RATE=0.0))
+    ours = BACKBONE_REGISTRY.get("build_timm_trunk_backbone")(cfg, ShapeSpec(channels=3))
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    lazy = instantiate(LazyConfig.load(os.path.join(repo, "configs", "families",
+                                                    "dinov2_tiny_shapes.py")).model.backbone)
+    shapes = lambda m: {k: tuple(v.shape) for k, v in m.state_dict().items()}  # noqa: E731
+    assert shapes(ours) == shapes(lazy)
+    assert ours.bottom_up.net.window_block_indexes == (0, 2, 4, 6)
+
+
+def test_eva02_p14to16_file_keeps_its_16x16_kernel(tmp_path):
+    _, path = _write("eva02", tmp_path)
+    data = torch.load(path)
+    kernel16 = torch.randn(64, 3, 16, 16)
+    data["module"]["patch_embed.proj.weight"] = kernel16
+    torch.save(data, path)
+    trunk = _trunk("eva02", img_size=64, attention_strategy="window", window_size=2)
+    report = load_pretrained(trunk, path)
+    assert report.format == "eva02" and not report.unexpected
+    assert torch.equal(trunk.patch_embed.proj.weight.detach(), kernel16)
+    assert not any(k == "patch_embed.proj.weight" for k, _, _ in report.resized)
+
+
+def test_dinov3_nonzero_qkv_bias_into_a_model_without_bias_is_an_error(tmp_path):
+    _, path = _write("dinov3_distilled", tmp_path)
+    sd = torch.load(path)
+    sd["blocks.1.attn.qkv.bias"][0] = 0.5
+    torch.save(sd, path)
+    with pytest.raises(CheckpointError, match=r"dinov3_distilled\.pth.*blocks\.1\.attn\.qkv\.bias"):
+        load_pretrained(_trunk("dinov3_distilled"), path)
+    # all zero: ignored by its named rule
+    sd["blocks.1.attn.qkv.bias"].zero_()
+    torch.save(sd, path)
+    report = load_pretrained(_trunk("dinov3_distilled"), path)
+    assert ("blocks.1.attn.qkv.bias",
+            "DINOv3 qkv bias, all zeros in this file: the model has no qkv bias") in report.ignored
