@@ -451,6 +451,14 @@ def build_evaluator(dataset_name: str, output_dir: str | None = None, **kwargs):
     detectron2's ``COCOEvaluator(use_fast_impl=False)``.
     """
     if evaluator_type_of(dataset_name) == "lvis":
+        max_dets = kwargs.get("max_dets_per_image", None)
+        if max_dets not in (None, MAX_DETS_PER_IMAGE):
+            raise ValueError(
+                f"max_dets_per_image={max_dets!r} for the LVIS dataset {dataset_name!r}: LVIS "
+                f"AP is defined at {MAX_DETS_PER_IMAGE} detections per image (lvis-api's and "
+                "detectron2's LVISEvaluator's convention), the only limit this evaluator "
+                f"computes. Set dataloader.evaluator.max_dets_per_image={MAX_DETS_PER_IMAGE} "
+                "or leave it unset.")
         return FastLVISEvaluator(dataset_name, output_dir=output_dir, **kwargs)
     from detectron2.evaluation import COCOEvaluator
 

@@ -31,7 +31,8 @@ from detectron2.modeling.roi_heads.fast_rcnn import FastRCNNOutputLayers
 from detectron2.layers import cat
 
 __all__ = ["get_fed_loss_classes", "get_fed_loss_cls_weights", "sigmoid_ce_loss",
-           "FederatedFastRCNNOutputLayers", "has_upstream_fed_loss", "box_predictor_class"]
+           "FederatedFastRCNNOutputLayers", "has_upstream_fed_loss", "box_predictor_class",
+           "fed_loss_cls_weights_fn"]
 
 
 def has_upstream_fed_loss(cls=FastRCNNOutputLayers) -> bool:
@@ -143,3 +144,14 @@ class FederatedFastRCNNOutputLayers(FastRCNNOutputLayers):
             return super().predict_probs(predictions, proposals)
         scores, _ = predictions
         return scores.sigmoid().split([len(p) for p in proposals], dim=0)
+
+
+def fed_loss_cls_weights_fn(dataset_names: Union[str, List[str]],
+                            freq_weight_power: float = 0.5) -> Callable[[], torch.Tensor]:
+    """``get_fed_loss_cls_weights`` as a box predictor takes it in a LazyConfig: a callable
+    that reads the weights when the model is built (upstream configs write a lambda,
+    which a config file cannot be saved with)."""
+    import functools
+
+    names = dataset_names if isinstance(dataset_names, str) else list(dataset_names)
+    return functools.partial(get_fed_loss_cls_weights, names, freq_weight_power)
