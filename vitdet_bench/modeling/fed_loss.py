@@ -114,6 +114,12 @@ class FederatedFastRCNNOutputLayers(FastRCNNOutputLayers):
                 raise ValueError("use_fed_loss=True needs get_fed_loss_cls_weights, a callable "
                                  "returning one sampling weight per class (e.g. "
                                  "get_fed_loss_cls_weights(dataset_names, 0.5)).")
+            if fed_loss_num_classes > self.num_classes:
+                raise ValueError(
+                    f"fed_loss_num_classes={fed_loss_num_classes} is more than the predictor's "
+                    f"{self.num_classes} classes: the federated loss draws that many classes "
+                    "per iteration without replacement. Set box_predictor.fed_loss_num_classes "
+                    f"to at most {self.num_classes} (LVIS: 50 of 1203).")
             weights = get_fed_loss_cls_weights()
             if len(weights) != self.num_classes:
                 raise ValueError(f"get_fed_loss_cls_weights returned {len(weights)} weights for "
