@@ -332,3 +332,42 @@ def test_tiny_lvis_run_trains_with_rfs_and_fed_loss_and_reports_apr(tmp_path):
                           charts=False, bootstrap=20)
     assert cmp["metrics"] == "lvis"
     assert cmp["segm"]["differences"][0]["metrics"]["APf"]["difference"] == 0
+
+
+def test_study_collect_shows_lvis_columns(tmp_path):
+    from vitdet_bench.study import Resources, Study, grid
+    from vitdet_bench.study.runner import collect_study
+    from vitdet_bench.study.spec import expand
+
+    study = Study(name="lvis_tiny",
+                  runs=grid(os.path.join(ROOT, "configs", "demo", "vit_tiny_shapes_lvis.py"),
+                            axes={"train.seed": [1, 2]}),
+                  resources=Resources(nodes=1, gpus_per_node=1, request_gpus=False),
+                  rows=("config",), columns=("train.seed",))
+    root = str(tmp_path / "root")
+    _, lvis_runs = _lvis_runs(tmp_path)
+    reps = []
+    for run, src in zip(expand(study, root), lvis_runs.values()):
+        os.makedirs(run.folder)
+        rep = json.loads((src / "report.json").read_text())
+        reps.append(rep)
+        with open(os.path.join(run.folder, "report.json"), "w") as f:
+            json.dump(rep, f)
+        open(os.path.join(run.folder, "model_final.pth"), "wb").close()
+        seed = run.axes["train.seed"]
+        with open(os.path.join(run.folder, "config.yaml"), "w") as f:
+            f.write("dataloader:\n  train:\n    dataset: {names: shapes_lvis_train}\n"
+                    "    total_batch_size: 4\nmodel:\n  backbone:\n"
+                    "    _target_: vitdet_bench.modeling.ViTFPN\n    bottom_up:\n"
+                    "      _target_: vitdet_bench.modeling.MultiScaleAdaptor\n"
+                    "      net: {_target_: vitdet_bench.modeling.ViT, depth: 8, embed_dim: 128}\n"
+                    f"train:\n  epochs: null\n  max_iter: 100\n  num_train_images: 600\n"
+                    f"  seed: {seed}\n  vitdet_bench: {{init: random, model_size: T}}\n")
+    text = collect_study(study, str(tmp_path / "table"), root=root, charts=False)
+    assert "## LVIS: APr / APc / APf, box ; mask" in text
+    # the headline AP of an LVIS run is its federated AP
+    assert f"{reps[0]['bbox']['lvis']['AP']:.1f} / -" in text
+    assert f"{reps[0]['bbox']['lvis']['APr']:.1f} / {reps[0]['bbox']['lvis']['APc']:.1f}" in text
+    rows = list(csv.DictReader(open(tmp_path / "table" / "study.csv")))
+    assert float(rows[0]["apr_box"]) == pytest.approx(reps[0]["bbox"]["lvis"]["APr"], abs=1e-4)
+    assert float(rows[0]["ap_box"]) == pytest.approx(reps[0]["bbox"]["lvis"]["AP"], abs=1e-4)
