@@ -371,3 +371,31 @@ def test_study_collect_shows_lvis_columns(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "table" / "study.csv")))
     assert float(rows[0]["apr_box"]) == pytest.approx(reps[0]["bbox"]["lvis"]["APr"], abs=1e-4)
     assert float(rows[0]["ap_box"]) == pytest.approx(reps[0]["bbox"]["lvis"]["AP"], abs=1e-4)
+
+
+def test_lvis_evaluator_needs_no_lvis_api(monkeypatch, tmp_path):
+    """The engine's LVIS evaluation runs where lvis-api is not installed (it is only the
+    tests' reference): its numbers are lvis_metrics'."""
+    from detectron2.data import MetadataCatalog
+
+    from vitdet_bench.data.lvis import register_lvis_instances
+
+    coco = random_coco(seed=6, num_images=12, num_categories=8)
+    gt = federated_from_coco(coco, seed=6, p_neg=0.3)
+    gt_path = os.path.join(str(tmp_path), "gt.json")
+    with open(gt_path, "w", encoding="utf-8") as f:
+        json.dump(gt, f)
+    register_lvis_instances("lvis_test_no_api", gt_path, str(tmp_path), overwrite=True)
+    monkeypatch.setitem(sys.modules, "lvis", None)          # import lvis fails
+    to_c = MetadataCatalog.get("lvis_test_no_api").thing_dataset_id_to_contiguous_id
+    res = perturb_detections(coco, seed=6, dets_per_image=20)
+    ev = build_evaluator("lvis_test_no_api", str(tmp_path), tasks=("bbox",), distributed=False)
+    ev.reset()
+    by_img = {}
+    for r in res:
+        by_img.setdefault(r["image_id"], []).append(dict(r, category_id=to_c[r["category_id"]]))
+    ev._predictions = [{"image_id": i, "instances": p} for i, p in by_img.items()]
+    got = ev.evaluate()["bbox"]
+    want = lvis_metrics(load_ground_truth(gt, iou_types=("bbox",)), res, "bbox")["lvis"]
+    for k in METRIC_NAMES[:9]:
+        assert got[k] == pytest.approx(want[k], abs=1e-12) or (want[k] is None and got[k] != got[k])

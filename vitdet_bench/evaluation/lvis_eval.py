@@ -518,6 +518,29 @@ def _fast_lvis_evaluator_class():
         lvis-api's, in seconds at val scale); it writes ``lvis_instances_results.json`` as
         detectron2's does."""
 
+        def __init__(self, dataset_name, tasks=None, distributed=True, output_dir=None, *,
+                     max_dets_per_image=None):
+            # detectron2's __init__ loads the json with lvis-api only to see whether it has
+            # annotations; this evaluator needs no lvis-api (see _eval_predictions)
+            import logging
+
+            import torch
+            from detectron2.data import MetadataCatalog
+
+            self._logger = logging.getLogger(__name__)
+            self._tasks, self._distributed, self._output_dir = tasks, distributed, output_dir
+            self._max_dets_per_image = max_dets_per_image
+            self._cpu_device = torch.device("cpu")
+            self._metadata = MetadataCatalog.get(dataset_name)
+            self._do_evaluation = True      # a json without annotations: found when evaluating
+
+        @property
+        def _lvis_api(self):
+            # only detectron2's proposal evaluation (an RPN-only model) reads it
+            from lvis import LVIS
+
+            return LVIS(self._metadata.json_file)
+
         def _eval_predictions(self, predictions):
             import itertools
             import json
@@ -532,11 +555,15 @@ def _fast_lvis_evaluator_class():
                 path = os.path.join(self._output_dir, "lvis_instances_results.json")
                 with open(path, "w", encoding="utf-8") as f:
                     json.dump(results, f)
-            if not self._do_evaluation or not results:
+            if not results:
                 return
             from .inputs import load_ground_truth
 
             gt = load_ground_truth(self._metadata.json_file, iou_types=tuple(sorted(tasks)))
+            if not gt.annotations:      # a test-set json: evaluated by the LVIS server
+                self._logger.warning("%s has no annotations: detections written, not evaluated.",
+                                     self._metadata.json_file)
+                return
             for task in sorted(tasks):
                 m = lvis_metrics(gt, results, task)["lvis"]
                 self._results[task] = {k: (float("nan") if m[k] is None else m[k])
