@@ -196,7 +196,8 @@ def test_federated_bootstrap_equals_lvis_api_on_duplicated_images(lvis_api, tmp_
     full = lvis_metrics(gt, dets, iou_type)["lvis"]
     ones = rs.stats(np.ones(rs.n_img, np.int64)) * 100
     for k, name in enumerate(METRIC_NAMES[:9]):
-        assert (full[name] is None and ones[k] < 0) or ones[k] == pytest.approx(full[name], abs=1e-12)
+        assert (full[name] is None and ones[k] < 0) or \
+            ones[k] == pytest.approx(full[name], abs=1e-12)
     rng = np.random.default_rng(0)
     for _ in range(2):
         w = rng.integers(0, 4, rs.n_img)
@@ -399,3 +400,22 @@ def test_lvis_evaluator_needs_no_lvis_api(monkeypatch, tmp_path):
     want = lvis_metrics(load_ground_truth(gt, iou_types=("bbox",)), res, "bbox")["lvis"]
     for k in METRIC_NAMES[:9]:
         assert got[k] == pytest.approx(want[k], abs=1e-12) or (want[k] is None and got[k] != got[k])
+
+
+def test_report_of_an_lvis_run_has_federated_intervals(tmp_path):
+    gt_path, runs = _lvis_runs(tmp_path)
+    rp = runs["a"] / "inference" / "lvis_instances_results.json"
+    rep = write_report(gt_path, str(rp), str(tmp_path / "rep"), iou_types=("bbox",),
+                       charts=False, bootstrap=30, bootstrap_seed=2)
+    iv = rep["bbox"]["lvis_interval"]
+    assert set(iv) == set(METRIC_NAMES[:9])
+    for m in ("AP", "APr", "APc", "APf"):
+        lo, hi = iv[m]
+        assert lo < hi
+    # the same resamples through compare give the same interval
+    out = compare_reports([("a", str(tmp_path / "rep" / "report.json"))], str(tmp_path / "cmp"),
+                          iou_types=("bbox",), charts=False, bootstrap=30, bootstrap_seed=2)
+    assert list(out["bbox"]["runs"]["a"]["interval"]["APr"]) == pytest.approx(list(iv["APr"]))
+    md = (tmp_path / "rep" / "report.md").read_text()
+    lo, hi = iv["APf"]
+    assert f"[{lo:.2f}, {hi:.2f}]" in md
