@@ -419,3 +419,34 @@ def test_report_of_an_lvis_run_has_federated_intervals(tmp_path):
     md = (tmp_path / "rep" / "report.md").read_text()
     lo, hi = iv["APf"]
     assert f"[{lo:.2f}, {hi:.2f}]" in md
+
+
+def test_tiny_lvis_cascade_trains_a_step_with_the_federated_loss_in_every_stage():
+    import torch
+    from detectron2.config import instantiate
+    from detectron2.data import DatasetCatalog
+
+    from vitdet_bench.config import load_config
+
+    sys.path.insert(0, ROOT)
+    try:
+        from configs.common.cascade import to_cascade
+    finally:
+        sys.path.remove(ROOT)
+    cfg = load_config(os.path.join(ROOT, "configs", "demo", "vit_tiny_shapes_lvis.py"),
+                      ["train.max_iter=10", "train.warmup_iters=1"])
+    to_cascade(cfg.model)
+    torch.manual_seed(0)
+    model = instantiate(cfg.model)
+    assert all(p.use_fed_loss for p in model.roi_heads.box_predictor)
+    mapper = instantiate(cfg.dataloader.train.mapper)
+    batch = [mapper(d) for d in DatasetCatalog.get("shapes_lvis_train")[:2]]
+    model.train()
+    from detectron2.utils.events import EventStorage
+
+    with EventStorage(0):
+        losses = model(batch)
+    for s in range(3):
+        assert torch.isfinite(losses[f"loss_cls_stage{s}"])
+    sum(losses.values()).backward()
+    assert model.roi_heads.box_predictor[2].cls_score.weight.grad.abs().sum() > 0
