@@ -41,7 +41,8 @@ def _report_main(argv) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--gt", required=True, help="COCO ground-truth json, or a registered dataset name")
     ap.add_argument("--results", required=True,
-                    help="COCO results json, or a run / inference folder with coco_instances_results.json")
+                    help="COCO results json, or a run / inference folder with coco_instances_results.json "
+                         "(lvis_instances_results.json for an LVIS dataset)")
     ap.add_argument("--iou-type", choices=("bbox", "segm", "both"), default="both")
     ap.add_argument("--output", required=True, help="folder for report.json, report.md, charts")
     ap.add_argument("--tide-thresholds", type=float, nargs="+", default=[0.5],

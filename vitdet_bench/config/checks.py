@@ -18,7 +18,8 @@ from .errors import ConfigError
 
 __all__ = ["MissingFile", "check_command_line", "config_entries", "dataset_names", "check_datasets",
            "missing_dataset_files", "check_dataset_files", "check_num_classes",
-           "check_attention_strategies", "missing_init_checkpoint", "check_init_checkpoint"]
+           "check_attention_strategies", "check_train_sampler", "missing_init_checkpoint",
+           "check_init_checkpoint"]
 
 
 @dataclass(frozen=True)
@@ -209,6 +210,52 @@ def check_attention_strategies(cfg) -> None:
                 + f" Known strategies: {', '.join(ATTENTION_STRATEGIES)} (all "
                 "windowed; windowed + 4 global; all global with activation "
                 "checkpointing; all global).")
+
+
+REPEAT_THRESHOLD_KEY = "dataloader.train.repeat_threshold"
+
+
+def check_train_sampler(cfg) -> Optional[float]:
+    """The training sampler the config asks for: ``dataloader.train.repeat_threshold``
+    (repeat-factor sampling at that threshold, e.g. LVIS's 0.001) or None (a plain
+    shuffle). Returns the threshold.
+
+    The engine draws its own resumable, position-seeded stream, so a
+    ``dataloader.train.sampler`` (detectron2's way, e.g. upstream ViTDet's LVIS configs)
+    would not be used: it is an error, not ignored."""
+    train = cfg.get("dataloader", {}).get("train", None) if "dataloader" in cfg else None
+    if train is None or not hasattr(train, "get"):
+        return None
+    sampler = train.get("sampler", None)
+    if sampler is not None:
+        target = sampler.get("_target_", sampler) if hasattr(sampler, "get") else sampler
+        raise ConfigError(
+            f"dataloader.train.sampler is set ({_class_label(target)}), but the training engine "
+            "draws its own resumable, position-seeded sampler and would not use it. For "
+            "repeat-factor sampling (detectron2's RepeatFactorTrainingSampler, as in the LVIS "
+            f"configs) set {REPEAT_THRESHOLD_KEY}=0.001 (the threshold t) instead and remove "
+            "dataloader.train.sampler (override dataloader.train.sampler=None); no other "
+            "sampler is supported.")
+    value = train.get("repeat_threshold", None)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise ConfigError(
+            f"{REPEAT_THRESHOLD_KEY}={value!r}: expected a number in (0, 1], the category "
+            "frequency below which images are repeated (LVIS: 0.001), or None for no "
+            "repeat-factor sampling.")
+    if not all(k in train for k in ("dataset", "mapper", "total_batch_size")):
+        raise ConfigError(
+            f"{REPEAT_THRESHOLD_KEY}={value!r} needs dataloader.train to be a "
+            "build_detection_train_loader config (dataset, mapper, total_batch_size): the "
+            "engine's resumable loader is the one that samples by repeat factors.")
+    return float(value)
+
+
+def _class_label(target) -> str:
+    if isinstance(target, str):
+        return target
+    return getattr(target, "__qualname__", None) or type(target).__name__
 
 
 def missing_init_checkpoint(cfg, resume: bool = False) -> Optional[MissingFile]:

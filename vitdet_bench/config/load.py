@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import List, Optional, Sequence
 
 from .checks import (MissingFile, check_attention_strategies, check_command_line,
-                     check_datasets, check_num_classes, missing_dataset_files,
+                     check_datasets, check_num_classes, check_train_sampler,
+                     missing_dataset_files,
                      missing_init_checkpoint)
 from .errors import ConfigError
 from .overrides import apply_image_size, check_image_size, check_overrides, check_schedule_overrides
@@ -35,6 +36,7 @@ def _load(path: Optional[str], overrides: Sequence[str], resume: bool, eval_only
         missing.append(absent)
     check_num_classes(cfg, eval_only)
     check_attention_strategies(cfg)
+    check_train_sampler(cfg)
     check_image_size(cfg)
     absent = missing_init_checkpoint(cfg, resume)
     if absent is not None and missing is None:

@@ -20,7 +20,8 @@ OPTIONAL_KEYS = {"train.epochs", "train.num_train_images", "train.warmup_iters",
                  "train.channels_last", "train.init_lenient", "train.eval_untrained",
                  "train.grad_accum", "train.init_keep", "train.freeze", "train.freeze.trunk",
                  "train.freeze.pyramid", "train.image_size", "train.loader_workers",
-                 "train.trust_checkpoint", "train.eval_allow_fresh"}
+                 "train.trust_checkpoint", "train.eval_allow_fresh",
+                 "dataloader.train.repeat_threshold"}
 
 
 def parse_value(v: str):

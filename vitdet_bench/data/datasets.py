@@ -27,7 +27,7 @@ from typing import Callable, Dict, List, Optional
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.datasets import load_coco_json
 
-from .lvis import register_lvis_v1
+from .lvis import register_lvis_v1, register_synthetic_lvis
 from .synthetic_shapes import SyntheticShapesConfig, ensure_synthetic_split, split_files
 from .validate import DatasetValidationError, validate_coco_json
 
@@ -182,6 +182,7 @@ def register_all(cache_root: Optional[str] = None, datasets_root: Optional[str] 
         register_synthetic_shapes(name, config, cache_root, overwrite=overwrite)
     register_coco128(datasets_root, overwrite=overwrite)
     register_lvis_v1(datasets_root, overwrite=overwrite)
+    register_synthetic_lvis(cache_root, overwrite=overwrite)
 
 
 def ensure_dataset_files(name: str) -> str:

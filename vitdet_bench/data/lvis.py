@@ -13,7 +13,9 @@ training and evaluation need without reading the json:
   1-10 training images, common: 11-100, frequent: more);
 * ``evaluator_type="lvis"``: :func:`vitdet_bench.evaluation.lvis_eval` applies.
 
-:func:`register_lvis_instances` registers any LVIS-format json (the tests' splits).
+:func:`register_lvis_instances` registers any LVIS-format json (the tests' splits);
+:func:`register_synthetic_lvis` the LVIS-format copies of the synthetic shapes
+(``shapes_lvis_train`` / ``shapes_lvis_val``, for CPU runs of the LVIS protocol).
 :func:`class_image_counts` gives the per-class training image counts (the json's
 ``image_count``), the weights of the federated loss; :func:`repeat_factors` the
 per-image repeat factors of repeat-factor sampling (detectron2's
@@ -31,7 +33,8 @@ from detectron2.structures import BoxMode
 
 __all__ = ["LVIS_V1_NAMES", "LVIS_REPEAT_THRESHOLD", "lvis_paths", "load_lvis_json_checked",
            "lvis_metadata", "register_lvis_instances", "register_lvis_v1", "class_image_counts",
-           "repeat_factors", "repeat_factor_sampler"]
+           "repeat_factors", "repeat_factor_sampler", "SYNTHETIC_LVIS_SPLITS",
+           "register_synthetic_lvis"]
 
 logger = logging.getLogger(__name__)
 
@@ -174,6 +177,10 @@ def class_image_counts(dataset_name: str) -> List[int]:
     meta = MetadataCatalog.get(dataset_name)
     counts = meta.get("class_image_count", None)
     if counts is None:
+        if meta.get("synthetic_config", None) is not None:   # generated on first use
+            from .datasets import ensure_dataset_files
+
+            ensure_dataset_files(dataset_name)
         json_file = meta.get("json_file", None)
         if not json_file or not os.path.isfile(json_file):
             raise FileNotFoundError(
@@ -202,7 +209,8 @@ def repeat_factors(dataset_dicts: List[dict], repeat_thresh: float = LVIS_REPEAT
 
 
 def repeat_factor_sampler(repeat_factors, seed: int, start: int = 0, rank=None, world_size=None):
-    """The engine's resumable ``(position, index)`` stream with repeat-factor sampling.
+    """The engine's resumable ``(position, index)`` stream with repeat-factor sampling
+    (:class:`vitdet_bench.engine.data.RepeatFactorResumableSampler`).
 
     Each pass over the data draws every image ``floor(r)`` times plus once more with
     probability ``r - floor(r)`` (detectron2's ``RepeatFactorTrainingSampler``: stochastic
@@ -210,21 +218,77 @@ def repeat_factor_sampler(repeat_factors, seed: int, start: int = 0, rank=None, 
     the same for a resumed run (``start``: stream positions to skip) and across ranks
     (rank ``k`` of ``n`` takes positions ``k, k + n, ...``).
     """
-    import torch
+    from vitdet_bench.engine.data import RepeatFactorResumableSampler
 
-    from vitdet_bench.engine.data import ResumableTrainingSampler
+    return RepeatFactorResumableSampler(repeat_factors, seed, start=start, rank=rank,
+                                        world_size=world_size)
 
-    factors = torch.as_tensor(repeat_factors, dtype=torch.float32)
 
-    class _RepeatFactorSampler(ResumableTrainingSampler):
-        def _infinite(self):
-            g = torch.Generator()
-            g.manual_seed(self._seed)
-            whole = torch.floor(factors)
-            frac = factors - whole
-            while True:
-                reps = whole + (torch.rand(len(frac), generator=g) < frac).float()
-                indices = torch.repeat_interleave(torch.arange(len(factors)), reps.long())
-                yield from indices[torch.randperm(len(indices), generator=g)].tolist()
+# LVIS-format copies of the synthetic shapes: name -> (shapes split, seed of its federated lists)
+SYNTHETIC_LVIS_SPLITS = {"shapes_lvis_train": ("shapes_train", 0), "shapes_lvis_val": ("shapes_val", 1)}
+SYNTHETIC_LVIS_FREQUENCY_SPLIT = "shapes_train"   # frequencies count training images, as LVIS's
 
-    return _RepeatFactorSampler(len(factors), seed, start=start, rank=rank, world_size=world_size)
+
+def _synthetic_lvis_json(name: str, cache_root: Optional[str] = None) -> str:
+    """Write (once) the LVIS-format copy of ``name``'s shapes split next to it; its path.
+
+    Federated lists as :func:`vitdet_bench.evaluation.lvis_eval.federated_from_coco`
+    draws them (seeded); every split takes the categories' frequency and image count
+    from the training split."""
+    from vitdet_bench.evaluation.lvis_eval import federated_from_coco
+    from vitdet_bench.utils.io import atomic_write_json
+
+    from .datasets import SYNTHETIC_SPLITS
+    from .synthetic_shapes import ensure_synthetic_split
+
+    base, seed = SYNTHETIC_LVIS_SPLITS[name]
+    files = ensure_synthetic_split(SYNTHETIC_SPLITS[base], cache_root)
+    out = os.path.join(files.folder, f"{name}.json")
+    if os.path.isfile(out):
+        return out
+    with open(files.json_file, encoding="utf-8") as f:
+        lv = federated_from_coco(json.load(f), seed=seed, p_neg=0.5, p_not_exhaustive=0.2)
+    if base != SYNTHETIC_LVIS_SPLITS[_TRAIN_OF_SYNTHETIC][0]:
+        with open(_synthetic_lvis_json(_TRAIN_OF_SYNTHETIC, cache_root), encoding="utf-8") as f:
+            lv["categories"] = json.load(f)["categories"]
+    atomic_write_json(out, lv, indent=None)
+    return out
+
+
+_TRAIN_OF_SYNTHETIC = "shapes_lvis_train"
+
+
+def register_synthetic_lvis(cache_root: Optional[str] = None, overwrite: bool = False) -> None:
+    """Register ``shapes_lvis_train`` / ``shapes_lvis_val``: the synthetic shapes (5
+    classes) in the LVIS format, generated on first use (frequencies r/c/f by terciles
+    of the training split's image counts, negative and not-exhaustive lists per image)."""
+    from .datasets import _ENSURE_FILES, SYNTHETIC_SPLITS
+    from .synthetic_shapes import split_files
+
+    for name, (base, _) in SYNTHETIC_LVIS_SPLITS.items():
+        if name in DatasetCatalog.list():
+            if not overwrite:
+                continue
+            DatasetCatalog.remove(name)
+            MetadataCatalog.remove(name)
+        config = SYNTHETIC_SPLITS[base]
+        files = split_files(config, cache_root)
+
+        def ensure_files(name=name) -> str:
+            return _synthetic_lvis_json(name, cache_root)
+
+        def load(name=name, image_root=files.image_root) -> List[dict]:
+            json_file = ensure_files(name)
+            with open(json_file, encoding="utf-8") as f:
+                cats = json.load(f)["categories"]
+            MetadataCatalog.get(name).set(class_frequency=lvis_metadata(cats)["class_frequency"])
+            return load_lvis_json_checked(json_file, image_root, name)
+
+        DatasetCatalog.register(name, load)
+        # synthetic_config: generated on first use, so the pre-flight file check skips it
+        MetadataCatalog.get(name).set(
+            json_file=os.path.join(files.folder, f"{name}.json"), image_root=files.image_root,
+            evaluator_type="lvis", thing_classes=list(config.classes),
+            thing_dataset_id_to_contiguous_id={i + 1: i for i in range(len(config.classes))},
+            synthetic_config=config.to_dict())
+        _ENSURE_FILES[name] = ensure_files

@@ -33,6 +33,7 @@ from detectron2.utils import comm
 from detectron2.utils.events import EventStorage, JSONWriter, get_event_storage
 from detectron2.utils.logger import setup_logger
 
+from vitdet_bench.config.checks import check_train_sampler
 from vitdet_bench.evaluation.evaluate import evaluate_detector
 from vitdet_bench.layers.norm import convert_batchnorm_for_world
 from vitdet_bench.utils.io import atomic_write_json
@@ -321,8 +322,11 @@ def _training_data(cfg, settings: RunSettings) -> TrainData:
     With ``train.grad_accum = k`` the loader yields micro-batches of total_batch_size / k
     images and starts k micro-batches per step in: the same images in the same order as
     the full batches (positions are per image), only split into k pieces.
+    ``dataloader.train.repeat_threshold`` (LVIS: 0.001) turns on repeat-factor sampling
+    (checked before anything is built: :func:`vitdet_bench.config.checks.check_train_sampler`).
     """
     tl, t = cfg.dataloader.train, settings.train
+    repeat_threshold = check_train_sampler(cfg)
     if not all(k in tl for k in ("dataset", "mapper", "total_batch_size")):
         logger.warning("dataloader.train is not a build_detection_train_loader config: resumed "
                        "runs will not see exactly the same batches")
@@ -337,7 +341,8 @@ def _training_data(cfg, settings: RunSettings) -> TrainData:
             dicts, mapper, t.total_batch_size // t.grad_accum, seed=settings.seed,
             start_iter=start_iter * t.grad_accum, num_workers=t.num_workers,
             loader_workers=setting(cfg, "train.loader_workers", None, int),
-            aspect_ratio_grouping=t.aspect_ratio_grouping)
+            aspect_ratio_grouping=t.aspect_ratio_grouping,
+            repeat_threshold=repeat_threshold)
 
     return TrainData(loader, len(dicts), mapper)
 

@@ -31,6 +31,8 @@ __all__ = ["load_report", "compare_reports", "compare_chart_png", "ap_chart_png"
 
 logger = logging.getLogger(__name__)
 CI_METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
+# LVIS runs (reports with federated AP): LVIS's AP and its rare / common / frequent APs
+LVIS_CI_METRICS = CI_METRICS + ("APr", "APc", "APf")
 COMPARE_SCHEMA_VERSION = 2
 LEVEL = 0.95
 
@@ -109,11 +111,30 @@ def _why_missing(runs, t) -> str:
     return "?"
 
 
-def _ground_truth_and_results(runs, types, progress):
-    """Load each distinct GT once (checking they are the same) and match every run."""
+def _metric_kind(runs, types) -> str:
+    """``"lvis"`` when every report has LVIS federated AP (LVIS-format ground truth), else
+    ``"coco"``; reports of both kinds together are an error."""
+    kinds = {(path, "lvis" if isinstance(rep[t].get("lvis"), dict) else "coco")
+             for _, reps in runs for path, rep in reps for t in types}
+    found = {k for _, k in kinds}
+    if len(found) > 1:
+        lv = next(p for p, k in kinds if k == "lvis")
+        co = next(p for p, k in kinds if k == "coco")
+        raise RunFolderError(
+            f"{lv} has LVIS federated AP (LVIS-format ground truth) but {co} has COCO AP only; "
+            "the two are different metrics. Compare runs evaluated on the same dataset.")
+    return found.pop() if found else "coco"
+
+
+def _ground_truth_and_results(runs, types, progress, kind: str = "coco"):
+    """Load each distinct GT once (checking they are the same) and match every run.
+
+    ``kind="lvis"``: federated AP (:class:`.lvis_eval.ResampledLVIS`; each resampled image
+    carries its federated lists)."""
     from .bootstrap import ResampledCOCO
     from .coco_fast import match
     from .inputs import load_ground_truth, load_results
+    from .lvis_eval import check_lvis, resampled
 
     gts, ref = {}, None
     out = []
@@ -141,10 +162,15 @@ def _ground_truth_and_results(runs, types, progress):
                     "images for every run; evaluate all runs on one dataset "
                     "(tools/analyze.py --gt ... --results RUN).")
             res = load_results(rp, gt, types, strict_iou_types=True, progress=progress)
-            rs = {t: ResampledCOCO(match(gt, res.detections, t, progress=progress)) for t in types}
+            if kind == "lvis":
+                check_lvis(gt)
+                rs = {t: resampled(gt, res.detections, t, progress=progress) for t in types}
+            else:
+                rs = {t: ResampledCOCO(match(gt, res.detections, t, progress=progress))
+                      for t in types}
             for t in types:   # the files still hold what the report says?
                 ap = rs[t].stats(np.ones(rs[t].n_img, np.int64), recall=False)[0] * 100
-                said = rep[t]["coco"].get("AP")
+                said = rep[t][kind].get("AP")
                 if said is not None and abs(ap - said) > 1e-6:
                     logger.warning("%s: %s AP recomputed from %s is %.4f but the report says "
                                    "%.4f; the results or GT file changed after the report was "
@@ -176,15 +202,19 @@ def compare_reports(entries, output_dir: str, iou_types=("bbox", "segm"), charts
 
     interval = interval or DEFAULT_INTERVAL
     from .coco_metrics import METRIC_NAMES
+    from .lvis_eval import METRIC_NAMES as LVIS_METRIC_NAMES
 
     runs = _entries(entries)
     labels = [label for label, _ in runs]
     if baseline is not None and baseline not in labels:
         raise RunFolderError(f"--baseline {baseline!r} is not one of the labels {labels}.")
     types = _check_types(runs, iou_types)
+    # LVIS runs: every figure below is LVIS federated AP (a row's "coco" entry holds it)
+    kind = _metric_kind(runs, types)
+    ci_metrics = LVIS_CI_METRICS if kind == "lvis" else CI_METRICS
     out = {"schema_version": COMPARE_SCHEMA_VERSION,
            "runs": {label: [p for p, _ in reps] for label, reps in runs},
-           "bootstrap": None}
+           "bootstrap": None, "metrics": kind, "ci_metrics": list(ci_metrics)}
     samples = {}
     prints = [(label, p, rep.get("gt_fingerprint"), rep.get("gt")) for label, reps in runs
               for p, rep in reps]
@@ -197,7 +227,7 @@ def compare_reports(entries, output_dir: str, iou_types=("bbox", "segm"), charts
                 "(gt_fingerprint); their APs are not comparable. Evaluate all runs on one "
                 "dataset (tools/analyze.py --gt ... --results RUN).")
     if bootstrap:
-        gt, matched = _ground_truth_and_results(runs, types, progress)
+        gt, matched = _ground_truth_and_results(runs, types, progress, kind)
         out["bootstrap"] = {"resamples": int(bootstrap), "seed": int(bootstrap_seed),
                             "level": LEVEL, "unit": "images", "interval": interval,
                             "num_images": len(gt.image_ids),
@@ -211,20 +241,21 @@ def compare_reports(entries, output_dir: str, iou_types=("bbox", "segm"), charts
             for label, reps in runs:
                 samples[(t, label)] = st[k:k + len(reps)].mean(0)      # [B, 12]
                 k += len(reps)
-    names = list(METRIC_NAMES)
+    # the 12 slots bootstrap_stats fills: COCOeval.stats, or ResampledLVIS's AP..APf
+    names = list(LVIS_METRIC_NAMES[:9]) + [""] * 3 if kind == "lvis" else list(METRIC_NAMES)
     for t in types:
         sec = {"runs": {}, "differences": []}
         for label, reps in runs:
             row = {"n": len(reps), "coco": {}, "seed_std": {}, "interval": {}, "errors": {}}
-            for mname in names:
+            for mname in [n for n in names if n]:
                 row["coco"][mname], row["seed_std"][mname] = _mean_std(
-                    [rep[t]["coco"].get(mname) for _, rep in reps])
+                    [rep[t][kind].get(mname) for _, rep in reps])
             for e in MAIN_ERRORS + SPECIAL_ERRORS:
                 row["errors"][e], _ = _mean_std([rep[t].get("errors", {}).get(e) for _, rep in reps])
             row["errors_std"] = {e: _mean_std([rep[t].get("errors", {}).get(e) for _, rep in reps])[1]
                                  for e in MAIN_ERRORS + SPECIAL_ERRORS}
             if (t, label) in samples:
-                for mname in CI_METRICS:
+                for mname in ci_metrics:
                     row["interval"][mname] = bootstrap_interval(
                         samples[(t, label)][:, names.index(mname)], row["coco"][mname], LEVEL,
                         interval)
@@ -233,7 +264,7 @@ def compare_reports(entries, output_dir: str, iou_types=("bbox", "segm"), charts
                  [(labels[i], labels[j]) for i in range(len(labels)) for j in range(i + 1, len(labels))])
         for a, b in pairs:
             d = {"a": a, "b": b, "metrics": {}}
-            for mname in CI_METRICS:
+            for mname in ci_metrics:
                 va, vb = sec["runs"][a]["coco"][mname], sec["runs"][b]["coco"][mname]
                 m = {"difference": None if va is None or vb is None else va - vb}
                 if (t, a) in samples:
@@ -299,7 +330,12 @@ def cell_legend(rows, level) -> str:
 
 def render_compare_markdown(out: dict, types) -> str:
     bs = out.get("bootstrap")
+    metrics = tuple(out.get("ci_metrics") or CI_METRICS)
     lines = ["# Run comparison", ""]
+    if out.get("metrics") == "lvis":
+        lines += ["LVIS federated AP (at most 300 detections per image; APr / APc / APf over "
+                  "rare / common / frequent categories); resampled images keep their federated "
+                  "category lists.", ""]
     if bs:
         lines += [f"Values in AP points. `[lo, hi]`: {bs['level']:.0%} bootstrap interval over the "
                   f"evaluation set ({bs['resamples']} paired resamples of its {bs['num_images']} "
@@ -311,21 +347,21 @@ def render_compare_markdown(out: dict, types) -> str:
                   "over a label's n runs (seeds).", ""]
     for t in types:
         sec = out[t]
-        lines += [f"## {t}", "", "| run | " + " | ".join(CI_METRICS) + " |",
-                  "|---|" + "---:|" * len(CI_METRICS)]
+        lines += [f"## {t}", "", "| run | " + " | ".join(metrics) + " |",
+                  "|---|" + "---:|" * len(metrics)]
         for label, row in sec["runs"].items():
             lines.append(f"| {label} | " + " | ".join(
                 _with_ci(row["coco"][m], row["interval"].get(m), row["seed_std"][m], row["n"])
-                for m in CI_METRICS) + " |")
+                for m in metrics) + " |")
         legend = cell_legend(sec["runs"].values(), bs["level"] if bs else None)
         if legend:
             lines += ["", legend]
         if sec["differences"]:
-            lines += ["", "| difference | " + " | ".join(f"Δ{m}" for m in CI_METRICS) + " |",
-                      "|---|" + "---:|" * len(CI_METRICS)]
+            lines += ["", "| difference | " + " | ".join(f"Δ{m}" for m in metrics) + " |",
+                      "|---|" + "---:|" * len(metrics)]
             for d in sec["differences"]:
                 cells = []
-                for m in CI_METRICS:
+                for m in metrics:
                     x = d["metrics"][m]
                     c = "n/a" if x["difference"] is None else f"{x['difference']:+.2f}"
                     if x.get("interval"):

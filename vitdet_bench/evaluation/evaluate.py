@@ -1,8 +1,11 @@
 """Evaluate a detector on the config's test set and write its report.
 
-:func:`evaluate_detector` runs detectron2's ``COCOEvaluator`` over ``dataloader.test``
-(against a cleaned copy of the ground truth when it holds annotations pycocotools
-cannot evaluate) and writes :func:`vitdet_bench.evaluation.write_report`'s report.
+:func:`evaluate_detector` runs the dataset's evaluator over ``dataloader.test``
+(:func:`vitdet_bench.evaluation.lvis_eval.build_evaluator`: detectron2's
+``COCOEvaluator``, or for an LVIS dataset federated LVIS AP at 300 detections per
+image) against a cleaned copy of the ground truth when it holds annotations that
+cannot be evaluated, and writes :func:`vitdet_bench.evaluation.write_report`'s report
+(with APr/APc/APf and per-frequency tables for LVIS-format ground truth).
 The training engine calls it for its periodic and final evaluations and for
 ``--eval-only``. It imports detectron2, so ``vitdet_bench.evaluation`` does not import
 it on its own: ``from vitdet_bench.evaluation.evaluate import evaluate_detector``.
@@ -16,10 +19,11 @@ from typing import Any, Dict, Optional
 
 from detectron2.config import instantiate
 from detectron2.data import MetadataCatalog
-from detectron2.evaluation import COCOEvaluator, inference_on_dataset, print_csv_format
+from detectron2.evaluation import inference_on_dataset, print_csv_format
 from detectron2.utils import comm
 
 from ..utils.io import atomic_write_json
+from .lvis_eval import build_evaluator, evaluator_type_of
 from .report import write_report
 
 __all__ = ["evaluate_detector", "evaluable_ground_truth_file"]
@@ -29,9 +33,11 @@ logger = logging.getLogger(__name__)
 
 def evaluate_detector(cfg, model, output_dir: str,
                       report_path: Optional[str] = None) -> Dict[str, Any]:
-    """Evaluate ``model`` on ``dataloader.test`` with COCOEvaluator and write the report.
+    """Evaluate ``model`` on ``dataloader.test`` with the dataset's evaluator and write
+    the report.
 
-    Writes ``<output_dir>/coco_instances_results.json``, the evaluator's files and
+    Writes the detections (``<output_dir>/coco_instances_results.json``, or
+    ``lvis_instances_results.json`` for an LVIS dataset), the evaluator's files and
     ``write_report``'s report (``report.json`` etc.) in ``output_dir``; a copy of the
     report goes to ``report_path`` (atomic) when given. A config without
     ``dataloader.test`` / ``dataloader.evaluator`` is not evaluated (``{}``).
@@ -54,7 +60,7 @@ def evaluate_detector(cfg, model, output_dir: str,
     gt_json = comm.all_gather(gt_json)[0]
     eval_name = dataset_name if gt_json == registered_gt else \
         _register_with_ground_truth(dataset_name, gt_json)
-    evaluator = COCOEvaluator(eval_name, output_dir=output_dir, use_fast_impl=False, **kwargs)
+    evaluator = build_evaluator(eval_name, output_dir=output_dir, **kwargs)
     from vitdet_bench.utils.cpu import with_fitted_workers
 
     workers = cfg.train.get("loader_workers", None) if "train" in cfg else None
@@ -106,7 +112,8 @@ def _register_with_ground_truth(dataset_name: str, gt_json: str) -> str:
 
 def _write_report(results, gt_json: str, output_dir: str, dataset_name: str,
                   report_path: Optional[str]) -> None:
-    res_json = os.path.join(output_dir, "coco_instances_results.json")
+    kind = "lvis" if evaluator_type_of(dataset_name) == "lvis" else "coco"
+    res_json = os.path.join(output_dir, f"{kind}_instances_results.json")
     if not os.path.isfile(res_json):
         return
     with open(res_json) as f:

@@ -41,6 +41,8 @@ __all__ = [
 
 IOU_TYPES = ("bbox", "segm")
 RESULTS_FILE = "coco_instances_results.json"
+# what detectron2's COCOEvaluator / LVISEvaluator write in their output_dir
+RESULTS_FILES = (RESULTS_FILE, "lvis_instances_results.json")
 
 
 class EvaluationInputError(ValueError):
@@ -101,21 +103,24 @@ def resolve_gt_path(gt: str) -> str:
 
 
 def resolve_results_path(results: str) -> str:
-    """A results json, or a run / inference folder holding ``coco_instances_results.json``."""
+    """A results json, or a run / inference folder holding ``coco_instances_results.json``
+    (or ``lvis_instances_results.json``, what the LVIS evaluator writes)."""
     if os.path.isfile(results):
         return results
     if not os.path.isdir(results):
         raise ResultsError(f"--results {results!r} does not exist; expected a COCO results json "
                            f"file or a run folder containing {RESULTS_FILE}.")
-    for cand in (os.path.join(results, RESULTS_FILE),
-                 os.path.join(results, "inference", RESULTS_FILE)):
-        if os.path.isfile(cand):
-            return cand
-    found = glob.glob(os.path.join(results, "**", RESULTS_FILE), recursive=True)
+    for folder in (results, os.path.join(results, "inference")):
+        for name in RESULTS_FILES:
+            if os.path.isfile(os.path.join(folder, name)):
+                return os.path.join(folder, name)
+    found = [p for name in RESULTS_FILES
+             for p in glob.glob(os.path.join(results, "**", name), recursive=True)]
     if not found:
         raise ResultsError(
             f"Run folder {results!r} contains no {RESULTS_FILE} (looked in the folder, in "
-            "inference/ and below); detectron2's COCOEvaluator writes it when given an output_dir.")
+            "inference/ and below); detectron2's COCOEvaluator writes it when given an output_dir "
+            f"({RESULTS_FILES[1]} for an LVIS dataset).")
     return max(found, key=os.path.getmtime)  # the latest evaluation
 
 

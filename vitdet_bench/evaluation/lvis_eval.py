@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .bootstrap import ResampledCOCO
 from .coco_fast import AREA_RNG, IOU_THRS, REC_THRS, match_groups
 from .inputs import GroundTruth, GroundTruthError, ResultsError, to_rle
 from .tide import _segments
@@ -43,7 +44,7 @@ from .tide import _segments
 __all__ = ["MAX_DETS_PER_IMAGE", "FREQUENCIES", "METRIC_NAMES", "LVISMatching", "LVISevalArrays",
            "is_lvis", "check_lvis", "match", "accumulate", "evaluate", "lvis_metrics",
            "federated_from_coco", "random_coco", "federated_detections", "evaluator_type_of", "build_evaluator",
-           "FastLVISEvaluator"]
+           "FastLVISEvaluator", "ResampledLVIS", "resampled"]
 
 MAX_DETS_PER_IMAGE = 300
 FREQUENCIES = ("r", "c", "f")
@@ -101,6 +102,7 @@ class LVISMatching:
     rank: np.ndarray
     dt_match: np.ndarray       # [A, T, nd]
     dt_ig: np.ndarray          # [A, T, nd]
+    d_area_out: np.ndarray     # [A, nd] detection area outside the range
 
 
 class LVISevalArrays:
@@ -281,7 +283,7 @@ def match(gt: GroundTruth, detections: list, iou_type: str = "bbox",
     dt_ig |= ~dt_match & (d_area_out | not_exhaustive[None])[:, None, :]
     return LVISMatching(cat_ids=cat_ids, frequency=frequency, n_img=n_img, g_img=g_img,
                         g_cat=g_cat, g_ig=g_ig, d_img=d_img, d_cat=d_cat, d_score=d_score,
-                        rank=rank, dt_match=dt_match, dt_ig=dt_ig)
+                        rank=rank, dt_match=dt_match, dt_ig=dt_ig, d_area_out=d_area_out)
 
 
 def accumulate(m: LVISMatching) -> LVISevalArrays:
@@ -319,6 +321,48 @@ def accumulate(m: LVISMatching) -> LVISevalArrays:
                 q[ok] = pr[t, inds[ok]]
                 precision[t, :, k, a] = q
     return LVISevalArrays(precision, recall, m.cat_ids, m.frequency)
+
+
+class ResampledLVIS(ResampledCOCO):
+    """LVIS federated AP of one run under image weights (the paired bootstrap).
+
+    A resample's numbers are defined as those of lvis-api on the physically duplicated
+    dataset: each copy of an image brings its ground truth, its detections and its
+    federated lists (positive, negative, not exhaustive), so the lists go with their
+    image. The :class:`LVISMatching` already encodes the lists per image (which
+    detections count, which false positives are ignored), and LVISEval.accumulate is
+    COCOeval's under the same (category, score desc, image) order, so
+    :class:`.bootstrap.ResampledCOCO`'s weighted re-accumulation applies unchanged; only
+    the summary differs. ``stats`` returns AP, AP50, AP75, APs, APm, APl, APr, APc, APf
+    (fractions, -1 where undefined; :data:`METRIC_NAMES` order) and three NaN slots: the
+    12 entries :func:`.bootstrap.bootstrap_stats` stores per resample.
+    """
+
+    def __init__(self, m: LVISMatching):
+        super().__init__(m)
+        self.frequency = np.asarray(m.frequency)
+
+    def stats(self, w: np.ndarray, recall: bool = True) -> np.ndarray:
+        p, _ = self.arrays(w, recall=False)        # [A, T, R, K]
+        t50, t75 = (int(np.flatnonzero(IOU_THRS == x)[0]) for x in (0.5, 0.75))
+
+        def mean(s):
+            s = s[s > -1]
+            return -1.0 if len(s) == 0 else np.mean(s)
+
+        out = [mean(p[0]), mean(p[0, t50]), mean(p[0, t75]), mean(p[1]), mean(p[2]), mean(p[3])]
+        out += [mean(p[0][..., self.frequency == i]) for i in range(len(FREQUENCIES))]
+        return np.array(out + [np.nan] * 3, np.float64)
+
+
+def resampled(gt: GroundTruth, detections: list, iou_type: str = "bbox",
+              progress: bool | None = None):
+    """:func:`ResampledLVIS` of ``detections`` (segm: boxes dropped first, as
+    :func:`lvis_metrics` does, so areas are mask areas)."""
+    dets = detections
+    if iou_type == "segm":
+        dets = [{k: v for k, v in d.items() if k != "bbox"} for d in detections]
+    return ResampledLVIS(match(gt, dets, iou_type, progress=progress))
 
 
 def federated_detections(gt: GroundTruth, detections: list) -> list:
@@ -451,6 +495,14 @@ def build_evaluator(dataset_name: str, output_dir: str | None = None, **kwargs):
     detectron2's ``COCOEvaluator(use_fast_impl=False)``.
     """
     if evaluator_type_of(dataset_name) == "lvis":
+        max_dets = kwargs.get("max_dets_per_image", None)
+        if max_dets not in (None, MAX_DETS_PER_IMAGE):
+            raise ValueError(
+                f"max_dets_per_image={max_dets!r} for the LVIS dataset {dataset_name!r}: LVIS "
+                f"AP is defined at {MAX_DETS_PER_IMAGE} detections per image (lvis-api's and "
+                "detectron2's LVISEvaluator's convention), the only limit this evaluator "
+                f"computes. Set dataloader.evaluator.max_dets_per_image={MAX_DETS_PER_IMAGE} "
+                "or leave it unset.")
         return FastLVISEvaluator(dataset_name, output_dir=output_dir, **kwargs)
     from detectron2.evaluation import COCOEvaluator
 
@@ -466,6 +518,29 @@ def _fast_lvis_evaluator_class():
         lvis-api's, in seconds at val scale); it writes ``lvis_instances_results.json`` as
         detectron2's does."""
 
+        def __init__(self, dataset_name, tasks=None, distributed=True, output_dir=None, *,
+                     max_dets_per_image=None):
+            # detectron2's __init__ loads the json with lvis-api only to see whether it has
+            # annotations; this evaluator needs no lvis-api (see _eval_predictions)
+            import logging
+
+            import torch
+            from detectron2.data import MetadataCatalog
+
+            self._logger = logging.getLogger(__name__)
+            self._tasks, self._distributed, self._output_dir = tasks, distributed, output_dir
+            self._max_dets_per_image = max_dets_per_image
+            self._cpu_device = torch.device("cpu")
+            self._metadata = MetadataCatalog.get(dataset_name)
+            self._do_evaluation = True      # a json without annotations: found when evaluating
+
+        @property
+        def _lvis_api(self):
+            # only detectron2's proposal evaluation (an RPN-only model) reads it
+            from lvis import LVIS
+
+            return LVIS(self._metadata.json_file)
+
         def _eval_predictions(self, predictions):
             import itertools
             import json
@@ -480,11 +555,15 @@ def _fast_lvis_evaluator_class():
                 path = os.path.join(self._output_dir, "lvis_instances_results.json")
                 with open(path, "w", encoding="utf-8") as f:
                     json.dump(results, f)
-            if not self._do_evaluation or not results:
+            if not results:
                 return
             from .inputs import load_ground_truth
 
             gt = load_ground_truth(self._metadata.json_file, iou_types=tuple(sorted(tasks)))
+            if not gt.annotations:      # a test-set json: evaluated by the LVIS server
+                self._logger.warning("%s has no annotations: detections written, not evaluated.",
+                                     self._metadata.json_file)
+                return
             for task in sorted(tasks):
                 m = lvis_metrics(gt, results, task)["lvis"]
                 self._results[task] = {k: (float("nan") if m[k] is None else m[k])

@@ -18,6 +18,7 @@
               "errors_by_iou": {"0.5": {"ap": TIDE AP, "errors": {...}, "counts": {...}}},
               "coco_backend": "vectorized", "charts": {...},
               "coco_interval": {"AP": [lo, hi], ... AP50..APl} (with a bootstrap),
+              "lvis_interval": {"AP": ..., APr, APc, APf} (LVIS ground truth, with a bootstrap),
               "lvis": {AP..APf, AR@300..ARl@300}, "per_frequency": {r/c/f: {name: AP}}
                        (LVIS-format ground truth only: lvis_eval)},
      "segm": {...}, "timing_s": {...}}
@@ -174,6 +175,10 @@ def build_report(gt_json, results_json, iou_types=("bbox", "segm"), tide_thresho
             t0 = time.perf_counter()
             report[t]["coco_interval"] = _coco_interval(gt, res.detections, t, bootstrap,
                                                         bootstrap_seed, progress, jobs, interval)
+            if lvis:      # the same resamples, each image with its federated lists
+                report[t]["lvis_interval"] = _coco_interval(
+                    gt, res.detections, t, bootstrap, bootstrap_seed, progress, jobs, interval,
+                    federated=True)
             timing[f"{t}_bootstrap"] = time.perf_counter() - t0
     stages.close()
     report["timing_s"] = timing
@@ -181,20 +186,26 @@ def build_report(gt_json, results_json, iou_types=("bbox", "segm"), tide_thresho
 
 
 def _coco_interval(gt, detections, iou_type, resamples, seed, progress, jobs=1,
-                   interval: str | None = None) -> dict:
+                   interval: str | None = None, federated: bool = False) -> dict:
+    """Intervals of AP..APl (COCO); ``federated``: of LVIS's AP..APf instead."""
     import numpy as np
 
     from .bootstrap import ResampledCOCO, bootstrap_interval, bootstrap_stats
     from .coco_fast import match
+    from .lvis_eval import METRIC_NAMES as LVIS_METRIC_NAMES
+    from .lvis_eval import resampled
 
-    rs = ResampledCOCO(match(gt, detections, iou_type, progress=progress))
+    if federated:
+        rs = resampled(gt, detections, iou_type, progress=progress)
+    else:
+        rs = ResampledCOCO(match(gt, detections, iou_type, progress=progress))
     full = rs.stats(np.ones(rs.n_img, np.int64), recall=False)
     full = np.where(full < 0, np.nan, full * 100)
     st = bootstrap_stats([rs], resamples, seed, progress, desc=f"bootstrap {iou_type}", jobs=jobs,
                          recall=False)[0]
     st = np.where(st < 0, np.nan, st * 100)
-    return {m: bootstrap_interval(st[:, k], full[k], kind=interval)
-            for k, m in enumerate(METRIC_NAMES[:6])}
+    names = LVIS_METRIC_NAMES[:9] if federated else METRIC_NAMES[:6]
+    return {m: bootstrap_interval(st[:, k], full[k], kind=interval) for k, m in enumerate(names)}
 
 
 def write_report(gt_json: str, results_json: str, output_dir: str,
@@ -270,7 +281,9 @@ def render_markdown(report: dict) -> str:
                     "background errors): read LVIS results from this table.", "",
                     "| metric | " + " | ".join(lv) + " |", "|---|" + "---:|" * len(lv)]
             for m in report[lv[0]]["lvis"]:
-                out.append(f"| {m} | " + " | ".join(_f(report[t]["lvis"][m]) for t in lv) + " |")
+                out.append(f"| {m} | " + " | ".join(
+                    _f(report[t]["lvis"][m]) + _ci(report[t].get("lvis_interval", {}).get(m))
+                    for t in lv) + " |")
         if report.get("bootstrap"):
             b = report["bootstrap"]
             out += ["", f"[lo, hi]: {b['level']:.0%} bootstrap interval "

@@ -15,6 +15,8 @@ never from its folder name:
 * :func:`collect_runs` writes ``benchmark.md`` (rows: initialization; columns:
   backbone size x epochs; cells ``APbox / APmask`` as mean ± std (n) over seeds),
   ``benchmark.csv`` (one row per run), ``benchmark.json`` and ``convergence.png``.
+  LVIS runs (a report with federated AP) count their federated AP as AP, and get
+  APr / APc / APf: a table in ``benchmark.md`` and columns in ``benchmark.csv``.
 
 Other tools (e.g. a study launcher) call :func:`identify_run` / :func:`group_runs`.
 """
@@ -34,7 +36,8 @@ from .compare import RunFolderError, load_report
 from .report import _png
 
 __all__ = ["RunInfo", "RunGroup", "identify_run", "read_run", "find_runs", "group_runs",
-           "collect_runs", "INIT_ORDER", "SIZE_DIMS", "IGNORED_KEYS"]
+           "collect_runs", "headline_ap", "lvis_frequency_aps", "INIT_ORDER", "SIZE_DIMS",
+           "IGNORED_KEYS", "LVIS_COLUMNS"]
 
 logger = logging.getLogger(__name__)
 INIT_ORDER = ("random", "supervised", "mocov3", "beit", "mae")
@@ -45,6 +48,9 @@ SIZE_ORDER = ("T", "S", "B", "L", "H")
 # not part of what was trained: the seed (runs differing only in it are one setting's
 # seeds), where the run wrote its files
 IGNORED_KEYS = ("train.seed", "train.output_dir")
+# LVIS's per-frequency APs (rare / common / frequent categories), per task
+LVIS_FREQUENCY_METRICS = ("APr", "APc", "APf")
+LVIS_COLUMNS = tuple(f"{m.lower()}_{t}" for t in ("box", "mask") for m in LVIS_FREQUENCY_METRICS)
 # necks / adaptors around the trunk, skipped when looking for the backbone family
 _NECKS = {"ViTFPN", "FPN", "SimpleFeaturePyramid", "MultiScaleAdaptor", "LastLevelMaxPool"}
 
@@ -69,6 +75,8 @@ class RunInfo:
     last_iter: int | None = None    # last logged iteration (metrics.json)
     setting: str = ""               # grouping key (hash of the config minus IGNORED_KEYS)
     config: dict = field(default_factory=dict, repr=False)
+    # LVIS runs: {"apr_box": .., "apc_box": .., "apf_box": .., "apr_mask": ..}; None otherwise
+    lvis: dict | None = None
 
     @property
     def arch(self) -> str:
@@ -205,10 +213,36 @@ def _schedule(cfg: dict, run_dir: str):
     return None, "none", max_iter, batch, images
 
 
-def _ap_from_report(rep: dict, t: str):
-    sec = rep.get(t)
-    v = sec["coco"].get("AP") if isinstance(sec, dict) and isinstance(sec.get("coco"), dict) else None
+def _number(v):
     return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+
+
+def headline_ap(rep: dict, t: str):
+    """A report's AP for ``t`` ("bbox" / "segm"): LVIS federated AP when the report has it
+    (LVIS-format ground truth: the AP LVIS results are quoted in), else COCO AP."""
+    sec = rep.get(t) if isinstance(rep, dict) else None
+    if not isinstance(sec, dict):
+        return None
+    for kind in ("lvis", "coco"):
+        if isinstance(sec.get(kind), dict):
+            return _number(sec[kind].get("AP"))
+    return None
+
+
+_ap_from_report = headline_ap
+
+
+def lvis_frequency_aps(rep: dict):
+    """``{"apr_box": .., "apc_box": .., ..., "apf_mask": ..}`` of an LVIS report (None
+    where a task or value is absent), or None when the report has no federated AP."""
+    out, found = {}, False
+    for t, short in (("bbox", "box"), ("segm", "mask")):
+        sec = rep.get(t) if isinstance(rep, dict) else None
+        lv = sec.get("lvis") if isinstance(sec, dict) else None
+        found = found or isinstance(lv, dict)
+        for m in LVIS_FREQUENCY_METRICS:
+            out[f"{m.lower()}_{short}"] = _number(lv.get(m)) if isinstance(lv, dict) else None
+    return out if found else None
 
 
 def _metrics_json(path: str):
@@ -256,9 +290,11 @@ def identify_run(run_dir: str) -> RunInfo:
     final = next((p for p in (os.path.join(run_dir, "report.json"),
                               os.path.join(run_dir, "inference", "report.json")) if os.path.isfile(p)),
                  None)
+    lvis = None
     if final:
         rep = load_report(final)
         ap_box, ap_mask, source = _ap_from_report(rep, "bbox"), _ap_from_report(rep, "segm"), "report.json"
+        lvis = lvis_frequency_aps(rep)
     elif mhist:
         _, ap_box, ap_mask = mhist[-1]
         source = "metrics.json"
@@ -281,7 +317,7 @@ def identify_run(run_dir: str) -> RunInfo:
                    epochs=epochs, ap_box=ap_box, ap_mask=ap_mask, source=source, history=history,
                    max_iter=max_iter, family=family, recipe=None if recipe is None else str(recipe),
                    batch=batch, num_images=images, seed=_int(_get(cfg, "train.seed")),
-                   epochs_source=ep_src, last_iter=last, setting=key, config=setting)
+                   epochs_source=ep_src, last_iter=last, setting=key, config=setting, lvis=lvis)
 
 
 read_run = identify_run   # the name before run grouping existed
@@ -389,17 +425,20 @@ def collect_runs(paths, output_dir: str, charts: bool = True) -> list:
     groups = group_runs(runs)
     group_of = {id(r): g for g in groups for r in g.runs}
     os.makedirs(output_dir, exist_ok=True)
+    any_lvis = any(r.lvis for r in runs)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["setting", "row", "column", "init", "family", "model_size", "epochs", "max_iter",
-                "batch", "num_images", "seed", "ap_box", "ap_mask", "source", "run_dir"])
+                "batch", "num_images", "seed", "ap_box", "ap_mask", "source", "run_dir"]
+               + (list(LVIS_COLUMNS) if any_lvis else []))
     for r in sorted(runs, key=lambda r: (r.init, r.arch, r.epochs or 0, r.seed or 0, r.run_dir)):
         g = group_of[id(r)]
         w.writerow([r.setting, g.init_label, g.column, r.init, r.family, r.model_size,
                     "" if r.epochs is None else f"{r.epochs:.4g}", r.max_iter or "", r.batch or "",
                     r.num_images or "", "" if r.seed is None else r.seed,
                     "" if r.ap_box is None else f"{r.ap_box:.4f}",
-                    "" if r.ap_mask is None else f"{r.ap_mask:.4f}", r.source, r.run_dir])
+                    "" if r.ap_mask is None else f"{r.ap_mask:.4f}", r.source, r.run_dir]
+                   + ([_csv_number((r.lvis or {}).get(c)) for c in LVIS_COLUMNS] if any_lvis else []))
     atomic_write_text(os.path.join(output_dir, "benchmark.csv"), buf.getvalue())
     rows = _order({g.init_label for g in groups},
                   [INIT_LABELS.get(i, i) for i in INIT_ORDER])
@@ -420,6 +459,8 @@ def collect_runs(paths, output_dir: str, charts: bool = True) -> list:
               "whose config.yaml agree in everything but train.seed and output paths; "
               "several runs show mean ± std (n). Epochs are the trained schedule, "
               "train.max_iter x total batch / training images.", ""]
+    if any_lvis:
+        lines += _lvis_table(rows, cols, groups)
     if charts:
         atomic_write_bytes(os.path.join(output_dir, "convergence.png"), convergence_png(groups))
         lines += ["![AP vs fine-tuning epochs](convergence.png)", ""]
@@ -431,9 +472,42 @@ def collect_runs(paths, output_dir: str, charts: bool = True) -> list:
         "runs": [{k: v for k, v in asdict(r).items() if k != "config"} for r in runs],
         "settings": [{"setting": g.setting, "row": g.init_label, "column": g.column,
                       "runs": [r.run_dir for r in g.runs],
-                      "ap_box": g.mean_std("ap_box")[:2], "ap_mask": g.mean_std("ap_mask")[:2]}
+                      "ap_box": g.mean_std("ap_box")[:2], "ap_mask": g.mean_std("ap_mask")[:2],
+                      **({c: _lvis_mean(g, c) for c in LVIS_COLUMNS} if any_lvis else {})}
                      for g in groups]})
     return runs
+
+
+def _csv_number(v) -> str:
+    return "" if v is None else f"{v:.4f}"
+
+
+def _lvis_mean(g: RunGroup, column: str):
+    """Mean over the setting's runs of one LVIS column (None when no run has it)."""
+    vals = [r.lvis[column] for r in g.runs if r.lvis and r.lvis.get(column) is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def _lvis_table(rows, cols, groups) -> list:
+    """benchmark.md's LVIS table: APr / APc / APf (box, then mask) of the LVIS settings."""
+    lines = ["## LVIS: AP^box r / c / f, AP^mask r / c / f", "",
+             "| initialization | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+    for row in rows:
+        cells = []
+        for c in cols:
+            g = next((g for g in groups if g.init_label == row and g.column == c), None)
+            if g is None or not any(r.lvis for r in g.runs):
+                cells.append("")
+                continue
+            parts = []
+            for task in ("box", "mask"):
+                vals = [_lvis_mean(g, f"{m.lower()}_{task}") for m in LVIS_FREQUENCY_METRICS]
+                parts.append(" / ".join("-" if v is None else f"{v:.1f}" for v in vals))
+            cells.append(" ; ".join(parts) + (f" ({len(g.runs)})" if len(g.runs) > 1 else ""))
+        lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    lines += ["", "LVIS runs: AP above is LVIS federated AP; APr / APc / APf over rare / "
+              "common / frequent categories (means over a setting's runs).", ""]
+    return lines
 
 
 def _panel(g: RunGroup) -> str:

@@ -31,7 +31,8 @@ from detectron2.modeling.roi_heads.fast_rcnn import FastRCNNOutputLayers
 from detectron2.layers import cat
 
 __all__ = ["get_fed_loss_classes", "get_fed_loss_cls_weights", "sigmoid_ce_loss",
-           "FederatedFastRCNNOutputLayers", "has_upstream_fed_loss", "box_predictor_class"]
+           "FederatedFastRCNNOutputLayers", "has_upstream_fed_loss", "box_predictor_class",
+           "fed_loss_cls_weights_fn"]
 
 
 def has_upstream_fed_loss(cls=FastRCNNOutputLayers) -> bool:
@@ -113,6 +114,12 @@ class FederatedFastRCNNOutputLayers(FastRCNNOutputLayers):
                 raise ValueError("use_fed_loss=True needs get_fed_loss_cls_weights, a callable "
                                  "returning one sampling weight per class (e.g. "
                                  "get_fed_loss_cls_weights(dataset_names, 0.5)).")
+            if fed_loss_num_classes > self.num_classes:
+                raise ValueError(
+                    f"fed_loss_num_classes={fed_loss_num_classes} is more than the predictor's "
+                    f"{self.num_classes} classes: the federated loss draws that many classes "
+                    "per iteration without replacement. Set box_predictor.fed_loss_num_classes "
+                    f"to at most {self.num_classes} (LVIS: 50 of 1203).")
             weights = get_fed_loss_cls_weights()
             if len(weights) != self.num_classes:
                 raise ValueError(f"get_fed_loss_cls_weights returned {len(weights)} weights for "
@@ -143,3 +150,14 @@ class FederatedFastRCNNOutputLayers(FastRCNNOutputLayers):
             return super().predict_probs(predictions, proposals)
         scores, _ = predictions
         return scores.sigmoid().split([len(p) for p in proposals], dim=0)
+
+
+def fed_loss_cls_weights_fn(dataset_names: Union[str, List[str]],
+                            freq_weight_power: float = 0.5) -> Callable[[], torch.Tensor]:
+    """``get_fed_loss_cls_weights`` as a box predictor takes it in a LazyConfig: a callable
+    that reads the weights when the model is built (upstream configs write a lambda,
+    which a config file cannot be saved with)."""
+    import functools
+
+    names = dataset_names if isinstance(dataset_names, str) else list(dataset_names)
+    return functools.partial(get_fed_loss_cls_weights, names, freq_weight_power)

@@ -393,7 +393,10 @@ def collect_study(study: Study, output_dir: str, root: Optional[str] = None,
                          "tools/study.py status")
     os.makedirs(output_dir, exist_ok=True)
     # the benchmark-table machinery of tools/collect_runs.py, over exactly these folders
-    collect_runs([r.folder for r in finished], output_dir, charts=charts)
+    infos = collect_runs([r.folder for r in finished], output_dir, charts=charts)
+    from vitdet_bench.evaluation.runs import LVIS_COLUMNS
+
+    lvis_of = {os.path.realpath(i.run_dir): i.lvis for i in infos if i.lvis}
     row_axes = list(study.rows) or (["config"] if not study.columns else [])
     col_axes = list(study.columns) or [a for a in (runs[0].axes or {}) if a not in row_axes]
 
@@ -414,9 +417,22 @@ def collect_study(study: Study, output_dir: str, root: Optional[str] = None,
           "| " + " | ".join(head) + " |", "|---|" + "---:|" * len(col_keys)]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(row_axes + col_axes + ["ap_box", "ap_mask", "runs_done", "runs"])
+    w.writerow(row_axes + col_axes + ["ap_box", "ap_mask", "runs_done", "runs"]
+               + (list(LVIS_COLUMNS) if lvis_of else []))
+
+    def lvis_means(done) -> dict:
+        """Means of the LVIS columns over the cell's finished LVIS runs."""
+        got = [lvis_of[os.path.realpath(s.folder)] for s in done
+               if os.path.realpath(s.folder) in lvis_of]
+        out = {}
+        for c in LVIS_COLUMNS:
+            vals = [g[c] for g in got if g.get(c) is not None]
+            out[c] = sum(vals) / len(vals) if vals else None
+        return out
+
+    lvis_lines = []
     for rk in row_keys:
-        line = []
+        line, lvis_line = [], []
         for ck in col_keys:
             sts = cells.get((rk, ck), [])
             done = [s for s in sts if s.state == "done"]
@@ -426,14 +442,29 @@ def collect_study(study: Study, output_dir: str, root: Optional[str] = None,
             m = sum(mask) / len(mask) if mask else None
             if not sts:
                 line.append("")
+                lvis_line.append("")
                 continue
             txt = f"{_ap(b)} / {_ap(m)}" if done else "(not done)"
             if len(sts) > 1:
                 txt += f" (mean of {len(done)}/{len(sts)})"
             line.append(txt)
+            lv = lvis_means(done) if lvis_of else {}
             w.writerow(list(rk) + list(ck) + ["" if b is None else f"{b:.4f}",
-                                              "" if m is None else f"{m:.4f}", len(done), len(sts)])
+                                              "" if m is None else f"{m:.4f}", len(done), len(sts)]
+                       + (["" if lv[c] is None else f"{lv[c]:.4f}" for c in LVIS_COLUMNS]
+                          if lvis_of else []))
+            if lvis_of:
+                lvis_line.append(" ; ".join(" / ".join(_ap(lv[f"{x}_{t}"]) for x in ("apr", "apc", "apf"))
+                                            for t in ("box", "mask")) if any(
+                    v is not None for v in lv.values()) else "")
         md.append("| " + " | ".join([" / ".join(map(str, rk)) or "-"] + line) + " |")
+        if lvis_of:
+            lvis_lines.append("| " + " | ".join([" / ".join(map(str, rk)) or "-"] + lvis_line) + " |")
+    if lvis_of:
+        md += ["", "## LVIS: APr / APc / APf, box ; mask", "",
+               "| " + " | ".join(head) + " |", "|---|" + "---:|" * len(col_keys)] + lvis_lines
+        md += ["", "LVIS runs: AP is LVIS federated AP; APr / APc / APf over rare / common / "
+               "frequent categories."]
     md += ["", f"{len(finished)} of {len(runs)} runs done. Benchmark table of the finished runs "
            "(initialization x model size x epochs, from their saved configs): benchmark.md, "
            "benchmark.csv" + (", convergence.png" if charts else "") + "."]

@@ -178,8 +178,10 @@ def _ap(folder: str):
             vals = []
             for t in ("bbox", "segm"):
                 sec = rep.get(t) if isinstance(rep, dict) else None
-                coco = sec.get("coco") if isinstance(sec, dict) else None
-                vals.append(coco.get("AP") if isinstance(coco, dict) else None)
+                # LVIS reports: the federated AP, the one LVIS results are quoted in
+                kinds = [sec.get(k) for k in ("lvis", "coco")] if isinstance(sec, dict) else []
+                ap = next((k for k in kinds if isinstance(k, dict)), None)
+                vals.append(ap.get("AP") if isinstance(ap, dict) else None)
             return tuple(vals)
     return None, None
 
