@@ -97,11 +97,21 @@ def test_to_cascade_twice_is_an_error():
         to_cascade(cfg.model)
 
 
+# The tiny cascade of each family: the family's CPU smoke config through to_cascade.
+TINY_CASCADES = {
+    "vit": "configs/demo/vit_tiny_shapes_cascade.py",
+    "convmae": "projects/ConvMAE/configs/convmae_tiny_cpu_cascade.py",
+    "itpn": "projects/iTPN/configs/itpn_tiny_cpu_cascade.py",
+    "timm_dinov2": "configs/families/dinov2_tiny_shapes_cascade.py",
+}
+
+
 @pytest.mark.slow
-def test_tiny_cascade_trains_through_train_net(tmp_path):
+@pytest.mark.parametrize("family", sorted(TINY_CASCADES))
+def test_tiny_cascade_trains_through_train_net(tmp_path, family):
     out = tmp_path / "run"
     cmd = [sys.executable, os.path.join(ROOT, "tools", "train_net.py"), "--config-file",
-           os.path.join(ROOT, "configs", "demo", "vit_tiny_shapes_cascade.py"),
+           os.path.join(ROOT, TINY_CASCADES[family]),
            f"train.output_dir={out}", "train.max_iter=30", "train.warmup_iters=5",
            "train.log_period=1", "dataloader.train.total_batch_size=2",
            "dataloader.train.num_workers=0", "dataloader.test.num_workers=0",

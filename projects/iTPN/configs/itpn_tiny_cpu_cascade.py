@@ -1,0 +1,7 @@
+"""``itpn_tiny_cpu.py`` as a Cascade Mask R-CNN (``configs/common/cascade.py``): the CPU smoke
+test of the cascade on the iTPN family (tests/test_cascade.py), not a tuned recipe."""
+from ....configs.common.cascade import to_cascade
+from .itpn_tiny_cpu import dataloader, lr_multiplier, model, optimizer, train
+
+to_cascade(model)
+train.output_dir = "./output/itpn_tiny_cpu_cascade"
