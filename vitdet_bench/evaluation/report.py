@@ -184,7 +184,8 @@ def _coco_interval(gt, detections, iou_type, resamples, seed, progress, jobs=1,
                    interval: str | None = None) -> dict:
     import numpy as np
 
-    from .bootstrap import ResampledCOCO, bootstrap_interval, bootstrap_stats
+    from .bootstrap import (DEFAULT_INTERVAL, JACKKNIFE_KINDS, ResampledCOCO, bootstrap_interval,
+                            bootstrap_stats, jackknife_stats)
     from .coco_fast import match
 
     rs = ResampledCOCO(match(gt, detections, iou_type, progress=progress))
@@ -193,7 +194,12 @@ def _coco_interval(gt, detections, iou_type, resamples, seed, progress, jobs=1,
     st = bootstrap_stats([rs], resamples, seed, progress, desc=f"bootstrap {iou_type}", jobs=jobs,
                          recall=False)[0]
     st = np.where(st < 0, np.nan, st * 100)
-    return {m: bootstrap_interval(st[:, k], full[k], kind=interval)
+    jk = [None] * 6
+    if (interval or DEFAULT_INTERVAL) in JACKKNIFE_KINDS:
+        jk = jackknife_stats([rs], seed=seed)[0]
+        jk = np.where(jk < 0, np.nan, jk * 100).T
+    return {m: bootstrap_interval(st[:, k], full[k], kind=interval or DEFAULT_INTERVAL,
+                                  jackknife=jk[k])
             for k, m in enumerate(METRIC_NAMES[:6])}
 
 
