@@ -35,9 +35,9 @@ import numpy as np
 from .coco_fast import AREA_RNG, IOU_THRS, MAX_DETS, REC_THRS, Matching
 from .tide import _segments
 
-__all__ = ["ResampledCOCO", "resample_weights", "bootstrap_stats", "jackknife_stats",
-           "percentile_interval", "bootstrap_interval", "paired_difference", "INTERVAL_KINDS",
-           "JACKKNIFE_KINDS", "DEFAULT_INTERVAL", "JACKKNIFE_GROUPS"]
+__all__ = ["ResampledCOCO", "resample_weights", "bootstrap_stats", "jackknife_groups",
+           "jackknife_stats", "percentile_interval", "bootstrap_interval", "paired_difference",
+           "INTERVAL_KINDS", "JACKKNIFE_KINDS", "DEFAULT_INTERVAL", "JACKKNIFE_GROUPS"]
 
 # Interval kinds (docs/analysis.md, "Interval kinds and their coverage"): percentile
 # [q_lo, q_hi]; basic (reverse percentile) [2 x - q_hi, 2 x - q_lo]; bc, the bias-corrected
