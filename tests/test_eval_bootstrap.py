@@ -235,3 +235,19 @@ def test_jackknife_leaves_each_group_out(coco128):
         g2, d2 = duplicated(gt, res, (group != g).astype(int))
         assert np.array_equal(jk[0, g], pycocotools_stats(g2, d2, "bbox")), g
     assert jackknife_stats([m], groups=100).shape == (1, 24, 12)   # at most one image per group
+
+
+@pytest.mark.parametrize("kind", ["bca", "percentile"])
+def test_compare_and_report_with_another_interval_kind(runs, tmp_path, kind):
+    entries = [("A", runs["a"]), ("fewer", runs["fewer"])]
+    out = compare_reports(entries, str(tmp_path / "c"), bootstrap=40, iou_types=("bbox",),
+                          progress=False, charts=False, interval=kind)
+    assert out["bootstrap"]["interval"] == kind
+    lo, hi = out["bbox"]["runs"]["A"]["interval"]["AP"]
+    assert lo < hi
+    assert out["bbox"]["differences"][0]["metrics"]["AP"]["interval"][0] > 0
+    rep = write_report(runs["gt"], os.path.join(runs["a"], "coco_instances_results.json"),
+                       str(tmp_path / "r"), iou_types=("bbox",), progress=False, charts=False,
+                       bootstrap=40, interval=kind)
+    lo, hi = rep["bbox"]["coco_interval"]["AP"]
+    assert lo < hi
