@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Coverage of the bootstrap intervals: how often does a "95%" interval hold the true value?
+r"""Coverage of the bootstrap intervals: how often does a "95%" interval hold the true value?
 
 A synthetic population of ``--population`` images (random boxes over
 ``--categories`` categories) is detected by two detectors of known behaviour
@@ -23,7 +23,7 @@ estimate's spread over the draws next to the bootstrap's and the jackknife's.
 Both detectors are matched once on the population (COCOeval's matching is per
 image and category); an evaluation set and each of its resamples are image
 weights on that matching (:class:`ResampledCOCO`), so a set costs ``2 x
-(resamples + 1)`` re-accumulations.
+(resamples + groups + 1)`` re-accumulations.
 
     python benchmarks/bench_interval_coverage.py --sizes 100 500 --draws 100   # minutes
     python benchmarks/bench_interval_coverage.py --sizes 100 500 5000 --draws 1000 600 100 \
