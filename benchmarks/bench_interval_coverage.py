@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Coverage of the bootstrap intervals: how often does a "95%" interval hold the true value?
+r"""Coverage of the bootstrap intervals: how often does a "95%" interval hold the true value?
 
 A synthetic population of ``--population`` images (random boxes over
 ``--categories`` categories) is detected by two detectors of known behaviour
@@ -10,15 +10,25 @@ true values. Then ``--draws`` evaluation sets of each size in ``--sizes`` are dr
 from the population (images i.i.d., as a test set is a sample of the world's
 images); on each, the project's paired bootstrap (``--resamples`` resamples of the
 set's images) gives an interval of every kind in ``INTERVAL_KINDS``, and we count
-how often it contains the true value.
+how often it contains the true value. The jackknife kinds (``bca``, ``bc-normal``) also
+get ``--groups`` leave-one-group-out values of each set (a group: ``n / groups`` of the
+set's images, shuffled).
+
+Coverage is printed with its binomial standard error ``sqrt(c (1 - c) / draws)``: the
+Monte Carlo error of the study itself. A second table says why an interval misses: the
+estimate's bias over the draws (mean of the set's value minus the true value) next to
+the bootstrap's estimate of it (mean of resamples minus the set's value), and the
+estimate's spread over the draws next to the bootstrap's and the jackknife's.
 
 Both detectors are matched once on the population (COCOeval's matching is per
 image and category); an evaluation set and each of its resamples are image
 weights on that matching (:class:`ResampledCOCO`), so a set costs ``2 x
-(resamples + 1)`` re-accumulations.
+(resamples + groups + 1)`` re-accumulations.
 
-    python benchmarks/bench_interval_coverage.py                        # the docs' table
-    python benchmarks/bench_interval_coverage.py --sizes 100 500 --draws 100 --resamples 100
+    python benchmarks/bench_interval_coverage.py --sizes 100 500 --draws 100   # minutes
+    python benchmarks/bench_interval_coverage.py --sizes 100 500 5000 --draws 1000 600 100 \
+        --save coverage/                                                   # the docs' table
+    python benchmarks/bench_interval_coverage.py --sizes 100 500 5000 --load coverage/
 """
 from __future__ import annotations
 
@@ -49,86 +59,138 @@ def subset(m, images):
                     d_area_out=m.d_area_out[:, dk])
 
 
+QUANTITIES = [("A", "AP"), ("A", "AP50"), ("A-B", "AP"), ("A-B", "AP50")]
+
+
+def collect(m_a, m_b, n, draws, resamples, groups, rng):
+    """Per evaluation set of ``n`` images: the two detectors' (AP, AP50) on the set
+    ``[draws, 2, 2]``, on its resamples ``[draws, resamples, 2, 2]`` and with each of
+    ``groups`` groups left out ``[draws, groups, 2, 2]``."""
+    import numpy as np
+
+    from vitdet_bench.evaluation.bootstrap import ResampledCOCO
+
+    est = np.empty((draws, 2, 2))
+    boot = np.empty((draws, resamples, 2, 2))
+    jack = np.empty((draws, groups, 2, 2))
+    for d in range(draws):
+        images, inverse = np.unique(rng.integers(0, m_a.n_img, n), return_inverse=True)
+        runs = [ResampledCOCO(subset(m, images)) for m in (m_a, m_b)]
+        weights = [np.bincount(inverse, minlength=len(images))]
+        weights += [np.bincount(inverse[rng.integers(0, n, n)], minlength=len(images))
+                    for _ in range(resamples)]
+        group = rng.permutation(n) * groups // n
+        weights += [np.bincount(inverse[group != g], minlength=len(images)) for g in range(groups)]
+        for j, r in enumerate(runs):
+            st = np.stack([r.stats(w, recall=False)[:2] * 100 for w in weights])
+            est[d, j], boot[d, :, j], jack[d, :, j] = st[0], st[1:resamples + 1], st[resamples + 1:]
+    return est, boot, jack
+
+
+def quantity(arrays, truth, q, metric):
+    """(true value, estimates [D], resamples [D, B], jackknife [D, G]) of one quantity."""
+    k = METRICS[metric]
+    est, boot, jack = arrays
+    if q == "A":
+        return truth[0, k], est[:, 0, k], boot[:, :, 0, k], jack[:, :, 0, k]
+    return (truth[0, k] - truth[1, k], est[:, 0, k] - est[:, 1, k],
+            boot[:, :, 0, k] - boot[:, :, 1, k], jack[:, :, 0, k] - jack[:, :, 1, k])
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--population", type=int, default=20000)
     p.add_argument("--categories", type=int, default=10)
     p.add_argument("--sizes", type=int, nargs="+", default=[100, 500, 5000])
-    p.add_argument("--draws", type=int, default=200, help="evaluation sets per size")
+    p.add_argument("--draws", type=int, nargs="+", default=[200],
+                   help="evaluation sets per size (one number, or one per size)")
     p.add_argument("--resamples", type=int, default=200, help="bootstrap resamples per set")
+    p.add_argument("--groups", type=int, default=50, help="jackknife groups per set")
     p.add_argument("--level", type=float, default=0.95)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save", default=None, help="folder: write each size's values (npz)")
+    p.add_argument("--load", default=None, help="folder: read them instead of computing")
     args = p.parse_args(argv)
+    if len(args.draws) not in (1, len(args.sizes)):
+        p.error(f"--draws: one number or one per size ({len(args.sizes)}), got {args.draws}")
+    draws = dict(zip(args.sizes, args.draws * len(args.sizes) if len(args.draws) == 1
+                     else args.draws))
 
     import numpy as np
 
     import vitdet_bench  # noqa: F401
-    from vitdet_bench.evaluation import load_ground_truth
-    from vitdet_bench.evaluation.bootstrap import INTERVAL_KINDS, ResampledCOCO, bootstrap_interval
-    from vitdet_bench.evaluation.coco_fast import match
-    from vitdet_bench.evaluation.lvis_eval import random_coco
-    from vitdet_bench.evaluation.synthetic import perturb_detections
+    from vitdet_bench.evaluation.bootstrap import (DEFAULT_INTERVAL, INTERVAL_KINDS,
+                                                   ResampledCOCO, bootstrap_interval)
 
-    t0 = time.perf_counter()
-    coco = random_coco(args.population, args.categories, seed=args.seed, max_per_image=8)
-    gt = load_ground_truth(coco, iou_types=("bbox",))
-    det_a = perturb_detections(coco, seed=args.seed + 1)
-    det_b = perturb_detections(coco, seed=args.seed + 2, p_loc=0.25, p_drop=0.18)
-    m_a, m_b = match(gt, det_a, progress=False), match(gt, det_b, progress=False)
-    ones = np.ones(args.population, np.int64)
-    true_a = ResampledCOCO(m_a).stats(ones, recall=False) * 100
-    true_b = ResampledCOCO(m_b).stats(ones, recall=False) * 100
-    truth = {("A", k): true_a[j] for k, j in METRICS.items()}
-    truth.update({("A-B", k): true_a[j] - true_b[j] for k, j in METRICS.items()})
-    print(f"population: {args.population} images, {len(coco['annotations'])} objects, "
-          f"{args.categories} categories; A: AP {true_a[0]:.2f} AP50 {true_a[1]:.2f}; "
-          f"B: AP {true_b[0]:.2f} AP50 {true_b[1]:.2f} ({time.perf_counter() - t0:.0f} s)",
-          flush=True)
-    print(f"settings: {args.draws} evaluation sets per size, {args.resamples} resamples each, "
-          f"level {args.level}, seed {args.seed}", flush=True)
+    data, truth = {}, None
+    if args.load:
+        for n in args.sizes:
+            path = os.path.join(args.load, f"coverage_n{n}_seed{args.seed}.npz")
+            if not os.path.isfile(path):
+                p.error(f"--load: {path} is missing (written by --save with --sizes {n} "
+                        f"--seed {args.seed}).")
+            f = np.load(path)
+            truth, data[n] = f["truth"], (f["est"], f["boot"], f["jack"])
+        print(f"loaded from {args.load}")
+    else:
+        from vitdet_bench.evaluation import load_ground_truth
+        from vitdet_bench.evaluation.coco_fast import match
+        from vitdet_bench.evaluation.lvis_eval import random_coco
+        from vitdet_bench.evaluation.synthetic import perturb_detections
 
-    rng = np.random.default_rng(args.seed + 100)
-    rows = []
-    for n in args.sizes:
         t0 = time.perf_counter()
-        hits = {(q, k, kind): 0 for q in ("A", "A-B") for k in METRICS for kind in INTERVAL_KINDS}
-        width = {key: 0.0 for key in hits}
-        for _ in range(args.draws):
-            draws = rng.integers(0, args.population, n)
-            images, inverse = np.unique(draws, return_inverse=True)
-            ra, rb = ResampledCOCO(subset(m_a, images)), ResampledCOCO(subset(m_b, images))
-            w0 = np.bincount(inverse, minlength=len(images))
-            est_a, est_b = ra.stats(w0, recall=False) * 100, rb.stats(w0, recall=False) * 100
-            boot_a = np.empty((args.resamples, 2))
-            boot_b = np.empty((args.resamples, 2))
-            for b in range(args.resamples):
-                w = np.bincount(inverse[rng.integers(0, n, n)], minlength=len(images))
-                boot_a[b] = ra.stats(w, recall=False)[:2] * 100
-                boot_b[b] = rb.stats(w, recall=False)[:2] * 100
-            for k, j in METRICS.items():
-                cases = {"A": (boot_a[:, j], est_a[j]),
-                         "A-B": (boot_a[:, j] - boot_b[:, j], est_a[j] - est_b[j])}
-                for q, (samples, est) in cases.items():
-                    for kind in INTERVAL_KINDS:
-                        ci = bootstrap_interval(samples, est, args.level, kind)
-                        hits[(q, k, kind)] += int(ci[0] <= truth[(q, k)] <= ci[1])
-                        width[(q, k, kind)] += ci[1] - ci[0]
-        for (q, k, kind), h in hits.items():
-            rows.append((n, q, k, kind, h / args.draws, width[(q, k, kind)] / args.draws))
-        print(f"size {n}: {time.perf_counter() - t0:.0f} s", flush=True)
+        coco = random_coco(args.population, args.categories, seed=args.seed, max_per_image=8)
+        gt = load_ground_truth(coco, iou_types=("bbox",))
+        det_a = perturb_detections(coco, seed=args.seed + 1)
+        det_b = perturb_detections(coco, seed=args.seed + 2, p_loc=0.25, p_drop=0.18)
+        m_a, m_b = match(gt, det_a, progress=False), match(gt, det_b, progress=False)
+        ones = np.ones(args.population, np.int64)
+        truth = np.stack([ResampledCOCO(m).stats(ones, recall=False)[:2] * 100 for m in (m_a, m_b)])
+        print(f"population: {args.population} images, {len(coco['annotations'])} objects, "
+              f"{args.categories} categories; A: AP {truth[0, 0]:.2f} AP50 {truth[0, 1]:.2f}; "
+              f"B: AP {truth[1, 0]:.2f} AP50 {truth[1, 1]:.2f} ({time.perf_counter() - t0:.0f} s)",
+              flush=True)
+        for n in args.sizes:
+            t0 = time.perf_counter()
+            rng = np.random.default_rng(args.seed + 100 + n)     # a size alone gives the same sets
+            data[n] = collect(m_a, m_b, n, draws[n], args.resamples, args.groups, rng)
+            print(f"size {n}: {draws[n]} sets, {time.perf_counter() - t0:.0f} s", flush=True)
+            if args.save:
+                os.makedirs(args.save, exist_ok=True)
+                np.savez(os.path.join(args.save, f"coverage_n{n}_seed{args.seed}.npz"), truth=truth,
+                         est=data[n][0], boot=data[n][1], jack=data[n][2])
+    n0 = args.sizes[0]
+    print(f"settings: sets per size {[len(data[n][0]) for n in args.sizes]}, "
+          f"{data[n0][1].shape[1]} resamples and {data[n0][2].shape[1]} jackknife groups each, "
+          f"level {args.level}, seed {args.seed}; default kind {DEFAULT_INTERVAL}")
 
-    se = np.sqrt(args.level * (1 - args.level) / args.draws) * 100
-    print(f"\ncoverage of the {args.level:.0%} interval (binomial s.e. at nominal: "
-          f"{se:.1f} points), mean width in AP points\n")
-    print("| images | quantity | " + " | ".join(INTERVAL_KINDS) + " |")
-    print("|---|---|" + "---|" * len(INTERVAL_KINDS))
+    print(f"\ncoverage of the {args.level:.0%} interval +- its binomial standard error "
+          "(mean width in AP points)\n")
+    print("| images | sets | quantity | " + " | ".join(INTERVAL_KINDS) + " |")
+    print("|---:|---:|---|" + "---:|" * len(INTERVAL_KINDS))
+    diag = []
     for n in args.sizes:
-        for q in ("A", "A-B"):
-            for k in METRICS:
-                cells = [next(f"{c:.1%} ({w:.2f})" for nn, qq, kk, kd, c, w in rows
-                              if (nn, qq, kk, kd) == (n, q, k, kind)) for kind in INTERVAL_KINDS]
-                label = f"{k} of A" if q == "A" else f"{k} A - B"
-                print(f"| {n} | {label} | " + " | ".join(cells) + " |")
+        for q, metric in QUANTITIES:
+            true, est, boot, jack = quantity(data[n], truth, q, metric)
+            cells = []
+            for kind in INTERVAL_KINDS:
+                ci = np.array([bootstrap_interval(b, x, args.level, kind, j)
+                               for x, b, j in zip(est, boot, jack)])
+                c = float(np.mean((ci[:, 0] <= true) & (true <= ci[:, 1])))
+                se = np.sqrt(c * (1 - c) / len(est))
+                cells.append(f"{c:.1%} +- {se:.1%} ({np.mean(ci[:, 1] - ci[:, 0]):.2f})")
+            label = f"{metric} of A" if q == "A" else f"{metric} A - B"
+            print(f"| {n} | {len(est)} | {label} | " + " | ".join(cells) + " |")
+            g = jack.shape[1]
+            se_jack = np.sqrt((g - 1) / g * ((jack - jack.mean(1, keepdims=True)) ** 2).sum(1))
+            diag.append(f"| {n} | {label} | {np.mean(est) - true:+.2f} | "
+                        f"{np.mean(boot.mean(1) - est):+.2f} | {np.std(est):.2f} | "
+                        f"{np.mean(boot.std(1)):.2f} | {np.mean(se_jack):.2f} |")
+    print("\nwhy: the estimate's bias and spread over the sets, and what each set's bootstrap / "
+          "jackknife says of them (AP points)\n")
+    print("| images | quantity | bias | bootstrap bias | spread (sd) | bootstrap sd | jackknife se |")
+    print("|---:|---|---:|---:|---:|---:|---:|")
+    print("\n".join(diag))
     return 0
 
 

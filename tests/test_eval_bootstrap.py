@@ -13,7 +13,8 @@ import pytest
 from eval_fixtures import box_gt, coco128_json, dets, dump, load_json, pycocotools_eval
 
 from vitdet_bench.evaluation import compare_reports, load_ground_truth, write_report
-from vitdet_bench.evaluation.bootstrap import ResampledCOCO, bootstrap_stats, resample_weights
+from vitdet_bench.evaluation.bootstrap import (ResampledCOCO, bootstrap_stats, jackknife_groups,
+                                               jackknife_stats, resample_weights)
 from vitdet_bench.evaluation.coco_fast import evaluate, match
 from vitdet_bench.evaluation.compare import RunFolderError
 from vitdet_bench.evaluation.synthetic import perturb_detections
@@ -216,3 +217,37 @@ def test_bootstrap_jobs_give_the_same_numbers(runs):
     m = ResampledCOCO(match(gt, runs["res"], "bbox", progress=False))
     one = bootstrap_stats([m], 9, seed=2, progress=False)
     assert np.array_equal(one, bootstrap_stats([m], 9, seed=2, progress=False, jobs=2))
+
+
+def test_jackknife_leaves_each_group_out(coco128):
+    """A leave-one-group-out value is pycocotools on the images outside that group."""
+    keep = sorted(im["id"] for im in coco128["images"])[:24]
+    gt = {"images": [im for im in coco128["images"] if im["id"] in keep],
+          "annotations": [a for a in coco128["annotations"] if a["image_id"] in keep],
+          "categories": coco128["categories"]}
+    res = perturb_detections(gt, seed=6, dets_per_image=10)
+    m = ResampledCOCO(match(load_ground_truth(gt, iou_types=("bbox",)), res, "bbox", progress=False))
+    jk = jackknife_stats([m, m], groups=5, seed=3, recall=True)
+    assert jk.shape == (2, 5, 12) and np.array_equal(jk[0], jk[1])
+    group = jackknife_groups(24, 5, seed=3)
+    assert sorted(np.bincount(group)) == [4, 5, 5, 5, 5]      # near-equal groups
+    for g in (0, 4):
+        g2, d2 = duplicated(gt, res, (group != g).astype(int))
+        assert np.array_equal(jk[0, g], pycocotools_stats(g2, d2, "bbox")), g
+    assert jackknife_stats([m], groups=100).shape == (1, 24, 12)   # at most one image per group
+
+
+@pytest.mark.parametrize("kind", ["bca", "percentile"])
+def test_compare_and_report_with_another_interval_kind(runs, tmp_path, kind):
+    entries = [("A", runs["a"]), ("fewer", runs["fewer"])]
+    out = compare_reports(entries, str(tmp_path / "c"), bootstrap=40, iou_types=("bbox",),
+                          progress=False, charts=False, interval=kind)
+    assert out["bootstrap"]["interval"] == kind
+    lo, hi = out["bbox"]["runs"]["A"]["interval"]["AP"]
+    assert lo < hi
+    assert out["bbox"]["differences"][0]["metrics"]["AP"]["interval"][0] > 0
+    rep = write_report(runs["gt"], os.path.join(runs["a"], "coco_instances_results.json"),
+                       str(tmp_path / "r"), iou_types=("bbox",), progress=False, charts=False,
+                       bootstrap=40, interval=kind)
+    lo, hi = rep["bbox"]["coco_interval"]["AP"]
+    assert lo < hi

@@ -24,6 +24,7 @@ import sys
 
 import vitdet_bench  # noqa: F401  (compat bridges before detectron2)
 from vitdet_bench.evaluation import EvaluationInputError
+from vitdet_bench.evaluation.bootstrap import INTERVAL_KINDS
 
 
 def _bootstrap_args(ap, what: str) -> None:
@@ -32,7 +33,7 @@ def _bootstrap_args(ap, what: str) -> None:
     ap.add_argument("--bootstrap-seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
                     help="bootstrap worker processes (default %(default)s; same numbers for any)")
-    ap.add_argument("--interval", choices=("percentile", "basic", "bc"), default=None,
+    ap.add_argument("--interval", choices=INTERVAL_KINDS, default=None,
                     help="bootstrap interval kind (default: the one whose measured coverage is "
                          "closest to nominal, docs/analysis.md)")
 

@@ -35,14 +35,19 @@ import numpy as np
 from .coco_fast import AREA_RNG, IOU_THRS, MAX_DETS, REC_THRS, Matching
 from .tide import _segments
 
-__all__ = ["ResampledCOCO", "resample_weights", "bootstrap_stats", "percentile_interval",
-           "bootstrap_interval", "paired_difference", "INTERVAL_KINDS", "DEFAULT_INTERVAL"]
+__all__ = ["ResampledCOCO", "resample_weights", "bootstrap_stats", "jackknife_groups",
+           "jackknife_stats", "percentile_interval", "bootstrap_interval", "paired_difference",
+           "INTERVAL_KINDS", "JACKKNIFE_KINDS", "DEFAULT_INTERVAL", "JACKKNIFE_GROUPS"]
 
-# Interval kinds (docs/analysis.md, "Coverage"): percentile [q_lo, q_hi]; basic (reverse
-# percentile) [2 x - q_hi, 2 x - q_lo]; bc, the bias-corrected percentile (BCa without
-# acceleration): the percentile levels moved by z0 = Phi^-1(share of resamples below x).
-INTERVAL_KINDS = ("percentile", "basic", "bc")
-DEFAULT_INTERVAL = "basic"
+# Interval kinds (docs/analysis.md, "Interval kinds and their coverage"): percentile
+# [q_lo, q_hi]; basic (reverse percentile) [2 x - q_hi, 2 x - q_lo]; bc, the bias-corrected
+# percentile: the percentile levels moved by z0 = Phi^-1(share of resamples below x); bca,
+# bc with the acceleration from a grouped jackknife; bc-normal, x minus the bootstrap bias
+# estimate, plus or minus z times the grouped jackknife's standard error.
+INTERVAL_KINDS = ("percentile", "basic", "bc", "bca", "bc-normal")
+JACKKNIFE_KINDS = ("bca", "bc-normal")          # need leave-one-group-out values
+DEFAULT_INTERVAL = "bc-normal"
+JACKKNIFE_GROUPS = 50
 
 _R = len(REC_THRS)
 # recall exactly r / 100 passes COCOeval's test rc >= REC_THRS[r] where linspace rounded down
@@ -343,6 +348,37 @@ def _worker(k: int) -> np.ndarray:
     return part
 
 
+def jackknife_groups(n_img: int, groups: int = JACKKNIFE_GROUPS, seed: int = 0) -> np.ndarray:
+    """Each image's group (``min(groups, n_img)`` groups of near-equal size, seeded shuffle)."""
+    groups = max(1, min(int(groups), n_img))
+    return np.random.default_rng(seed).permutation(n_img) * groups // max(n_img, 1)
+
+
+def jackknife_stats(matchings, groups: int = JACKKNIFE_GROUPS, seed: int = 0,
+                    recall: bool = False) -> np.ndarray:
+    """``[len(matchings), groups, 12]``: the stats with one group of images left out.
+
+    A grouped (delete-``n / groups``) jackknife: each leave-one-group-out set is one more
+    image-weight vector on the same matching, so ``groups`` re-accumulations per run. The
+    images' groups come from :func:`jackknife_groups` with ``seed`` (the same for all runs:
+    paired). Fewer images than ``groups``: one image per group.
+    """
+    evals = [m if isinstance(m, ResampledCOCO) else ResampledCOCO(m) for m in matchings]
+    if not evals:
+        return np.zeros((0, groups, 12))
+    n_img = evals[0].n_img
+    if any(e.n_img != n_img for e in evals):
+        raise ValueError("jackknife_stats: the runs were matched on different image sets.")
+    grp = jackknife_groups(n_img, groups, seed)
+    n_grp = int(grp.max()) + 1 if n_img else 0
+    out = np.empty((len(evals), n_grp, 12))
+    for g in range(n_grp):
+        w = (grp != g).astype(np.int64)
+        for j, e in enumerate(evals):
+            out[j, g] = e.stats(w, recall)
+    return out
+
+
 def percentile_interval(samples, level: float = 0.95):
     """Percentile interval of bootstrap ``samples`` (NaN entries, undefined metrics, dropped)."""
     x = np.asarray(samples, np.float64)
@@ -354,9 +390,11 @@ def percentile_interval(samples, level: float = 0.95):
 
 
 def bootstrap_interval(samples, estimate=None, level: float = 0.95,
-                       kind: str = DEFAULT_INTERVAL):
+                       kind: str = DEFAULT_INTERVAL, jackknife=None):
     """A ``level`` interval from bootstrap ``samples`` of a statistic whose full-set value is
-    ``estimate`` (needed by ``basic`` and ``bc``); NaN samples (undefined) are dropped.
+    ``estimate`` (needed by all kinds but ``percentile``); NaN samples (undefined) are dropped.
+    ``jackknife``: the statistic with each group of images left out (:func:`jackknife_stats`),
+    needed by the kinds in ``JACKKNIFE_KINDS``; None where it has a NaN (undefined).
 
     * ``percentile``: the samples' quantiles. It inherits the statistic's bootstrap bias:
       AP's precision envelope makes resampled APs larger than the full set's, so the
@@ -365,6 +403,11 @@ def bootstrap_interval(samples, estimate=None, level: float = 0.95,
       2 x - q_lo]``; it corrects that shift.
     * ``bc``: percentile levels ``Phi(2 z0 + z)`` with ``z0 = Phi^-1(p)``, ``p`` the share of
       samples below the estimate (ties count half).
+    * ``bca``: levels ``Phi(z0 + (z0 + z) / (1 - a (z0 + z)))``, the acceleration ``a =
+      sum(d^3) / (6 sum(d^2)^1.5)``, ``d`` = the jackknife values' mean minus each value.
+    * ``bc-normal``: ``x - bias -+ z se``: ``bias`` = the samples' mean minus ``x`` (the
+      bootstrap bias estimate), ``se`` = the jackknife standard error ``sqrt((G - 1) / G
+      sum(d^2))`` over ``G`` groups.
     """
     if kind not in INTERVAL_KINDS:
         raise ValueError(f"Unknown interval kind {kind!r}; expected one of {INTERVAL_KINDS}.")
@@ -372,6 +415,14 @@ def bootstrap_interval(samples, estimate=None, level: float = 0.95,
     x = x[~np.isnan(x)]
     if not len(x):
         return None
+    if kind in JACKKNIFE_KINDS:
+        if jackknife is None:
+            raise ValueError(f"Interval kind {kind!r} needs the jackknife values "
+                             "(jackknife_stats); none were given.")
+        jk = np.asarray(jackknife, np.float64)
+        if len(jk) < 2 or np.isnan(jk).any():
+            return None
+        d = jk.mean() - jk
     if kind == "percentile":
         return percentile_interval(x, level)
     if estimate is None or not np.isfinite(estimate):
@@ -383,20 +434,30 @@ def bootstrap_interval(samples, estimate=None, level: float = 0.95,
     from statistics import NormalDist
 
     nd = NormalDist()
+    z = nd.inv_cdf(0.5 + level / 2)
+    if kind == "bc-normal":
+        centre = est - (float(np.mean(x)) - est)
+        se = float(np.sqrt((len(d) - 1) / len(d) * np.sum(d * d)))
+        return [centre - z * se, centre + z * se]
     below = (np.count_nonzero(x < est) + 0.5 * np.count_nonzero(x == est)) / len(x)
     below = min(max(below, 0.5 / len(x)), 1 - 0.5 / len(x))       # finite z0
     z0 = nd.inv_cdf(below)
-    z = nd.inv_cdf(0.5 + level / 2)
-    q = [100 * nd.cdf(2 * z0 - z), 100 * nd.cdf(2 * z0 + z)]
+    if kind == "bc":
+        q = [100 * nd.cdf(2 * z0 - z), 100 * nd.cdf(2 * z0 + z)]
+    else:
+        ss = float(np.sum(d * d))
+        a = float(np.sum(d ** 3)) / (6 * ss ** 1.5) if ss > 0 else 0.0
+        q = [100 * nd.cdf(z0 + (z0 + zz) / (1 - a * (z0 + zz))) for zz in (-z, z)]
     lo, hi = np.percentile(x, q)
     return [float(lo), float(hi)]
 
 
 def paired_difference(a, b, level: float = 0.95, kind: str = "percentile",
-                      estimate=None) -> dict:
+                      estimate=None, jackknife_a=None, jackknife_b=None) -> dict:
     """Bootstrap of ``a - b`` (paired resamples): interval and two-sided p-value for no difference.
 
-    ``kind`` / ``estimate`` (the full-set difference): see :func:`bootstrap_interval`.
+    ``kind`` / ``estimate`` (the full-set difference): see :func:`bootstrap_interval`;
+    ``jackknife_a`` / ``jackknife_b``: the two runs' jackknife values on the same groups.
     p = min(1, 2 (min(#{d <= 0}, #{d >= 0}) + 1) / (B + 1)): the share of resamples on the
     other side of 0, doubled, with the usual +1 so that it is never 0 from a finite B.
     """
@@ -404,7 +465,10 @@ def paired_difference(a, b, level: float = 0.95, kind: str = "percentile",
     d = d[~np.isnan(d)]
     if not len(d):
         return {"interval": None, "p_value": None, "significant": None}
-    ci = bootstrap_interval(d, estimate, level, kind)
+    jk = None
+    if jackknife_a is not None and jackknife_b is not None:
+        jk = np.asarray(jackknife_a, np.float64) - np.asarray(jackknife_b, np.float64)
+    ci = bootstrap_interval(d, estimate, level, kind, jk)
     if ci is None:
         return {"interval": None, "p_value": None, "significant": None}
     lo, hi = ci

@@ -198,7 +198,8 @@ def compare_reports(entries, output_dir: str, iou_types=("bbox", "segm"), charts
     ``jobs``: bootstrap worker processes (the numbers do not depend on it). ``interval``:
     the interval kind (:data:`.bootstrap.INTERVAL_KINDS`, default the measured best).
     """
-    from .bootstrap import DEFAULT_INTERVAL, bootstrap_interval, bootstrap_stats, paired_difference
+    from .bootstrap import (DEFAULT_INTERVAL, JACKKNIFE_KINDS, bootstrap_interval, bootstrap_stats,
+                            jackknife_stats, paired_difference)
 
     interval = interval or DEFAULT_INTERVAL
     from .coco_metrics import METRIC_NAMES
@@ -215,7 +216,7 @@ def compare_reports(entries, output_dir: str, iou_types=("bbox", "segm"), charts
     out = {"schema_version": COMPARE_SCHEMA_VERSION,
            "runs": {label: [p for p, _ in reps] for label, reps in runs},
            "bootstrap": None, "metrics": kind, "ci_metrics": list(ci_metrics)}
-    samples = {}
+    samples, jacks = {}, {}
     prints = [(label, p, rep.get("gt_fingerprint"), rep.get("gt")) for label, reps in runs
               for p, rep in reps]
     if not bootstrap and all(x[2] for x in prints):      # schema 2 reports: checked without loading
@@ -237,9 +238,14 @@ def compare_reports(entries, output_dir: str, iou_types=("bbox", "segm"), charts
             st = bootstrap_stats([m[t] for m in matched], bootstrap, bootstrap_seed, progress,
                                  desc=f"bootstrap {t}", jobs=jobs, recall=False)
             st = np.where(st < 0, np.nan, st * 100)          # AP points, undefined -> NaN
+            if interval in JACKKNIFE_KINDS:                  # leave-one-group-out values, same groups
+                jk = jackknife_stats([m[t] for m in matched], seed=bootstrap_seed)
+                jk = np.where(jk < 0, np.nan, jk * 100)
             k = 0
             for label, reps in runs:
                 samples[(t, label)] = st[k:k + len(reps)].mean(0)      # [B, 12]
+                if interval in JACKKNIFE_KINDS:
+                    jacks[(t, label)] = jk[k:k + len(reps)].mean(0)    # [G, 12]
                 k += len(reps)
     # the 12 slots bootstrap_stats fills: COCOeval.stats, or ResampledLVIS's AP..APf
     names = list(LVIS_METRIC_NAMES[:9]) + [""] * 3 if kind == "lvis" else list(METRIC_NAMES)
@@ -256,9 +262,10 @@ def compare_reports(entries, output_dir: str, iou_types=("bbox", "segm"), charts
                                  for e in MAIN_ERRORS + SPECIAL_ERRORS}
             if (t, label) in samples:
                 for mname in ci_metrics:
+                    j = names.index(mname)
                     row["interval"][mname] = bootstrap_interval(
-                        samples[(t, label)][:, names.index(mname)], row["coco"][mname], LEVEL,
-                        interval)
+                        samples[(t, label)][:, j], row["coco"][mname], LEVEL, interval,
+                        jacks[(t, label)][:, j] if (t, label) in jacks else None)
             sec["runs"][label] = row
         pairs = ([(x, baseline) for x in labels if x != baseline] if baseline else
                  [(labels[i], labels[j]) for i in range(len(labels)) for j in range(i + 1, len(labels))])
@@ -269,8 +276,10 @@ def compare_reports(entries, output_dir: str, iou_types=("bbox", "segm"), charts
                 m = {"difference": None if va is None or vb is None else va - vb}
                 if (t, a) in samples:
                     j = names.index(mname)
+                    ja, jb = ((jacks[(t, x)][:, j] for x in (a, b)) if (t, a) in jacks
+                              else (None, None))
                     m.update(paired_difference(samples[(t, a)][:, j], samples[(t, b)][:, j], LEVEL,
-                                               interval, m["difference"]))
+                                               interval, m["difference"], ja, jb))
                 d["metrics"][mname] = m
             sec["differences"].append(d)
         sec["errors_iou"] = next((rep[t].get("errors_iou", 0.5) for _, reps in runs

@@ -190,7 +190,8 @@ def _coco_interval(gt, detections, iou_type, resamples, seed, progress, jobs=1,
     """Intervals of AP..APl (COCO); ``federated``: of LVIS's AP..APf instead."""
     import numpy as np
 
-    from .bootstrap import ResampledCOCO, bootstrap_interval, bootstrap_stats
+    from .bootstrap import (DEFAULT_INTERVAL, JACKKNIFE_KINDS, ResampledCOCO, bootstrap_interval,
+                            bootstrap_stats, jackknife_stats)
     from .coco_fast import match
     from .lvis_eval import METRIC_NAMES as LVIS_METRIC_NAMES
     from .lvis_eval import resampled
@@ -205,7 +206,13 @@ def _coco_interval(gt, detections, iou_type, resamples, seed, progress, jobs=1,
                          recall=False)[0]
     st = np.where(st < 0, np.nan, st * 100)
     names = LVIS_METRIC_NAMES[:9] if federated else METRIC_NAMES[:6]
-    return {m: bootstrap_interval(st[:, k], full[k], kind=interval) for k, m in enumerate(names)}
+    jk = [None] * len(names)
+    if (interval or DEFAULT_INTERVAL) in JACKKNIFE_KINDS:
+        jk = jackknife_stats([rs], seed=seed)[0]
+        jk = np.where(jk < 0, np.nan, jk * 100).T
+    return {m: bootstrap_interval(st[:, k], full[k], kind=interval or DEFAULT_INTERVAL,
+                                  jackknife=jk[k])
+            for k, m in enumerate(names)}
 
 
 def write_report(gt_json: str, results_json: str, output_dir: str,
