@@ -38,7 +38,6 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 
 METRICS = {"AP": 0, "AP50": 1}
 

@@ -428,11 +428,7 @@ def test_tiny_lvis_cascade_trains_a_step_with_the_federated_loss_in_every_stage(
 
     from vitdet_bench.config import load_config
 
-    sys.path.insert(0, ROOT)
-    try:
-        from configs.common.cascade import to_cascade
-    finally:
-        sys.path.remove(ROOT)
+    from configs.common.cascade import to_cascade  # the checkout is on pytest's path
     cfg = load_config(os.path.join(ROOT, "configs", "demo", "vit_tiny_shapes_lvis.py"),
                       ["train.max_iter=10", "train.warmup_iters=1"])
     to_cascade(cfg.model)

@@ -10,6 +10,7 @@ with references written out here.
 """
 import copy
 import math
+from pathlib import Path
 
 import pytest
 import timm
@@ -19,6 +20,8 @@ import torch.nn as nn
 from vitdet_bench.checkpoint import CheckpointError, load_pretrained
 from vitdet_bench.checkpoint.timm_formats import TIMM_FORMATS
 from vitdet_bench.modeling.backbone.timm_trunk import TimmTrunk, window_rope_tables
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 SMALL = dict(depth=4, embed_dim=64, num_heads=2)
 
@@ -584,21 +587,15 @@ def test_family_tiny_config_trains_from_an_official_file(config, tmp_path):
 
 
 def test_inspect_checkpoint_tool_reports_a_family_file(tmp_path, capsys):
-    import importlib.util
     import json
-    import os
 
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    spec = importlib.util.spec_from_file_location(
-        "inspect_checkpoint", os.path.join(repo, "tools", "inspect_checkpoint.py"))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    import inspect_checkpoint as tool  # tools/ is on pytest's path
     torch.manual_seed(0)
     src = timm.create_model("vit_small_patch14_reg4_dinov2", pretrained=False, img_size=56,
                             embed_dim=128, depth=8, num_heads=4, num_classes=0)
     ckpt = tmp_path / "dinov2_tiny.pth"
     torch.save(write_dinov2({k: v.detach().clone() for k, v in src.state_dict().items()}, src), ckpt)
-    config = os.path.join(repo, "configs", "families", "dinov2_tiny_shapes.py")
+    config = str(REPO_ROOT / "configs" / "families" / "dinov2_tiny_shapes.py")
     rc = tool.main([str(ckpt), "--config-file", config, "--json", str(tmp_path / "r.json")])
     out = capsys.readouterr().out
     assert rc == 0, out
