@@ -359,6 +359,9 @@ def test_tiny_study_from_a_non_editable_install(tmp_path):
     shutil.copy(os.path.join(REPO, "setup.py"), src / "setup.py")
     shutil.copytree(os.path.join(REPO, "vitdet_bench"), src / "vitdet_bench",
                     ignore=shutil.ignore_patterns("__pycache__"))
+    for family in ("ConvMAE/convmae", "iTPN/itpn"):   # setup.py's package_dir
+        shutil.copytree(os.path.join(REPO, "projects", family), src / "projects" / family,
+                        ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
                     "--no-build-isolation", "--target", str(site), str(src)], check=True,
                    capture_output=True, timeout=300)
