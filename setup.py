@@ -39,6 +39,7 @@ setup(
         "iopath>=0.1.7,<0.1.11",
         "pycocotools>=2.0.7",
         "timm>=1.0,<2",
+        "safetensors>=0.4",  # the recommended checkpoint form, read without unpickling
         "fairscale>=0.4.13,<0.5",
         "opencv-python-headless>=4.8",
         "shapely>=2.0",  # LSJ crops polygons with it
