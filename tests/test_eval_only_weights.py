@@ -195,3 +195,25 @@ def test_the_readme_command_on_a_released_vitdet_b(tmp_path):
     assert os.path.isfile(tmp_path / "full" / "report.json")
     assert half_res["rc"] == 2 and "backbone.stages.2" in half_res["stderr"]
     assert "train.eval_allow_fresh=True" in half_res["stderr"]
+
+
+def test_a_released_cascade_detector_loads_whole(tmp_path):
+    """A model-zoo ViTDet *cascade* file (upstream's backbone names, detectron2's
+    CascadeROIHeads names ``roi_heads.box_head.{0,1,2}`` / ``box_predictor.{0,1,2}``)
+    loads into configs/common/cascade.py's cascade with nothing left fresh."""
+    from detectron2.config import LazyConfig, instantiate
+
+    from configs.common.cascade import to_cascade  # the checkout is on pytest's path
+
+    cfg = LazyConfig.load(TINY_VITDET)
+    to_cascade(cfg.model)
+    torch.manual_seed(0)
+    cascade = instantiate(cfg.model).eval()
+    assert any(k.startswith("roi_heads.box_predictor.2.") for k in cascade.state_dict())
+    path = str(tmp_path / "model_final_cascade.pkl")
+    write_vitdet_pkl(path, cascade)
+    torch.manual_seed(0)
+    model = instantiate(cfg.model).eval()
+    rep = load_for_evaluation(model, path)
+    assert rep.format == "vitdet_d2" and not fresh_tensors(model, rep)
+    assert not rep.unexpected
