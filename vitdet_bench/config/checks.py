@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 from omegaconf import DictConfig, ListConfig
 
@@ -63,9 +63,16 @@ def check_command_line(config_file: Optional[str], overrides: Sequence[str]) -> 
             + (f" Folder {folder!r} does not exist." if not os.path.isdir(folder) else ""))
 
 
-def config_entries(node, keys, path: str = "") -> Iterator[Tuple[str, object]]:
-    """``(dotted path, value)`` of every entry named in ``keys`` whose value is a string,
-    a list of them or None, anywhere under ``node``; other entries are searched into."""
+def _names_or_none(value) -> bool:
+    return value is None or isinstance(value, (str, ListConfig))
+
+
+def config_entries(node, keys, path: str = "",
+                   accept: Callable[[object], bool] = _names_or_none
+                   ) -> Iterator[Tuple[str, object]]:
+    """``(dotted path, value)`` of every entry named in ``keys`` whose value ``accept``s
+    (default: a string, a list of them or None), anywhere under ``node``; other entries
+    are searched into."""
     if isinstance(node, DictConfig):
         for k in node.keys():
             try:
@@ -73,13 +80,13 @@ def config_entries(node, keys, path: str = "") -> Iterator[Tuple[str, object]]:
             except Exception:  # an unresolvable interpolation: nothing to check there
                 continue
             key = f"{path}.{k}".lstrip(".")
-            if k in keys and (v is None or isinstance(v, (str, ListConfig))):
+            if k in keys and accept(v):
                 yield key, v
             else:
-                yield from config_entries(v, keys, key)
+                yield from config_entries(v, keys, key, accept)
     elif isinstance(node, ListConfig):
         for i, v in enumerate(node):
-            yield from config_entries(v, keys, f"{path}.{i}")
+            yield from config_entries(v, keys, f"{path}.{i}", accept)
 
 
 def dataset_names(cfg, eval_only: bool = False) -> List[Tuple[str, str]]:
@@ -104,8 +111,9 @@ def check_datasets(cfg, eval_only: bool = False) -> None:
             raise ConfigError(
                 f"Dataset {name!r} (at {path}) is not registered."
                 + (f" Did you mean {' or '.join(map(repr, close))}?" if close else "")
-                + f" Registered vitdet_bench datasets include shapes_train, shapes_val, "
-                "coco128_train, coco128_val, coco128_first16.")
+                + " Registered vitdet_bench datasets include shapes_train, shapes_val, "
+                "shapes_lvis_train, shapes_lvis_val, coco128_train, coco128_val, "
+                "coco128_first16, lvis_v1_train, lvis_v1_val.")
 
 
 def missing_dataset_files(cfg, eval_only: bool = False) -> List[MissingFile]:

@@ -135,30 +135,19 @@ def image_size_entries(cfg) -> List[Tuple[str, int]]:
     """``(dotted key, value)`` of every integer that must equal the input size: the data
     mappers' ``image_size`` (resize / crop), the model's ``square_pad`` (padding; 0 is
     none) and its backbones' ``img_size`` (position tables sized for it)."""
+    from .checks import config_entries
+
     wanted = {"dataloader": ("image_size",), "model": ("square_pad", "img_size")}
     out: List[Tuple[str, int]] = []
-
-    def walk(node, path, names):
-        if isinstance(node, DictConfig):
-            for k in node.keys():
-                try:
-                    v = node[k]
-                except Exception:  # an unresolvable interpolation: nothing to check there
-                    continue
-                key = f"{path}.{k}"
-                if k in names and isinstance(v, int) and not isinstance(v, bool):
-                    if not (k == "square_pad" and v == 0):  # 0: no padding, nothing coupled
-                        out.append((key, v))
-                else:
-                    walk(v, key, names)
-        elif isinstance(node, ListConfig):
-            for i, v in enumerate(node):
-                walk(v, f"{path}.{i}", names)
-
     for top, names in wanted.items():
         if top in cfg:
-            walk(cfg[top], top, names)
+            out += [(key, v) for key, v in config_entries(cfg[top], names, top, _is_int)
+                    if not (key.endswith(".square_pad") and v == 0)]  # 0: no padding
     return out
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def apply_image_size(cfg) -> None:
