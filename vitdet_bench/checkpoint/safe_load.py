@@ -255,6 +255,7 @@ def _read_torch(path: str, trust: bool, trust_option: str) -> ReadResult:
                        "reader", trust_option) from None
     _warn_trusted(path, global_name, trust_option)
     try:
+        # Only here, behind the user's explicit opt-in (trust=True) for this file.
         obj = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # noqa: BLE001
         raise CheckpointError(f"{path}: unreadable checkpoint ({type(e).__name__}: {e})") from None
@@ -279,6 +280,7 @@ def _read_pickle(path: str, trust: bool, trust_option: str) -> ReadResult:
                        "containers only", trust_option) from None
     _warn_trusted(path, global_name, trust_option)
     try:
+        # Only here, behind the user's explicit opt-in (trust=True) for this file.
         return ReadResult(load(pickle.Unpickler), True, "pickle.load")
     except Exception as e:  # noqa: BLE001
         raise CheckpointError(

@@ -214,8 +214,9 @@ def job_error(record: dict) -> str:
         try:
             import pickle
 
-            # submitit's result file in the study's own job folder, written by the job this
-            # project submitted: not user input (user checkpoints go through checkpoint.safe_load)
+            # Written by this project: submitit's result file in the study's own job folder,
+            # from the job this project submitted; not user input (user checkpoints go
+            # through checkpoint.safe_load, which never unpickles freely without the opt-in)
             with open(path, "rb") as f:
                 kind, value = pickle.load(f)
             if kind == "error":
