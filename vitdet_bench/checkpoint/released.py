@@ -15,7 +15,7 @@ The library's layout, registered with the format registry (auto-detected; or
 
 A family's own released detectors register beside the family with
 ``whole_detector=True`` (e.g. ``convmae_det`` in ``projects/ConvMAE/convmae/released.py``);
-:func:`released_formats` and :func:`released_format_of` see every registered one.
+:func:`released_formats` sees every registered one.
 
 Every tensor of the file must land in the model (or be reported as ignored with its
 rule); with ``strict_architecture`` a model tensor the file lacks is an error, so a
@@ -29,11 +29,11 @@ from typing import Dict, List, Optional
 import torch
 import torch.nn as nn
 
-from .loader import formats_newest_first, read_checkpoint, register_format, whole_detector_formats
+from .loader import register_format, whole_detector_formats
 from .report import CheckpointError, LoadReport
 
 __all__ = ["VITDET_D2", "detect_vitdet_d2", "convert_vitdet_d2", "find_detector", "model_dict",
-           "released_formats", "released_format_of"]
+           "released_formats"]
 
 VITDET_D2 = "vitdet_d2"
 
@@ -108,15 +108,6 @@ def convert_vitdet_d2(state_dict, net: nn.Module, report: LoadReport) -> Dict[st
 def released_formats() -> List[str]:
     """Names of every registered released-detector format (``whole_detector=True``)."""
     return whole_detector_formats()
-
-
-def released_format_of(path: str) -> Optional[str]:
-    """The released-detector format of the file at ``path``, or None (any other layout)."""
-    raw = read_checkpoint(path)
-    for fmt in formats_newest_first():
-        if fmt.whole_detector and fmt.detect is not None and fmt.detect(raw):
-            return fmt.name
-    return None
 
 
 register_format(VITDET_D2, detect_vitdet_d2, convert_vitdet_d2, find_net=find_detector,

@@ -40,7 +40,7 @@ from vitdet_bench.utils.io import atomic_write_json
 
 from .checkpoint import AtomicCheckpointer, set_rng_state
 from .data import build_resumable_train_loader
-from .errors import ConfigError, NonFiniteLossError, install_user_error_log_filter
+from .errors import NonFiniteLossError, install_user_error_log_filter
 from .hooks import MapperSkipCounts, MetricsWriter, VitdetEvalHook, evaluation_scalars
 from .preemption import CheckpointOnSignalHook, final_evaluation_pending, requeue_at_once
 from .settings import (DEFAULT_SEED, RunSettings, grad_accum_steps, notice, read_output_dir,

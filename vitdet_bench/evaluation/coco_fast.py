@@ -111,7 +111,6 @@ def match(gt: GroundTruth, detections: list, iou_type: str = "bbox",
     img_sorted = sorted(gt.image_ids)
     img_pos = {i: k for k, i in enumerate(img_sorted)}
     n_img, n_cat = len(img_sorted), len(cat_ids)
-    A, T, M = len(AREA_RNG), len(IOU_THRS), len(MAX_DETS)
     lo = np.array([a[0] for a in AREA_RNG], np.float64)
     hi = np.array([a[1] for a in AREA_RNG], np.float64)
 
