@@ -46,6 +46,16 @@ def test_bad_config_path_is_one_line():
         complexity.parse_configs(["R50=configs/resnet/nope.py"])
 
 
+@pytest.mark.parametrize("preset", sorted(complexity.PRESETS))
+def test_every_preset_row_is_a_config_of_the_project(preset):
+    args = complexity.parse_args(["--preset", preset])
+    rows = complexity.parse_configs(args.configs)
+    assert [label for label, _ in rows] == [label for label, _ in complexity.PRESETS[preset]]
+    assert complexity.parse_args([]).configs == complexity.parse_args(["--preset", "paper"]).configs
+    with pytest.raises(SystemExit):
+        complexity.parse_args(["--preset", preset, "--configs", "configs/mae_vitb_mrcnn.py"])
+
+
 def _tiny_model(config, *opts):
     from detectron2.config import LazyConfig, instantiate
 
