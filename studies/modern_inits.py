@@ -20,6 +20,11 @@ AIMv2 (this table is B and L, as the paper's).
     python tools/study.py status studies/modern_inits.py --watch
     python tools/study.py collect studies/modern_inits.py
 
+The five paper rows are the runs of studies/benchmarking_table.py (same configs and
+overrides, so the same run folders under the same root): to train them once for both
+tables, add ``--root output/studies/benchmarking_table`` to every command (launch skips
+what that study finished or queued; give collect its own ``--output``).
+
 The pre-trained files go under pretrained/ (each config's ``train.init_checkpoint``
 names its official file); COCO under $DETECTRON2_DATASETS/coco. Relative paths are from
 the working directory: run from the repository root.
