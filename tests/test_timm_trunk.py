@@ -270,6 +270,34 @@ def _rel(a, b):
     return ((a - b).norm() / b.norm()).item()
 
 
+def _grid(tokens, side):
+    """(B, side*side, C) tokens -> (B, C, side, side) map."""
+    return tokens.transpose(1, 2).reshape(tokens.shape[0], -1, side, side)
+
+
+def _bilinear_rows(n_out, n_in, patch, stride=16):
+    """(n_out, n_in) weights: output cell i, centred at stride*(i+0.5) px, reads the
+    stride-``patch`` map at position stride*(i+0.5)/patch - 0.5, clamped to the map."""
+    weights = torch.zeros(n_out, n_in, dtype=torch.float64)
+    for i in range(n_out):
+        pos = min(max(stride * (i + 0.5) / patch - 0.5, 0.0), n_in - 1)
+        lo = int(math.floor(pos))
+        hi = min(lo + 1, n_in - 1)
+        frac = pos - lo
+        weights[i, lo] += 1.0 - frac
+        weights[i, hi] += frac
+    return weights
+
+
+def _reference_stride16(feature, patch, input_hw):
+    """The stride-16 taps of the native route, written out: ceil(H/16) x ceil(W/16) cells."""
+    if patch == 16:
+        return feature
+    rows = _bilinear_rows(math.ceil(input_hw[0] / 16), feature.shape[-2], patch).to(feature)
+    cols = _bilinear_rows(math.ceil(input_hw[1] / 16), feature.shape[-1], patch).to(feature)
+    return torch.einsum("ih,bchw,jw->bcij", rows, feature, cols)
+
+
 def _tokens(out, key):
     return out[key].flatten(2).transpose(1, 2)
 
@@ -292,10 +320,14 @@ def test_official_layout_loads_and_matches_timm(family, tmp_path):
         # the file's final norm is not the forward_features one (EVA-02 MIM: timm moves it to fc_norm)
         model.norm = nn.Identity()
     model, trunk = model.double(), trunk.double()
-    x = torch.randn(2, 3, FAMILIES[family][2], FAMILIES[family][2], dtype=torch.float64)
+    img = FAMILIES[family][2]
+    x = torch.randn(2, 3, img, img, dtype=torch.float64)
     with torch.no_grad():
         want = model.forward_features(x)[:, model.num_prefix_tokens:]
-        got = _tokens(trunk(x), "block3")
+        got = trunk(x)["block3"]
+    # patch 14 (native): the blocks' stride-14 map, then resampled onto the stride-16 grid
+    want = _reference_stride16(_grid(want, img // trunk.patch_size), trunk.patch_size, (img, img))
+    assert trunk.output_shape()["block3"].stride == 16
     assert _rel(got, want) <= 1e-10, family
 
 
@@ -361,8 +393,38 @@ def test_patch14_resampled_to_16_by_timm(tmp_path):
 def test_native_patch14_pads_input_to_whole_windows():
     trunk = _trunk("dinov2", img_size=64, patch_route="native", attention_strategy="window", window_size=3)
     assert trunk.patch_size == 14 and trunk.input_multiple == 42 and trunk.grid_size == (6, 6)
-    out = trunk(torch.randn(1, 3, 64, 64))
-    assert out["block3"].shape == (1, 64, 6, 6)
+    x = torch.randn(1, 3, 64, 64)
+    assert trunk.forward_patch_grid(x)["block3"].shape == (1, 64, 6, 6)
+    # the taps the necks get: the stride-16 grid of the 64 px input
+    out = trunk(x)
+    assert all(v.shape == (1, 64, 4, 4) for v in out.values())
+    assert {k: s.stride for k, s in trunk.output_shape().items()} == {f"block{i}": 16 for i in range(4)}
+
+
+@pytest.mark.parametrize("side", [56, 64, 100, 112, 129])
+def test_native_taps_resampling_is_the_exact_14_to_16_mapping(side):
+    # The padded map may be shorter than the last stride-16 cells need (56 px: 4 tokens at
+    # 14, 4 cells at 16 reading up to position 3.5): those read the map's last row/column.
+    from vitdet_bench.modeling.backbone.timm_trunk import resample_taps_to_stride
+
+    grid = math.ceil(side / 14)
+    feature = torch.randn(2, 5, grid, grid + 1, dtype=torch.float64)
+    got = resample_taps_to_stride(feature, 14, (side, side + 14))
+    want = _reference_stride16(feature, 14, (side, side + 14))
+    assert got.shape == (2, 5, math.ceil(side / 16), math.ceil((side + 14) / 16))
+    assert _rel(got, want) <= 1e-14
+
+
+def test_native_route_is_named_in_the_load_report(tmp_path):
+    _, path = _write("dinov2_reg", tmp_path)
+    native = load_pretrained(_trunk("dinov2_reg", img_size=64, patch_route="native",
+                                    attention_strategy="window", window_size=2), path)
+    assert any("patch_route='native'" in note and "stride-16" in note for note in native.notes)
+    assert not any(k == "patch_embed.proj.weight" for k, _, _ in native.resized)
+    resampled = load_pretrained(_trunk("dinov2_reg", img_size=64, attention_strategy="window",
+                                       window_size=2), path)
+    assert any("patch_route='resample16'" in note for note in resampled.notes)
+    assert not any("patch_route='native'" in note for note in resampled.notes)
 
 
 # ------------------------------------------------ references written out here
@@ -418,8 +480,10 @@ def test_windowed_blocks_match_a_windowed_reference(family, tmp_path):
     trunk = trunk.double().eval()
     x = torch.randn(2, 3, img, img, dtype=torch.float64)
     with torch.no_grad():
-        got = _tokens(trunk(x), "block3")
+        got = trunk(x)["block3"]
         want = _reference_tokens(trunk, x, trunk.window_block_indexes, 3)
+    side = trunk.grid_size[0]
+    want = _reference_stride16(_grid(want, side), trunk.patch_size, (img, img))
     assert trunk.window_block_indexes == (0, 1, 2)
     assert _rel(got, want) <= 1e-12
 

@@ -273,7 +273,7 @@ def convert_with_timm_filter(fmt_name: str, state_dict: Dict[str, torch.Tensor],
                 report.resized.append((key, src_shape[0], tuple(value.shape)))
                 report.notes.append(
                     f"patch kernel {src_shape[0][-2:]} -> {tuple(value.shape[-2:])} by timm's "
-                    "resample_patch_embed (patch_route='resample16')")
+                    f"resample_patch_embed (patch_route={net.patch_route!r})")
         converted[key] = value
         used |= sources[key]
     for src, (rule, key) in dropped.items():
@@ -296,6 +296,12 @@ def convert_with_timm_filter(fmt_name: str, state_dict: Dict[str, torch.Tensor],
             report.ignored.append((key, why))
     report.unexpected.extend(f"{k} (dropped by timm's filter without a named rule)" for k in silent)
     _check_layer_scale(converted, target, report)
+    if net.resample_taps:
+        p = net.patch_size
+        report.notes.append(
+            f"patch {p}x{p} kept (patch_route='native'): blocks on the stride-{p} grid of the "
+            f"input padded to a multiple of {net.input_multiple}, each tap resampled bilinearly "
+            f"onto the stride-{net.tap_stride} grid of the input")
     return converted
 
 
