@@ -221,7 +221,7 @@ def _source(name, kw, img, seed=0):
     """A small timm model with random weights (every tensor, LayerScale included, O(0.1-1))."""
     torch.manual_seed(seed)
     model = timm.create_model(name, pretrained=False, dynamic_img_size=True, img_size=img,
-                              num_classes=16, **SMALL, **kw)
+                              num_classes=16, **dict(SMALL, **kw))
     with torch.no_grad():
         for key, p in model.named_parameters():
             if p.dim() == 1 and ("norm" in key or "gamma" in key):
@@ -793,3 +793,98 @@ def test_dinov3_nonzero_qkv_bias_into_a_model_without_bias_is_an_error(tmp_path)
     report = load_pretrained(_trunk("dinov3_distilled"), path)
     assert ("blocks.1.attn.qkv.bias",
             "DINOv3 qkv bias, all zeros in this file: the model has no qkv bias") in report.ignored
+
+
+# ------------------------------------------- native patch 14 through the detectors
+def _shapes_batch(size=128):
+    from detectron2.structures import BitMasks, Boxes, Instances
+
+    batch = []
+    for k in range(2):
+        inst = Instances((size, size))
+        boxes = torch.tensor([[8.0, 10.0, 60.0, 70.0], [40.0 + k, 30.0, 110.0, 100.0]])
+        inst.gt_boxes = Boxes(boxes)
+        inst.gt_classes = torch.tensor([0, 2])
+        masks = torch.zeros(2, size, size, dtype=torch.bool)
+        for i, (x0, y0, x1, y1) in enumerate(boxes.int().tolist()):
+            masks[i, y0:y1, x0:x1] = True
+        inst.gt_masks = BitMasks(masks)
+        batch.append({"image": torch.rand(3, size, size) * 255, "instances": inst,
+                      "height": size, "width": size})
+    return batch
+
+
+def _native_detector(config, family="dinov2_reg", size=128):
+    """A detector of ``configs/common/<config>`` with an 8-block, 64-d trunk on the native
+    route (window_global: blocks 1/3/5/7 global, the others in 4x4 windows)."""
+    from detectron2.config import LazyConfig, instantiate
+
+    cfg = LazyConfig.load(str(REPO_ROOT / "configs" / "common" / config))
+    name, extra, img, _, _, _ = FAMILIES[family]
+    simple = config == "mask_rcnn_vitdet_timm.py"
+    net = cfg.model.backbone.net if simple else cfg.model.backbone.bottom_up.net
+    net.update(model_name=name, model_kwargs=dict(SMALL, depth=8, **extra), img_size=size,
+               pretrain_img_size=img, patch_route="native", window_size=4, drop_path_rate=0.0)
+    if simple:
+        net.out_block_indexes = [7]
+        cfg.model.backbone.in_feature = "block7"
+    else:
+        cfg.model.backbone.bottom_up.in_features = ["block1", "block3", "block5", "block7"]
+    cfg.model.backbone.square_pad = size
+    cfg.model.roi_heads.num_classes = 3
+    cfg.model.roi_heads.batch_size_per_image = 32
+    cfg.model.proposal_generator.post_nms_topk = (64, 64)
+    torch.manual_seed(0)
+    return instantiate(cfg.model)
+
+
+@pytest.mark.parametrize("config", ["mask_rcnn_timm.py", "mask_rcnn_vitdet_timm.py"])
+def test_native_patch14_detector_trains_a_step(config, tmp_path):
+    # The native route (stride-14 blocks, taps resampled to 16) through the multi-scale
+    # adaptor + BN FPN and through ViTDet's simple pyramid: forward and backward, loaded
+    # from an official DINOv2 file.
+    from detectron2.utils.events import EventStorage
+
+    source = _source("vit_small_patch14_reg4_dinov2", dict(depth=8), 56)
+    path = tmp_path / "dinov2_reg4.pth"
+    torch.save(write_dinov2({k: v.detach().clone() for k, v in source.state_dict().items()}, source), path)
+    model = _native_detector(config)
+    simple = config == "mask_rcnn_vitdet_timm.py"
+    trunk = model.backbone.net if simple else model.backbone.bottom_up.net
+    report = load_pretrained(trunk, path)
+    assert report.format == "dinov2" and not report.unexpected
+    # 128 px padded to a multiple of 14 x 4 (168): a 12x12 grid of stride-14 tokens
+    assert trunk.patch_size == 14 and trunk.input_multiple == 56 and trunk.grid_size == (12, 12)
+    assert trunk.window_block_indexes == (0, 2, 4, 6)
+    feats = model.backbone(torch.zeros(1, 3, 128, 128))
+    want = {"p2": 32, "p3": 16, "p4": 8, "p5": 4, "p6": 2}
+    assert {k: tuple(v.shape[-2:]) for k, v in feats.items()} == {k: (s, s) for k, s in want.items()}
+    model.train()
+    with EventStorage(0):
+        losses = model(_shapes_batch())
+    assert {"loss_rpn_cls", "loss_cls", "loss_box_reg", "loss_mask"} <= set(losses)
+    total = sum(losses.values())
+    assert torch.isfinite(total)
+    total.backward()
+    for key in ("patch_embed.proj.weight", "blocks.0.attn.qkv.weight", "blocks.7.ls2.gamma"):
+        grad = trunk.get_parameter(key).grad
+        assert grad is not None and bool(grad.abs().sum() > 0), key
+
+
+def test_yacs_builder_takes_the_native_route():
+    from detectron2.config import CfgNode, get_cfg
+    from detectron2.layers import ShapeSpec
+    from detectron2.modeling import BACKBONE_REGISTRY
+
+    cfg = get_cfg()
+    cfg.MODEL.FPN.OUT_CHANNELS = 32
+    cfg.MODEL.TIMM = CfgNode(dict(
+        MODEL_NAME="vit_small_patch14_reg4_dinov2", MODEL_KWARGS=dict(SMALL), IMG_SIZE=128,
+        PRETRAIN_IMG_SIZE=56, WINDOW_SIZE=4, PATCH_ROUTE="native", DROP_PATH_RATE=0.0))
+    backbone = BACKBONE_REGISTRY.get("build_timm_trunk_backbone")(cfg, ShapeSpec(channels=3))
+    net = backbone.bottom_up.net
+    assert net.patch_route == "native" and net.patch_size == 14
+    assert {s.stride for s in net.output_shape().values()} == {16}
+    with torch.no_grad():
+        feats = backbone(torch.zeros(1, 3, 128, 128))
+    assert tuple(feats["p2"].shape) == (1, 32, 32, 32) and tuple(feats["p6"].shape) == (1, 32, 2, 2)
