@@ -353,6 +353,42 @@ def test_every_file_tensor_is_loaded_or_ignored_by_a_named_rule(family, tmp_path
         assert {"logit_scale", "vision_model.head.latent"} <= ignored
 
 
+# every family's timm hub layout: timm's own state_dict (the official layouts have their
+# entries in FAMILIES; timm_* there are two of these)
+TIMM_LAYOUT_FAMILIES = sorted(f for f, spec in FAMILIES.items() if spec[3] != "timm")
+
+
+@pytest.mark.parametrize("family", TIMM_LAYOUT_FAMILIES)
+def test_timm_layout_of_every_family_loads_and_matches_timm(family, tmp_path):
+    name, kw, img, _, _, _ = FAMILIES[family]
+    model = _source(name, kw, img)
+    data = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    path = tmp_path / f"{family}_timm.pth"
+    torch.save(data, path)
+    final_norm = not isinstance(model.norm, nn.Identity)
+    trunk = _trunk(family, patch_route="native", attention_strategy="global", prefix_tokens="keep",
+                   pos_embed_grid="pretrain", use_final_norm=final_norm, out_block_indexes=(3,))
+    report = load_pretrained(trunk, path, format="timm")
+    assert report.format == "timm" and not report.unexpected and not report.initialized
+    assert sorted(report.loaded) == sorted(trunk.state_dict())
+    # every tensor of the file: loaded, or ignored by a named rule (the head here)
+    ignored = {k for k, _ in report.ignored}
+    assert all(rule for _, rule in report.ignored)
+    assert set(data) <= set(report.loaded) | ignored, set(data) - set(report.loaded) - ignored
+    assert {k for k in data if k.startswith("head.")} <= ignored
+    model, trunk = model.double(), trunk.double()
+    x = torch.randn(2, 3, img, img, dtype=torch.float64)
+    with torch.no_grad():
+        want = model.forward_features(x)[:, model.num_prefix_tokens:]
+        got = trunk(x)["block3"]
+    want = _reference_stride16(_grid(want, img // trunk.patch_size), trunk.patch_size, (img, img))
+    assert _rel(got, want) <= 1e-10, family
+    # the detection defaults (windows, prefix tokens dropped, table resized) load it strictly too
+    report = load_pretrained(_trunk(family, img_size=2 * img, attention_strategy="window_global",
+                                    window_size=2), path, format="timm")
+    assert not report.unexpected and not report.initialized
+
+
 def test_unknown_tensor_in_file_is_an_error(tmp_path):
     _, path = _write("dinov2", tmp_path)
     sd = torch.load(path)
