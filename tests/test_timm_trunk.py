@@ -187,6 +187,55 @@ def write_aimv2(sd, model):
     return out
 
 
+def write_aimv2_hf(sd, model, pre=""):
+    """transformers' ``Aimv2VisionModel`` layout (modeling_aimv2.py; the renaming of
+    convert_aimv2_original_pytorch_to_hf.py applied to the ml-aim keys)."""
+    out = {}
+    dim = sd["pos_embed"].shape[-1]
+    names = {"attn.proj": "attention.out_proj", "mlp.fc1_g": "ffn.gate_proj",
+             "mlp.fc1_x": "ffn.up_proj", "mlp.fc2": "ffn.down_proj", "norm1": "rms_norm1",
+             "norm2": "rms_norm2"}
+    for k, v in sd.items():
+        if not k.startswith("blocks."):
+            continue
+        i, rest = k.split(".", 2)[1:]
+        lay = f"{pre}encoder.layers.{i}."
+        if rest.startswith("attn.qkv."):
+            part = rest.rsplit(".", 1)[1]
+            for name, chunk in zip("qkv", v.split(dim, dim=0)):
+                out[f"{lay}attention.{name}_proj.{part}"] = chunk
+            continue
+        for a, b in names.items():
+            if rest.startswith(a + "."):
+                rest = b + rest[len(a):]
+                break
+        out[lay + rest] = v
+    out[f"{pre}embeddings.patch_embed.weight"] = sd["patch_embed.proj.weight"]
+    out[f"{pre}embeddings.patch_embed.bias"] = sd["patch_embed.proj.bias"]
+    out[f"{pre}embeddings.rms_norm.weight"] = sd["patch_embed.norm.weight"]
+    out[f"{pre}embeddings.position_embedding.weight"] = sd["pos_embed"][0]
+    out[f"{pre}rms_norm.weight"] = sd["norm.weight"]
+    return out
+
+
+def write_aimv2_hf_lit(sd, model):
+    """transformers' ``Aimv2Model`` (image-text, apple/aimv2-large-patch14-224-lit): the image
+    tower under ``vision_model.`` with its attention-pooling head, the text tower, projections."""
+    out = write_aimv2_hf(sd, model, pre="vision_model.")
+    dim = sd["pos_embed"].shape[-1]
+    for name in ("k_proj", "v_proj", "output_proj"):
+        out[f"vision_model.head.{name}.weight"] = torch.randn(dim, dim)
+    out["vision_model.head.output_proj.bias"] = torch.zeros(dim)
+    out["vision_model.head.cls_token"] = torch.randn(1, 1, dim)
+    out["text_model.embeddings.token_embedding.weight"] = torch.randn(100, 16)
+    out["text_model.encoder.layers.0.attention.q_proj.weight"] = torch.randn(16, 16)
+    out["text_model.rms_norm.weight"] = torch.ones(16)
+    out["visual_projection.weight"] = torch.randn(16, dim)
+    out["text_projection.weight"] = torch.randn(16, 16)
+    out["logit_scale"] = torch.tensor(2.66)
+    return out
+
+
 def write_deit3(sd, model):
     out = {k.replace("ls1.gamma", "gamma_1").replace("ls2.gamma", "gamma_2"): v for k, v in sd.items()}
     return {"model": out}
@@ -211,10 +260,18 @@ FAMILIES = {
     "pe_spatial": ("vit_pe_spatial_gigantic_patch14_448", dict(mlp_ratio=4.0), 56, "pe", write_pe, False),
     "siglip2_hf": ("vit_base_patch16_siglip_224", {}, 64, "siglip2_hf", write_siglip2_hf, True),
     "aimv2": ("aimv2_large_patch14_224", {}, 56, "aimv2", write_aimv2, True),
+    # the hub file (apple/aimv2-large-patch14-224, model.safetensors): the ml-aim names
+    "aimv2_hub": ("aimv2_large_patch14_224", {}, 56, "aimv2", write_aimv2, True),
+    "aimv2_hf": ("aimv2_large_patch14_224", {}, 56, "aimv2_hf", write_aimv2_hf, True),
+    "aimv2_hf_lit": ("aimv2_large_patch14_224", {}, 56, "aimv2_hf", write_aimv2_hf_lit, True),
     "deit3": ("deit3_small_patch16_224", {}, 64, "deit3", write_deit3, True),
     "timm_dinov2_reg": ("vit_small_patch14_reg4_dinov2", {}, 56, "timm", write_timm, True),
     "timm_eva02": ("eva02_tiny_patch14_224", {}, 56, "timm", write_timm, True),
 }
+
+
+# written as Hugging Face model.safetensors files
+SAFETENSORS_FAMILIES = ("siglip2_hf", "aimv2_hub", "aimv2_hf", "aimv2_hf_lit")
 
 
 def _source(name, kw, img, seed=0):
@@ -236,7 +293,7 @@ def _write(family, tmp_path, seed=0):
     model = _source(name, kw, img, seed)
     sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
     data = writer(sd, model)
-    if family == "siglip2_hf":
+    if family in SAFETENSORS_FAMILIES:
         from safetensors.torch import save_file
 
         path = tmp_path / "model.safetensors"
@@ -331,7 +388,8 @@ def test_official_layout_loads_and_matches_timm(family, tmp_path):
     assert _rel(got, want) <= 1e-10, family
 
 
-@pytest.mark.parametrize("family", ["dinov2_reg", "openai_clip", "siglip2_hf", "dinov3", "pe_spatial"])
+@pytest.mark.parametrize("family", ["dinov2_reg", "openai_clip", "siglip2_hf", "dinov3", "pe_spatial",
+                                    "aimv2_hub", "aimv2_hf_lit"])
 def test_every_file_tensor_is_loaded_or_ignored_by_a_named_rule(family, tmp_path):
     _, path = _write(family, tmp_path)
     trunk = _trunk(family, attention_strategy="window_global", window_size=2)
@@ -351,6 +409,13 @@ def test_every_file_tensor_is_loaded_or_ignored_by_a_named_rule(family, tmp_path
                 "blocks.0.attn.qkv.bias_mask"} <= ignored
     if family == "siglip2_hf":
         assert {"logit_scale", "vision_model.head.latent"} <= ignored
+    if family == "aimv2_hub":
+        assert path.suffix == ".safetensors" and report.format == "aimv2"
+    if family == "aimv2_hf_lit":
+        assert report.format == "aimv2_hf"
+        assert {"logit_scale", "text_model.embeddings.token_embedding.weight", "visual_projection.weight",
+                "vision_model.head.cls_token", "vision_model.head.k_proj.weight",
+                "vision_model.rms_norm.weight"} <= ignored
 
 
 # every family's timm hub layout: timm's own state_dict (the official layouts have their
