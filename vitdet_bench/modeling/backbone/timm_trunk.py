@@ -37,8 +37,12 @@ calls them) and its final norm. What it adds is what detection needs:
   coordinate mapping of the two grids (the stride-16 cell centred at
   ``16 (i + 0.5)`` px reads the stride-14 map at ``16 (i + 0.5) / 14 - 0.5``),
   ``ceil(H / 16) x ceil(W / 16)`` cells, so ``output_shape`` says stride 16 and
-  both necks take the taps unchanged. ViT-Adapter bridges DINOv2's patch 14 to
-  its stride-16 pyramid with the same kind of bilinear interpolation. The blocks
+  both necks take the taps unchanged. ViT-Adapter ports that keep DINOv2's
+  patch 14 (facebookresearch/dinov2 issue 84) add its stride-14 features to the
+  adapter's stride-16 maps by the same kind of bilinear interpolation (there sized
+  to the target map, not at the exact 14/16 scale); ViT-Adapter's own DINOv2
+  detection configs convert the kernel to 16 instead (its ``convert_14to16.py``,
+  the resample16 route). The blocks
   then see more tokens than on the resample16 route: at 1024 with 14x14 windows
   the input is padded to 1176, an 84x84 grid against 64x64;
 * taps: the outputs of ``out_block_indexes`` as ``block{i}`` maps, as the ViT
