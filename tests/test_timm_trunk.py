@@ -463,6 +463,18 @@ def test_unknown_tensor_in_file_is_an_error(tmp_path):
         load_pretrained(_trunk("dinov2"), path)
 
 
+def test_aimv2_hf_vision_key_it_does_not_know_is_an_error(tmp_path):
+    # the renaming leaves out what it does not know; the load names it unexpected
+    from safetensors.torch import load_file, save_file
+
+    _, path = _write("aimv2_hf", tmp_path)
+    sd = load_file(str(path))
+    sd["encoder.layers.1.attention.k_norm.weight"] = torch.ones(64)
+    save_file(sd, str(path))
+    with pytest.raises(CheckpointError, match=r"model\.safetensors.*encoder\.layers\.1\.attention\.k_norm"):
+        load_pretrained(_trunk("aimv2_hf"), path)
+
+
 def test_dinov2_file_without_layer_scale_is_an_error(tmp_path):
     _, path = _write("dinov2", tmp_path)
     sd = torch.load(path)
