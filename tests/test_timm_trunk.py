@@ -187,6 +187,55 @@ def write_aimv2(sd, model):
     return out
 
 
+def write_aimv2_hf(sd, model, pre=""):
+    """transformers' ``Aimv2VisionModel`` layout (modeling_aimv2.py; the renaming of
+    convert_aimv2_original_pytorch_to_hf.py applied to the ml-aim keys)."""
+    out = {}
+    dim = sd["pos_embed"].shape[-1]
+    names = {"attn.proj": "attention.out_proj", "mlp.fc1_g": "ffn.gate_proj",
+             "mlp.fc1_x": "ffn.up_proj", "mlp.fc2": "ffn.down_proj", "norm1": "rms_norm1",
+             "norm2": "rms_norm2"}
+    for k, v in sd.items():
+        if not k.startswith("blocks."):
+            continue
+        i, rest = k.split(".", 2)[1:]
+        lay = f"{pre}encoder.layers.{i}."
+        if rest.startswith("attn.qkv."):
+            part = rest.rsplit(".", 1)[1]
+            for name, chunk in zip("qkv", v.split(dim, dim=0)):
+                out[f"{lay}attention.{name}_proj.{part}"] = chunk
+            continue
+        for a, b in names.items():
+            if rest.startswith(a + "."):
+                rest = b + rest[len(a):]
+                break
+        out[lay + rest] = v
+    out[f"{pre}embeddings.patch_embed.weight"] = sd["patch_embed.proj.weight"]
+    out[f"{pre}embeddings.patch_embed.bias"] = sd["patch_embed.proj.bias"]
+    out[f"{pre}embeddings.rms_norm.weight"] = sd["patch_embed.norm.weight"]
+    out[f"{pre}embeddings.position_embedding.weight"] = sd["pos_embed"][0]
+    out[f"{pre}rms_norm.weight"] = sd["norm.weight"]
+    return out
+
+
+def write_aimv2_hf_lit(sd, model):
+    """transformers' ``Aimv2Model`` (image-text, apple/aimv2-large-patch14-224-lit): the image
+    tower under ``vision_model.`` with its attention-pooling head, the text tower, projections."""
+    out = write_aimv2_hf(sd, model, pre="vision_model.")
+    dim = sd["pos_embed"].shape[-1]
+    for name in ("k_proj", "v_proj", "output_proj"):
+        out[f"vision_model.head.{name}.weight"] = torch.randn(dim, dim)
+    out["vision_model.head.output_proj.bias"] = torch.zeros(dim)
+    out["vision_model.head.cls_token"] = torch.randn(1, 1, dim)
+    out["text_model.embeddings.token_embedding.weight"] = torch.randn(100, 16)
+    out["text_model.encoder.layers.0.attention.q_proj.weight"] = torch.randn(16, 16)
+    out["text_model.rms_norm.weight"] = torch.ones(16)
+    out["visual_projection.weight"] = torch.randn(16, dim)
+    out["text_projection.weight"] = torch.randn(16, 16)
+    out["logit_scale"] = torch.tensor(2.66)
+    return out
+
+
 def write_deit3(sd, model):
     out = {k.replace("ls1.gamma", "gamma_1").replace("ls2.gamma", "gamma_2"): v for k, v in sd.items()}
     return {"model": out}
@@ -211,17 +260,25 @@ FAMILIES = {
     "pe_spatial": ("vit_pe_spatial_gigantic_patch14_448", dict(mlp_ratio=4.0), 56, "pe", write_pe, False),
     "siglip2_hf": ("vit_base_patch16_siglip_224", {}, 64, "siglip2_hf", write_siglip2_hf, True),
     "aimv2": ("aimv2_large_patch14_224", {}, 56, "aimv2", write_aimv2, True),
+    # the hub file (apple/aimv2-large-patch14-224, model.safetensors): the ml-aim names
+    "aimv2_hub": ("aimv2_large_patch14_224", {}, 56, "aimv2", write_aimv2, True),
+    "aimv2_hf": ("aimv2_large_patch14_224", {}, 56, "aimv2_hf", write_aimv2_hf, True),
+    "aimv2_hf_lit": ("aimv2_large_patch14_224", {}, 56, "aimv2_hf", write_aimv2_hf_lit, True),
     "deit3": ("deit3_small_patch16_224", {}, 64, "deit3", write_deit3, True),
     "timm_dinov2_reg": ("vit_small_patch14_reg4_dinov2", {}, 56, "timm", write_timm, True),
     "timm_eva02": ("eva02_tiny_patch14_224", {}, 56, "timm", write_timm, True),
 }
 
 
+# written as Hugging Face model.safetensors files
+SAFETENSORS_FAMILIES = ("siglip2_hf", "aimv2_hub", "aimv2_hf", "aimv2_hf_lit")
+
+
 def _source(name, kw, img, seed=0):
     """A small timm model with random weights (every tensor, LayerScale included, O(0.1-1))."""
     torch.manual_seed(seed)
     model = timm.create_model(name, pretrained=False, dynamic_img_size=True, img_size=img,
-                              num_classes=16, **SMALL, **kw)
+                              num_classes=16, **dict(SMALL, **kw))
     with torch.no_grad():
         for key, p in model.named_parameters():
             if p.dim() == 1 and ("norm" in key or "gamma" in key):
@@ -236,7 +293,7 @@ def _write(family, tmp_path, seed=0):
     model = _source(name, kw, img, seed)
     sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
     data = writer(sd, model)
-    if family == "siglip2_hf":
+    if family in SAFETENSORS_FAMILIES:
         from safetensors.torch import save_file
 
         path = tmp_path / "model.safetensors"
@@ -270,6 +327,34 @@ def _rel(a, b):
     return ((a - b).norm() / b.norm()).item()
 
 
+def _grid(tokens, side):
+    """(B, side*side, C) tokens -> (B, C, side, side) map."""
+    return tokens.transpose(1, 2).reshape(tokens.shape[0], -1, side, side)
+
+
+def _bilinear_rows(n_out, n_in, patch, stride=16):
+    """(n_out, n_in) weights: output cell i, centred at stride*(i+0.5) px, reads the
+    stride-``patch`` map at position stride*(i+0.5)/patch - 0.5, clamped to the map."""
+    weights = torch.zeros(n_out, n_in, dtype=torch.float64)
+    for i in range(n_out):
+        pos = min(max(stride * (i + 0.5) / patch - 0.5, 0.0), n_in - 1)
+        lo = int(math.floor(pos))
+        hi = min(lo + 1, n_in - 1)
+        frac = pos - lo
+        weights[i, lo] += 1.0 - frac
+        weights[i, hi] += frac
+    return weights
+
+
+def _reference_stride16(feature, patch, input_hw):
+    """The stride-16 taps of the native route, written out: ceil(H/16) x ceil(W/16) cells."""
+    if patch == 16:
+        return feature
+    rows = _bilinear_rows(math.ceil(input_hw[0] / 16), feature.shape[-2], patch).to(feature)
+    cols = _bilinear_rows(math.ceil(input_hw[1] / 16), feature.shape[-1], patch).to(feature)
+    return torch.einsum("ih,bchw,jw->bcij", rows, feature, cols)
+
+
 def _tokens(out, key):
     return out[key].flatten(2).transpose(1, 2)
 
@@ -292,14 +377,19 @@ def test_official_layout_loads_and_matches_timm(family, tmp_path):
         # the file's final norm is not the forward_features one (EVA-02 MIM: timm moves it to fc_norm)
         model.norm = nn.Identity()
     model, trunk = model.double(), trunk.double()
-    x = torch.randn(2, 3, FAMILIES[family][2], FAMILIES[family][2], dtype=torch.float64)
+    img = FAMILIES[family][2]
+    x = torch.randn(2, 3, img, img, dtype=torch.float64)
     with torch.no_grad():
         want = model.forward_features(x)[:, model.num_prefix_tokens:]
-        got = _tokens(trunk(x), "block3")
+        got = trunk(x)["block3"]
+    # patch 14 (native): the blocks' stride-14 map, then resampled onto the stride-16 grid
+    want = _reference_stride16(_grid(want, img // trunk.patch_size), trunk.patch_size, (img, img))
+    assert trunk.output_shape()["block3"].stride == 16
     assert _rel(got, want) <= 1e-10, family
 
 
-@pytest.mark.parametrize("family", ["dinov2_reg", "openai_clip", "siglip2_hf", "dinov3", "pe_spatial"])
+@pytest.mark.parametrize("family", ["dinov2_reg", "openai_clip", "siglip2_hf", "dinov3", "pe_spatial",
+                                    "aimv2_hub", "aimv2_hf_lit"])
 def test_every_file_tensor_is_loaded_or_ignored_by_a_named_rule(family, tmp_path):
     _, path = _write(family, tmp_path)
     trunk = _trunk(family, attention_strategy="window_global", window_size=2)
@@ -319,6 +409,49 @@ def test_every_file_tensor_is_loaded_or_ignored_by_a_named_rule(family, tmp_path
                 "blocks.0.attn.qkv.bias_mask"} <= ignored
     if family == "siglip2_hf":
         assert {"logit_scale", "vision_model.head.latent"} <= ignored
+    if family == "aimv2_hub":
+        assert path.suffix == ".safetensors" and report.format == "aimv2"
+    if family == "aimv2_hf_lit":
+        assert report.format == "aimv2_hf"
+        assert {"logit_scale", "text_model.embeddings.token_embedding.weight", "visual_projection.weight",
+                "vision_model.head.cls_token", "vision_model.head.k_proj.weight",
+                "vision_model.rms_norm.weight"} <= ignored
+
+
+# every family's timm hub layout: timm's own state_dict (the official layouts have their
+# entries in FAMILIES; timm_* there are two of these)
+TIMM_LAYOUT_FAMILIES = sorted(f for f, spec in FAMILIES.items() if spec[3] != "timm")
+
+
+@pytest.mark.parametrize("family", TIMM_LAYOUT_FAMILIES)
+def test_timm_layout_of_every_family_loads_and_matches_timm(family, tmp_path):
+    name, kw, img, _, _, _ = FAMILIES[family]
+    model = _source(name, kw, img)
+    data = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    path = tmp_path / f"{family}_timm.pth"
+    torch.save(data, path)
+    final_norm = not isinstance(model.norm, nn.Identity)
+    trunk = _trunk(family, patch_route="native", attention_strategy="global", prefix_tokens="keep",
+                   pos_embed_grid="pretrain", use_final_norm=final_norm, out_block_indexes=(3,))
+    report = load_pretrained(trunk, path, format="timm")
+    assert report.format == "timm" and not report.unexpected and not report.initialized
+    assert sorted(report.loaded) == sorted(trunk.state_dict())
+    # every tensor of the file: loaded, or ignored by a named rule (the head here)
+    ignored = {k for k, _ in report.ignored}
+    assert all(rule for _, rule in report.ignored)
+    assert set(data) <= set(report.loaded) | ignored, set(data) - set(report.loaded) - ignored
+    assert {k for k in data if k.startswith("head.")} <= ignored
+    model, trunk = model.double(), trunk.double()
+    x = torch.randn(2, 3, img, img, dtype=torch.float64)
+    with torch.no_grad():
+        want = model.forward_features(x)[:, model.num_prefix_tokens:]
+        got = trunk(x)["block3"]
+    want = _reference_stride16(_grid(want, img // trunk.patch_size), trunk.patch_size, (img, img))
+    assert _rel(got, want) <= 1e-10, family
+    # the detection defaults (windows, prefix tokens dropped, table resized) load it strictly too
+    report = load_pretrained(_trunk(family, img_size=2 * img, attention_strategy="window_global",
+                                    window_size=2), path, format="timm")
+    assert not report.unexpected and not report.initialized
 
 
 def test_unknown_tensor_in_file_is_an_error(tmp_path):
@@ -328,6 +461,18 @@ def test_unknown_tensor_in_file_is_an_error(tmp_path):
     torch.save(sd, path)
     with pytest.raises(CheckpointError, match=r"dinov2\.pth.*blocks\.0\.attn\.extra_scale"):
         load_pretrained(_trunk("dinov2"), path)
+
+
+def test_aimv2_hf_vision_key_it_does_not_know_is_an_error(tmp_path):
+    # the renaming leaves out what it does not know; the load names it unexpected
+    from safetensors.torch import load_file, save_file
+
+    _, path = _write("aimv2_hf", tmp_path)
+    sd = load_file(str(path))
+    sd["encoder.layers.1.attention.k_norm.weight"] = torch.ones(64)
+    save_file(sd, str(path))
+    with pytest.raises(CheckpointError, match=r"model\.safetensors.*encoder\.layers\.1\.attention\.k_norm"):
+        load_pretrained(_trunk("aimv2_hf"), path)
 
 
 def test_dinov2_file_without_layer_scale_is_an_error(tmp_path):
@@ -361,8 +506,38 @@ def test_patch14_resampled_to_16_by_timm(tmp_path):
 def test_native_patch14_pads_input_to_whole_windows():
     trunk = _trunk("dinov2", img_size=64, patch_route="native", attention_strategy="window", window_size=3)
     assert trunk.patch_size == 14 and trunk.input_multiple == 42 and trunk.grid_size == (6, 6)
-    out = trunk(torch.randn(1, 3, 64, 64))
-    assert out["block3"].shape == (1, 64, 6, 6)
+    x = torch.randn(1, 3, 64, 64)
+    assert trunk.forward_patch_grid(x)["block3"].shape == (1, 64, 6, 6)
+    # the taps the necks get: the stride-16 grid of the 64 px input
+    out = trunk(x)
+    assert all(v.shape == (1, 64, 4, 4) for v in out.values())
+    assert {k: s.stride for k, s in trunk.output_shape().items()} == {f"block{i}": 16 for i in range(4)}
+
+
+@pytest.mark.parametrize("side", [56, 64, 100, 112, 129])
+def test_native_taps_resampling_is_the_exact_14_to_16_mapping(side):
+    # The padded map may be shorter than the last stride-16 cells need (56 px: 4 tokens at
+    # 14, 4 cells at 16 reading up to position 3.5): those read the map's last row/column.
+    from vitdet_bench.modeling.backbone.timm_trunk import resample_taps_to_stride
+
+    grid = math.ceil(side / 14)
+    feature = torch.randn(2, 5, grid, grid + 1, dtype=torch.float64)
+    got = resample_taps_to_stride(feature, 14, (side, side + 14))
+    want = _reference_stride16(feature, 14, (side, side + 14))
+    assert got.shape == (2, 5, math.ceil(side / 16), math.ceil((side + 14) / 16))
+    assert _rel(got, want) <= 1e-14
+
+
+def test_native_route_is_named_in_the_load_report(tmp_path):
+    _, path = _write("dinov2_reg", tmp_path)
+    native = load_pretrained(_trunk("dinov2_reg", img_size=64, patch_route="native",
+                                    attention_strategy="window", window_size=2), path)
+    assert any("patch_route='native'" in note and "stride-16" in note for note in native.notes)
+    assert not any(k == "patch_embed.proj.weight" for k, _, _ in native.resized)
+    resampled = load_pretrained(_trunk("dinov2_reg", img_size=64, attention_strategy="window",
+                                       window_size=2), path)
+    assert any("patch_route='resample16'" in note for note in resampled.notes)
+    assert not any("patch_route='native'" in note for note in resampled.notes)
 
 
 # ------------------------------------------------ references written out here
@@ -418,8 +593,10 @@ def test_windowed_blocks_match_a_windowed_reference(family, tmp_path):
     trunk = trunk.double().eval()
     x = torch.randn(2, 3, img, img, dtype=torch.float64)
     with torch.no_grad():
-        got = _tokens(trunk(x), "block3")
+        got = trunk(x)["block3"]
         want = _reference_tokens(trunk, x, trunk.window_block_indexes, 3)
+    side = trunk.grid_size[0]
+    want = _reference_stride16(_grid(want, side), trunk.patch_size, (img, img))
     assert trunk.window_block_indexes == (0, 1, 2)
     assert _rel(got, want) <= 1e-12
 
@@ -729,3 +906,98 @@ def test_dinov3_nonzero_qkv_bias_into_a_model_without_bias_is_an_error(tmp_path)
     report = load_pretrained(_trunk("dinov3_distilled"), path)
     assert ("blocks.1.attn.qkv.bias",
             "DINOv3 qkv bias, all zeros in this file: the model has no qkv bias") in report.ignored
+
+
+# ------------------------------------------- native patch 14 through the detectors
+def _shapes_batch(size=128):
+    from detectron2.structures import BitMasks, Boxes, Instances
+
+    batch = []
+    for k in range(2):
+        inst = Instances((size, size))
+        boxes = torch.tensor([[8.0, 10.0, 60.0, 70.0], [40.0 + k, 30.0, 110.0, 100.0]])
+        inst.gt_boxes = Boxes(boxes)
+        inst.gt_classes = torch.tensor([0, 2])
+        masks = torch.zeros(2, size, size, dtype=torch.bool)
+        for i, (x0, y0, x1, y1) in enumerate(boxes.int().tolist()):
+            masks[i, y0:y1, x0:x1] = True
+        inst.gt_masks = BitMasks(masks)
+        batch.append({"image": torch.rand(3, size, size) * 255, "instances": inst,
+                      "height": size, "width": size})
+    return batch
+
+
+def _native_detector(config, family="dinov2_reg", size=128):
+    """A detector of ``configs/common/<config>`` with an 8-block, 64-d trunk on the native
+    route (window_global: blocks 1/3/5/7 global, the others in 4x4 windows)."""
+    from detectron2.config import LazyConfig, instantiate
+
+    cfg = LazyConfig.load(str(REPO_ROOT / "configs" / "common" / config))
+    name, extra, img, _, _, _ = FAMILIES[family]
+    simple = config == "mask_rcnn_vitdet_timm.py"
+    net = cfg.model.backbone.net if simple else cfg.model.backbone.bottom_up.net
+    net.update(model_name=name, model_kwargs=dict(SMALL, depth=8, **extra), img_size=size,
+               pretrain_img_size=img, patch_route="native", window_size=4, drop_path_rate=0.0)
+    if simple:
+        net.out_block_indexes = [7]
+        cfg.model.backbone.in_feature = "block7"
+    else:
+        cfg.model.backbone.bottom_up.in_features = ["block1", "block3", "block5", "block7"]
+    cfg.model.backbone.square_pad = size
+    cfg.model.roi_heads.num_classes = 3
+    cfg.model.roi_heads.batch_size_per_image = 32
+    cfg.model.proposal_generator.post_nms_topk = (64, 64)
+    torch.manual_seed(0)
+    return instantiate(cfg.model)
+
+
+@pytest.mark.parametrize("config", ["mask_rcnn_timm.py", "mask_rcnn_vitdet_timm.py"])
+def test_native_patch14_detector_trains_a_step(config, tmp_path):
+    # The native route (stride-14 blocks, taps resampled to 16) through the multi-scale
+    # adaptor + BN FPN and through ViTDet's simple pyramid: forward and backward, loaded
+    # from an official DINOv2 file.
+    from detectron2.utils.events import EventStorage
+
+    source = _source("vit_small_patch14_reg4_dinov2", dict(depth=8), 56)
+    path = tmp_path / "dinov2_reg4.pth"
+    torch.save(write_dinov2({k: v.detach().clone() for k, v in source.state_dict().items()}, source), path)
+    model = _native_detector(config)
+    simple = config == "mask_rcnn_vitdet_timm.py"
+    trunk = model.backbone.net if simple else model.backbone.bottom_up.net
+    report = load_pretrained(trunk, path)
+    assert report.format == "dinov2" and not report.unexpected
+    # 128 px padded to a multiple of 14 x 4 (168): a 12x12 grid of stride-14 tokens
+    assert trunk.patch_size == 14 and trunk.input_multiple == 56 and trunk.grid_size == (12, 12)
+    assert trunk.window_block_indexes == (0, 2, 4, 6)
+    feats = model.backbone(torch.zeros(1, 3, 128, 128))
+    want = {"p2": 32, "p3": 16, "p4": 8, "p5": 4, "p6": 2}
+    assert {k: tuple(v.shape[-2:]) for k, v in feats.items()} == {k: (s, s) for k, s in want.items()}
+    model.train()
+    with EventStorage(0):
+        losses = model(_shapes_batch())
+    assert {"loss_rpn_cls", "loss_cls", "loss_box_reg", "loss_mask"} <= set(losses)
+    total = sum(losses.values())
+    assert torch.isfinite(total)
+    total.backward()
+    for key in ("patch_embed.proj.weight", "blocks.0.attn.qkv.weight", "blocks.7.ls2.gamma"):
+        grad = trunk.get_parameter(key).grad
+        assert grad is not None and bool(grad.abs().sum() > 0), key
+
+
+def test_yacs_builder_takes_the_native_route():
+    from detectron2.config import CfgNode, get_cfg
+    from detectron2.layers import ShapeSpec
+    from detectron2.modeling import BACKBONE_REGISTRY
+
+    cfg = get_cfg()
+    cfg.MODEL.FPN.OUT_CHANNELS = 32
+    cfg.MODEL.TIMM = CfgNode(dict(
+        MODEL_NAME="vit_small_patch14_reg4_dinov2", MODEL_KWARGS=dict(SMALL), IMG_SIZE=128,
+        PRETRAIN_IMG_SIZE=56, WINDOW_SIZE=4, PATCH_ROUTE="native", DROP_PATH_RATE=0.0))
+    backbone = BACKBONE_REGISTRY.get("build_timm_trunk_backbone")(cfg, ShapeSpec(channels=3))
+    net = backbone.bottom_up.net
+    assert net.patch_route == "native" and net.patch_size == 14
+    assert {s.stride for s in net.output_shape().values()} == {16}
+    with torch.no_grad():
+        feats = backbone(torch.zeros(1, 3, 128, 128))
+    assert tuple(feats["p2"].shape) == (1, 32, 32, 32) and tuple(feats["p6"].shape) == (1, 32, 2, 2)

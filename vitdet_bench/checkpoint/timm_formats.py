@@ -5,9 +5,17 @@ Every official layout is turned into timm's key space by timm itself
 OpenCLIP, AIMv2, DeiT III; ``timm.models.eva.checkpoint_filter_fn``: EVA-02,
 DINOv3, Perception Encoder), then fitted into a
 :class:`~vitdet_bench.modeling.backbone.timm_trunk.TimmTrunk` with the project's
-load report. SigLIP 2's Hugging Face layout has no timm filter: its keys are
-renamed here (``vision_model.encoder.layers.N.self_attn.{q,k,v}_proj`` ->
-``blocks.N.attn.qkv``) and then go through timm's filter like the others.
+load report. Two Hugging Face ``transformers`` layouts have no timm filter: their
+keys are renamed here and then go through timm's filter like the others.
+SigLIP 2 (``SiglipVisionModel``): ``vision_model.encoder.layers.N.self_attn.{q,k,v}_proj``
+-> ``blocks.N.attn.qkv``. AIMv2 (``Aimv2VisionModel``, and ``Aimv2Model`` with the
+``vision_model.`` prefix; key names of transformers' ``modeling_aimv2.py`` and its
+``convert_aimv2_original_pytorch_to_hf.py``): ``embeddings.patch_embed``,
+``embeddings.rms_norm``, ``embeddings.position_embedding``,
+``encoder.layers.N.attention.{q,k,v,out}_proj``, ``encoder.layers.N.ffn.{gate,up,down}_proj``,
+``encoder.layers.N.rms_norm{1,2}``, ``rms_norm``. The AIMv2 files of the Hugging Face hub
+(``apple/aimv2-*``, ``model.safetensors``) keep the ml-aim names
+(``preprocessor.patchifier``, ``trunk.blocks``) of format ``aimv2``.
 
 Strictness: timm's filters drop some tensors silently (pre-training mask tokens,
 text towers, RoPE buffers). Here every tensor of the file is accounted for: the
@@ -30,7 +38,7 @@ from .loader import register_format
 from .report import CheckpointError, LoadReport
 
 __all__ = ["TIMM_FORMATS", "find_timm_trunk", "convert_with_timm_filter", "siglip_hf_to_timm",
-           "trace_sources"]
+           "aimv2_hf_to_timm", "trace_sources"]
 
 LAYER_SCALE_KEY = re.compile(r"^blocks\.\d+\.(ls[12]\.gamma|gamma_[12])$")
 
@@ -102,6 +110,60 @@ def siglip_hf_to_timm(sd: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     return out
 
 
+# ------------------------------------------------------------- AIMv2 (HF transformers)
+def _aimv2_hf_prefix(sd) -> Optional[str]:
+    for pre in ("", "vision_model."):
+        if f"{pre}encoder.layers.0.attention.q_proj.weight" in sd and \
+                f"{pre}embeddings.patch_embed.weight" in sd:
+            return pre
+    return None
+
+
+def aimv2_hf_to_timm(sd: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """Hugging Face ``Aimv2VisionModel`` keys -> timm ``VisionTransformer`` (aimv2_*) keys.
+
+    Keys outside the image tower are left out (the format's rule names them); a
+    vision-tower key this renaming does not know is left out too and reported
+    unexpected by the load.
+    """
+    pre = _aimv2_hf_prefix(sd)
+    if pre is None:
+        raise KeyError("encoder.layers.0.attention.q_proj.weight / embeddings.patch_embed.weight")
+    out = {}
+    layers = sorted({int(m.group(1)) for k in sd
+                     for m in [re.match(re.escape(pre) + r"encoder\.layers\.(\d+)\.", k)] if m})
+    # AIMv2 has no biases in attention and MLP (qkv_bias / mlp_bias False); a file that
+    # has them gets them moved with the weights.
+    renames = (("attention.out_proj", "attn.proj"), ("ffn.gate_proj", "mlp.fc1_g"),
+               ("ffn.up_proj", "mlp.fc1_x"), ("ffn.down_proj", "mlp.fc2"),
+               ("rms_norm1", "norm1"), ("rms_norm2", "norm2"))
+    for i in layers:
+        src = f"{pre}encoder.layers.{i}."
+        dst = f"blocks.{i}."
+        for part in ("weight", "bias"):
+            qkv = [f"{src}attention.{p}_proj.{part}" for p in ("q", "k", "v")]
+            if all(k in sd for k in qkv):
+                out[f"{dst}attn.qkv.{part}"] = torch.cat([sd[k] for k in qkv], dim=0)
+            for hf, timm_name in renames:
+                if f"{src}{hf}.{part}" in sd:
+                    out[f"{dst}{timm_name}.{part}"] = sd[f"{src}{hf}.{part}"]
+    emb = f"{pre}embeddings."
+    for part in ("weight", "bias"):
+        if f"{emb}patch_embed.{part}" in sd:
+            out[f"patch_embed.proj.{part}"] = sd[f"{emb}patch_embed.{part}"]
+    if f"{emb}rms_norm.weight" in sd:
+        out["patch_embed.norm.weight"] = sd[f"{emb}rms_norm.weight"]
+    if f"{emb}position_embedding.weight" in sd:
+        out["pos_embed"] = sd[f"{emb}position_embedding.weight"][None]
+    if f"{pre}rms_norm.weight" in sd:
+        out["norm.weight"] = sd[f"{pre}rms_norm.weight"]
+    for k, v in sd.items():
+        if k.startswith(f"{pre}head."):
+            # the attention-pooling head; kept under timm's name so it is reported as the head
+            out["attn_pool." + k[len(f"{pre}head."):]] = v
+    return out
+
+
 # ------------------------------------------------------------- the formats
 def _vit_filter(**kwargs) -> Callable:
     def run(sd, model):
@@ -125,6 +187,10 @@ def _timm_filter(sd, model):
 
 def _siglip_filter(sd, model):
     return _vit_filter()(siglip_hf_to_timm(sd), model)
+
+
+def _aimv2_hf_filter(sd, model):
+    return _vit_filter()(aimv2_hf_to_timm(sd), model)
 
 
 def _sd(raw: dict) -> dict:
@@ -179,6 +245,10 @@ def _detect_aimv2(raw):
     return "preprocessor.patchifier.proj.weight" in _sd(raw)
 
 
+def _detect_aimv2_hf(raw):
+    return _aimv2_hf_prefix(_sd(raw)) is not None
+
+
 def _detect_deit3(raw):
     sd = _sd(raw)
     return ("blocks.0.gamma_1" in sd and "blocks.0.attn.qkv.weight" in sd and "cls_token" in sd
@@ -215,6 +285,8 @@ TIMM_FORMATS: Dict[str, Tuple[Optional[Callable], Callable, List[Tuple[str, str]
     "siglip2_hf": (_detect_siglip_hf, _siglip_filter, [
         (r"^(?!vision_model\.)", _TEXT_TOWER)]),
     "aimv2": (_detect_aimv2, _vit_filter(), []),
+    "aimv2_hf": (_detect_aimv2_hf, _aimv2_hf_filter, [
+        (r"^(text_model\.|visual_projection\.|text_projection\.|logit_scale$)", _TEXT_TOWER)]),
     "deit3": (_detect_deit3, _vit_filter(adapt_layer_scale=True), []),
 }
 
@@ -273,7 +345,7 @@ def convert_with_timm_filter(fmt_name: str, state_dict: Dict[str, torch.Tensor],
                 report.resized.append((key, src_shape[0], tuple(value.shape)))
                 report.notes.append(
                     f"patch kernel {src_shape[0][-2:]} -> {tuple(value.shape[-2:])} by timm's "
-                    "resample_patch_embed (patch_route='resample16')")
+                    f"resample_patch_embed (patch_route={net.patch_route!r})")
         converted[key] = value
         used |= sources[key]
     for src, (rule, key) in dropped.items():
@@ -296,6 +368,12 @@ def convert_with_timm_filter(fmt_name: str, state_dict: Dict[str, torch.Tensor],
             report.ignored.append((key, why))
     report.unexpected.extend(f"{k} (dropped by timm's filter without a named rule)" for k in silent)
     _check_layer_scale(converted, target, report)
+    if net.resample_taps:
+        p = net.patch_size
+        report.notes.append(
+            f"patch {p}x{p} kept (patch_route='native'): blocks on the stride-{p} grid of the "
+            f"input padded to a multiple of {net.input_multiple}, each tap resampled bilinearly "
+            f"onto the stride-{net.tap_stride} grid of the input")
     return converted
 
 

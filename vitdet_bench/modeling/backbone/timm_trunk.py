@@ -28,14 +28,30 @@ calls them) and its final norm. What it adds is what detection needs:
   Padded tokens get the identity rotation (sin 0, cos 1);
 * patch size 14: ``patch_route="resample16"`` (default) turns the patch kernel
   into a 16x16 one with timm's ``resample_patch_embed`` at load time (the same
-  token grid as the patch-16 families: 64x64 at 1024); ``"native"`` keeps 14 and
-  pads the input to a multiple of 14 x window size;
+  token grid as the patch-16 families: 64x64 at 1024); ``"native"`` keeps the
+  kernel and the blocks at stride 14, with the input padded to a multiple of
+  14 x window size (whole windows; 14 without windowed blocks). The detector
+  necks and detectron2's anchors and ROI poolers work on power-of-two strides,
+  so each tap is then resampled onto the stride-16 grid of the unpadded input
+  (:func:`resample_taps_to_stride`): bilinear interpolation with the exact
+  coordinate mapping of the two grids (the stride-16 cell centred at
+  ``16 (i + 0.5)`` px reads the stride-14 map at ``16 (i + 0.5) / 14 - 0.5``),
+  ``ceil(H / 16) x ceil(W / 16)`` cells, so ``output_shape`` says stride 16 and
+  both necks take the taps unchanged. ViT-Adapter ports that keep DINOv2's
+  patch 14 (facebookresearch/dinov2 issue 84) add its stride-14 features to the
+  adapter's stride-16 maps by the same kind of bilinear interpolation (there sized
+  to the target map, not at the exact 14/16 scale); ViT-Adapter's own DINOv2
+  detection configs convert the kernel to 16 instead (its ``convert_14to16.py``,
+  the resample16 route). The blocks
+  then see more tokens than on the resample16 route: at 1024 with 14x14 windows
+  the input is padded to 1176, an 84x84 grid against 64x64;
 * taps: the outputs of ``out_block_indexes`` as ``block{i}`` maps, as the ViT
   backbone names them (blocks d/4, d/2, 3d/4, d for the multi-scale adaptor; the
   last one for ViTDet's simple pyramid).
 """
 from __future__ import annotations
 
+import math
 from typing import Dict, Optional, Sequence, Tuple
 
 import torch
@@ -50,12 +66,14 @@ from ...layers.attention import resize_abs_pos_embed, window_partition, window_u
 from .token_stage import attention_strategy_layout, quarter_block_indexes
 
 __all__ = ["TimmTrunk", "PREFIX_TOKEN_MODES", "ROPE_WINDOW_SCHEMES", "PATCH_ROUTES",
-           "window_rope_tables", "build_timm_trunk_backbone"]
+           "window_rope_tables", "resample_taps_to_stride", "build_timm_trunk_backbone"]
 
 PREFIX_TOKEN_MODES = ("drop", "keep")
 ROPE_WINDOW_SCHEMES = ("partition", "window_grid")
 PATCH_ROUTES = ("resample16", "native")
 POS_EMBED_GRIDS = ("detection", "pretrain")
+# The stride every tap is given to the necks (ViTDet's and the Benchmarking detector's).
+TAP_STRIDE = 16
 
 
 def _is_dinov3_rope(rope: nn.Module) -> bool:
@@ -101,6 +119,29 @@ def window_rope_tables(rope: nn.Module, grid: Tuple[int, int], window_size: int,
     raise ValueError(f"rope_windows must be one of {ROPE_WINDOW_SCHEMES}, got {scheme!r}")
 
 
+def resample_taps_to_stride(feature: torch.Tensor, patch_size: int, input_hw: Tuple[int, int],
+                            stride: int = TAP_STRIDE) -> torch.Tensor:
+    """Resample a stride-``patch_size`` map onto the stride-``stride`` grid of the input.
+
+    ``feature`` is ``(B, C, h, w)`` on the patch grid of an ``input_hw`` image (padded at
+    the bottom/right, as the trunk pads); the result is ``(B, C, ceil(H / stride),
+    ceil(W / stride))``. Cell ``i`` of the output is centred at ``stride (i + 0.5)`` px,
+    which is position ``stride (i + 0.5) / patch_size - 0.5`` of the patch grid: that is
+    bilinear interpolation with ``align_corners=False`` and the scale ``patch_size /
+    stride`` itself (not one recomputed from rounded sizes). A map too short for the
+    last cells is extended by repeating its last row/column, which is the same as
+    clamping the sample position to the map.
+    """
+    out_h, out_w = (math.ceil(n / stride) for n in input_hw)
+    need_h, need_w = (math.ceil(n * stride / patch_size) for n in (out_h, out_w))
+    pad_h, pad_w = max(0, need_h - feature.shape[-2]), max(0, need_w - feature.shape[-1])
+    if pad_h or pad_w:
+        feature = F.pad(feature, (0, pad_w, 0, pad_h), mode="replicate")
+    out = F.interpolate(feature, scale_factor=patch_size / stride, mode="bilinear",
+                        align_corners=False, recompute_scale_factor=False)
+    return out[..., :out_h, :out_w]
+
+
 class TimmTrunk(Backbone):
     """Detection trunk built around the timm model ``model_name`` (``VisionTransformer`` / ``Eva``).
 
@@ -112,7 +153,8 @@ class TimmTrunk(Backbone):
             the RoPE reference grid); default: the timm model's own.
         model_kwargs: extra ``timm.create_model`` arguments (e.g. depth, embed_dim
             for a tiny model, or a user's own architecture).
-        patch_route: for a patch size other than 16: ``"resample16"`` or ``"native"``.
+        patch_route: for a patch size other than 16: ``"resample16"`` or ``"native"``
+            (blocks at the native stride, taps resampled to stride 16).
         attention_strategy / window_size / window_block_indexes /
             checkpoint_block_indexes: as :class:`~.vit.ViT`.
         prefix_tokens: ``"drop"`` (default) or ``"keep"`` (all blocks global only).
@@ -264,7 +306,10 @@ class TimmTrunk(Backbone):
         self.out_block_indexes = tuple(out_block_indexes)
         self._out_features = [f"block{i}" for i in self.out_block_indexes]
         self._out_feature_channels = {k: self.embed_dim for k in self._out_features}
-        self._out_feature_strides = {k: self.patch_size for k in self._out_features}
+        # The native route of a patch other than 16 hands the necks stride-16 taps.
+        self.resample_taps = self.patch_size != TAP_STRIDE
+        self.tap_stride = TAP_STRIDE if self.resample_taps else self.patch_size
+        self._out_feature_strides = {k: self.tap_stride for k in self._out_features}
 
     @property
     def source_model(self) -> nn.Module:
@@ -299,6 +344,15 @@ class TimmTrunk(Backbone):
         return call(x)
 
     def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
+        input_hw = tuple(x.shape[-2:])
+        outputs = self.forward_patch_grid(x)
+        if self.resample_taps:
+            outputs = {k: resample_taps_to_stride(v, self.patch_size, input_hw, self.tap_stride)
+                       for k, v in outputs.items()}
+        return outputs
+
+    def forward_patch_grid(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """The taps on the blocks' own grid (stride ``patch_size`` of the padded input)."""
         H_in, W_in = x.shape[-2:]
         unit = self.input_multiple
         if H_in % unit or W_in % unit:
@@ -372,9 +426,6 @@ def build_timm_trunk_backbone(cfg, input_shape):
         pos_embed_grid=get("POS_EMBED_GRID", "detection" if design == "multiscale" else "pretrain"),
         rope_windows=get("ROPE_WINDOWS", "partition"), drop_path_rate=get("DROP_PATH_RATE", 0.1),
     )
-    if net.patch_size != 16:
-        raise ValueError(f"MODEL.TIMM.PATCH_ROUTE='native' gives stride {net.patch_size}; the "
-                         "detector necks need stride 16 (use PATCH_ROUTE='resample16')")
     return build_vit_fpn(net, design=design, out_channels=cfg.MODEL.FPN.OUT_CHANNELS,
                          norm=cfg.MODEL.FPN.NORM or ("BN" if design == "multiscale" else "LN"),
                          square_pad=get("IMG_SIZE", 1024))
