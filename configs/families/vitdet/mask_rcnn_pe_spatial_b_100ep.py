@@ -3,7 +3,7 @@
 | setting              | value                                                                                                                                 | source                                                |
 |----------------------|---------------------------------------------------------------------------------------------------------------------------------------|-------------------------------------------------------|
 | detector / data      | ViTDet simple feature pyramid (LN), LN heads; LSJ 1024, batch 64                                                                      | ViTDet, as configs/vitdet/mask_rcnn_vitdet_b_100ep.py |
-| schedule / optimizer | 100 epochs (184375 iters at batch 64), x0.1 at 163889 and 177546; no decay on pos_embed and norms                                     | ViTDet, as configs/vitdet/mask_rcnn_vitdet_b_100ep.py |
+| schedule / optimizer | 100 epochs (184375 iters at batch 64), x0.1 at 163889 and 177546; no decay on pos_embed and torch.nn norms                            | ViTDet, as configs/vitdet/mask_rcnn_vitdet_b_100ep.py |
 | trunk                | timm vit_pe_spatial_base_patch16_512.fb, 12 blocks; the pyramid reads block 11                                                        | configs/families/_pe_spatial.py                       |
 | windows              | 14x14; global blocks 2/5/8/11                                                                                                         | ViTDet (last block of each quarter)                   |
 | patch                | 16                                                                                                                                    | timm model                                            |
