@@ -1,0 +1,54 @@
+"""Perception Encoder PE-Spatial (Bolya et al. 2025): sizes and how one is applied to a recipe.
+
+Imported by ``pe_spatial_vit*_mrcnn.py`` and ``vitdet/mask_rcnn_pe_spatial_*.py`` (not run alone).
+
+| size | timm model (tag)                          | pre-training | blocks | global / taps   | official file (facebook/<name> on Hugging Face) |
+|------|-------------------------------------------|--------------|--------|-----------------|--------------------------------------------------|
+| b    | vit_pe_spatial_base_patch16_512.fb        | 512, /16     | 12     | 2, 5, 8, 11     | PE-Spatial-B16-512.pt                            |
+| l    | vit_pe_spatial_large_patch14_448.fb       | 448, /14     | 24     | 5, 11, 17, 23   | PE-Spatial-L14-448.pt                            |
+| g    | vit_pe_spatial_gigantic_patch14_448.fb    | 448, /14     | 50     | 12, 24, 36, 49  | PE-Spatial-G14-448.pt                            |
+
+* Pixel statistics: mean 0.5, std 0.5 on 0-1 pixels (timm ``pretrained_cfg`` of the ``fb``
+  tags), i.e. 127.5 / 127.5 on 0-255 inputs (PE's own detection configs round to 127 / 127).
+* B and L: a class token, no LayerScale; G: no class token, LayerScale (init 0.1).
+  All: 2D RoPE and an absolute position table of the 32x32 pre-training grid.
+* Format ``pe`` (the files of facebookresearch/perception_models, ``conv1``,
+  ``transformer.resblocks.N``). Keep ``train.init_format="pe"``: "auto" recognises the
+  layout by its LayerScale (``ls_1.gamma``), which the B and L files lack.
+* Recipe values. PE-Spatial-G has a published detection recipe: facebookresearch/perception_models
+  ``apps/detection/projects/ViTDet/configs/LVIS/mask_rcnn_PEspatial_G_lvis75ep.py`` (and its
+  COCO configs): ViTDet's Mask R-CNN, lr 5e-5, layer decay 0.9 over 50 blocks, drop path 0.5,
+  global blocks 12, 24, 36, 49, 75 epochs, weight decay on every parameter; published
+  54.2 box / 49.3 mask AP on LVIS (apps/detection README). Those values are used here for
+  G; its window size (32, on the 64x64 grid), its decomposed relative positions and its
+  tiled position table are not (both recipes here keep the project's 14x14 windows, the
+  family's own positions, and a resized table). PE-Spatial-B/L have no published detection
+  recipe: ViTDet's MAE values for the size (B: 1e-4 / 0.7 / 0.1; L: 1e-4 / 0.8 / 0.4).
+"""
+from ._family_recipe import apply_family_size
+
+_PE_MEAN = (0.5, 0.5, 0.5)  # timm pretrained_cfg, vit_pe_spatial_*.fb
+_PE_STD = (0.5, 0.5, 0.5)
+
+PE_SPATIAL_SIZES = {
+    "b": dict(model_name="vit_pe_spatial_base_patch16_512.fb", pretrain_img_size=512,
+              depth=12, global_blocks=(2, 5, 8, 11),
+              checkpoint="PE-Spatial-B16-512.pt", init_format="pe",
+              pixel_mean=_PE_MEAN, pixel_std=_PE_STD,
+              lr=1e-4, layer_decay=0.7, drop_path=0.1),
+    "l": dict(model_name="vit_pe_spatial_large_patch14_448.fb", pretrain_img_size=448,
+              depth=24, global_blocks=(5, 11, 17, 23),
+              checkpoint="PE-Spatial-L14-448.pt", init_format="pe",
+              pixel_mean=_PE_MEAN, pixel_std=_PE_STD,
+              lr=1e-4, layer_decay=0.8, drop_path=0.4),
+    "g": dict(model_name="vit_pe_spatial_gigantic_patch14_448.fb", pretrain_img_size=448,
+              depth=50, global_blocks=(12, 24, 36, 49),
+              checkpoint="PE-Spatial-G14-448.pt", init_format="pe",
+              pixel_mean=_PE_MEAN, pixel_std=_PE_STD,
+              lr=5e-5, layer_decay=0.9, drop_path=0.5),
+}
+
+
+def apply_pe_spatial(size, recipe, model, optimizer, train):
+    """Apply PE-Spatial ``size`` ("b", "l", "g") to a "benchmarking" or "vitdet" recipe."""
+    apply_family_size(PE_SPATIAL_SIZES[size], recipe, model, optimizer, train)

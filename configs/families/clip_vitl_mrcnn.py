@@ -1,0 +1,25 @@
+"""OpenAI CLIP ViT-L/14 Mask R-CNN, the Benchmarking recipe (``configs/mae_vitl_mrcnn.py``) on the timm trunk.
+
+| setting              | value                                                                                       | source                                          |
+|----------------------|---------------------------------------------------------------------------------------------|-------------------------------------------------|
+| detector / data      | BN FPN Mask R-CNN with the multi-scale adaptor; LSJ 1024, batch 64                          | Li et al. 2021, as configs/mae_vitl_mrcnn.py    |
+| schedule / optimizer | 100 epochs, 250-iter warm-up, x0.1 at 88.9% and 96.3%; AdamW wd 0.1                         | Li et al. 2021, as configs/mae_vitl_mrcnn.py    |
+| trunk                | timm vit_large_patch14_clip_quickgelu_224.openai, 24 blocks                                 | configs/families/_clip.py                       |
+| windows              | 14x14; global and tapped blocks 5/11/17/23                                                  | Li et al. 2021 (last block of each quarter)     |
+| patch                | 14, kernel resampled to 16 at load (64x64 tokens at 1024)                                   | TimmTrunk patch_route="resample16"              |
+| positions            | 16x16 table + class slot; class token dropped; table resized to the 64x64 grid once at load | timm model; Li et al. 2021 (interpolated table) |
+| pixel mean / std     | 122.77 116.75 104.09 / 68.50 66.63 70.32 (OpenAI CLIP stats x 255)                          | timm pretrained_cfg (openai)                    |
+| lr                   | 1e-4                                                                                        | not published for OpenAI CLIP: ViTDet MAE ViT-L |
+| layer decay          | 0.8 over 24 blocks                                                                          | not published for OpenAI CLIP: ViTDet MAE ViT-L |
+| drop path            | 0.4                                                                                         | not published for OpenAI CLIP: ViTDet MAE ViT-L |
+| init                 | openai/CLIP ViT-L/14 as a state dict, ViT-L-14.state_dict.pt (openai_clip; see _clip.py)    | configs/families/_clip.py                       |
+
+No published COCO result of this family in this recipe.
+"""
+from ..common.mask_rcnn_timm import model
+from ..mae_vitl_mrcnn import dataloader, lr_multiplier, optimizer, train
+from ._clip import apply_clip
+
+apply_clip("l", "benchmarking", model, optimizer, train)
+train.output_dir = "./output/clip_vitl_mrcnn"
+train.vitdet_bench = dict(init="clip", model_size="L", epochs=100)

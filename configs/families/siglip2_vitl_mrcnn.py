@@ -1,0 +1,25 @@
+"""SigLIP 2 ViT-L/16 Mask R-CNN, the Benchmarking recipe (``configs/mae_vitl_mrcnn.py``) on the timm trunk.
+
+| setting              | value                                                                              | source                                          |
+|----------------------|------------------------------------------------------------------------------------|-------------------------------------------------|
+| detector / data      | BN FPN Mask R-CNN with the multi-scale adaptor; LSJ 1024, batch 64                 | Li et al. 2021, as configs/mae_vitl_mrcnn.py    |
+| schedule / optimizer | 100 epochs, 250-iter warm-up, x0.1 at 88.9% and 96.3%; AdamW wd 0.1                | Li et al. 2021, as configs/mae_vitl_mrcnn.py    |
+| trunk                | timm vit_large_patch16_siglip_256.v2_webli, 24 blocks                              | configs/families/_siglip2.py                    |
+| windows              | 14x14; global and tapped blocks 5/11/17/23                                         | Li et al. 2021 (last block of each quarter)     |
+| patch                | 16                                                                                 | timm model                                      |
+| positions            | no class token; 16x16 table (256/16); table resized to the 64x64 grid once at load | timm model; Li et al. 2021 (interpolated table) |
+| pixel mean / std     | 127.5 / 127.5 (0.5 / 0.5 x 255)                                                    | timm pretrained_cfg (v2_webli)                  |
+| lr                   | 1e-4                                                                               | not published for SigLIP 2: ViTDet MAE ViT-L    |
+| layer decay          | 0.8 over 24 blocks                                                                 | not published for SigLIP 2: ViTDet MAE ViT-L    |
+| drop path            | 0.4                                                                                | not published for SigLIP 2: ViTDet MAE ViT-L    |
+| init                 | google/siglip2-large-patch16-256 model.safetensors (siglip2_hf)                    | configs/families/_siglip2.py                    |
+
+No published COCO result of this family in this recipe.
+"""
+from ..common.mask_rcnn_timm import model
+from ..mae_vitl_mrcnn import dataloader, lr_multiplier, optimizer, train
+from ._siglip2 import apply_siglip2
+
+apply_siglip2("l", "benchmarking", model, optimizer, train)
+train.output_dir = "./output/siglip2_vitl_mrcnn"
+train.vitdet_bench = dict(init="siglip2", model_size="L", epochs=100)

@@ -1,0 +1,27 @@
+"""SigLIP 2 ViT-B/16 Mask R-CNN, the ViTDet recipe (``configs/vitdet/mask_rcnn_vitdet_b_100ep.py``) on the timm trunk.
+
+| setting              | value                                                                                                      | source                                                |
+|----------------------|------------------------------------------------------------------------------------------------------------|-------------------------------------------------------|
+| detector / data      | ViTDet simple feature pyramid (LN), LN heads; LSJ 1024, batch 64                                           | ViTDet, as configs/vitdet/mask_rcnn_vitdet_b_100ep.py |
+| schedule / optimizer | 100 epochs (184375 iters at batch 64), x0.1 at 163889 and 177546; no decay on pos_embed and torch.nn norms | ViTDet, as configs/vitdet/mask_rcnn_vitdet_b_100ep.py |
+| trunk                | timm vit_base_patch16_siglip_224.v2_webli, 12 blocks; the pyramid reads block 11                           | configs/families/_siglip2.py                          |
+| windows              | 14x14; global blocks 2/5/8/11                                                                              | ViTDet (last block of each quarter)                   |
+| patch                | 16                                                                                                         | timm model                                            |
+| positions            | no class token; 14x14 table (224/16); table kept at the pre-training grid, resized every forward           | timm model; ViTDet (pos_embed_grid="pretrain")        |
+| pixel mean / std     | 127.5 / 127.5 (0.5 / 0.5 x 255)                                                                            | timm pretrained_cfg (v2_webli)                        |
+| lr                   | 1e-4                                                                                                       | not published for SigLIP 2: ViTDet MAE ViT-B          |
+| layer decay          | 0.7 over 12 blocks                                                                                         | not published for SigLIP 2: ViTDet MAE ViT-B          |
+| drop path            | 0.1                                                                                                        | not published for SigLIP 2: ViTDet MAE ViT-B          |
+| init                 | google/siglip2-base-patch16-224 model.safetensors (siglip2_hf)                                             | configs/families/_siglip2.py                          |
+
+No published COCO result of this family in this recipe.
+"""
+from ...common.mask_rcnn_vitdet_timm import model
+from ...vitdet.mask_rcnn_vitdet_b_100ep import dataloader, lr_multiplier, optimizer, train
+from .._siglip2 import apply_siglip2
+
+apply_siglip2("b", "vitdet", model, optimizer, train)
+train.output_dir = "./output/mask_rcnn_siglip2_b_100ep"
+train.vitdet_bench = dict(init="siglip2", model_size="B", epochs=100, recipe="vitdet")
+
+__all__ = ["dataloader", "lr_multiplier", "model", "optimizer", "train"]
