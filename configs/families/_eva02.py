@@ -17,7 +17,8 @@ resize to the detection grid, as EVA-02's detector does) and the 16x16 kernel is
 Recipe values from EVA-02's COCO detection configs (``EVA-02/det/projects/ViTDet/configs/
 eva2_mim_to_coco/eva2_coco_cascade_mask_rcnn_vitdet_{b,l}_4attn_1024_lrd0p{7,8}.py``):
 B lr 5e-5, layer decay 0.7, drop path 0.1; L lr 6e-5, layer decay 0.8, drop path 0.4;
-windowed blocks with EVA-02's window-grid RoPE (``rope_windows="window_grid"``). Not
+windowed blocks with EVA-02's window-grid RoPE (``rope_windows="window_grid"``). The lr
+values are theirs at their batch sizes, taken as they are (not rescaled to batch 64). Not
 taken from them (one detector and one schedule for every family): their window size 16,
 batch 128 (B) / 144 (L), 60k iterations with steps at 80% / 90% and a 1000-iteration
 warm-up, weight decay on every parameter. EVA-02 L's published COCO numbers start from
