@@ -130,13 +130,30 @@ def test_timm_model_and_pixel_statistics(path):
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=_rel)
-def test_layer_decay_counts_the_blocks(path):
+def test_optimizer_and_schedule(path):
+    import copy
+
+    from vitdet_bench.config import apply_warmup_iters, check_schedule, compute_max_iter
+    from vitdet_bench.study import COCO_TRAIN_SIZES
+
     cfg, _, model = _loaded(path)
     depth = _trunk(model, path).depth
+    # layer-wise lr decay counts the family's blocks
     assert cfg.optimizer.params.num_layers == depth
     assert 0 < cfg.optimizer.params.layer_decay <= 1
     assert 0 < cfg.optimizer.lr < 1e-3
     assert 0 <= _trunk_cfg(cfg, path).drop_path_rate < 1
+    # the schedule converts for COCO as a launch does (epochs -> iterations, warm-up)
+    cfg = copy.deepcopy(cfg)
+    max_iter = compute_max_iter(cfg, COCO_TRAIN_SIZES["coco_2017_train"])
+    _, _, epochs, _ = _name_parts(path)
+    expected_epochs = epochs or cfg.train.epochs
+    batch = cfg.dataloader.train.total_batch_size
+    # (ViTDet's iteration counts were computed with 118000 images: 100.6 epochs of 117266)
+    trained = max_iter * batch / COCO_TRAIN_SIZES["coco_2017_train"]
+    assert math.isclose(trained, expected_epochs, rel_tol=0.01), (max_iter, trained)
+    apply_warmup_iters(cfg, max_iter)
+    check_schedule(cfg, max_iter)
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=_rel)
