@@ -133,6 +133,8 @@ def test_timm_model_and_pixel_statistics(path):
 def test_optimizer_and_schedule(path):
     import copy
 
+    from detectron2.config import instantiate
+
     from vitdet_bench.config import apply_warmup_iters, check_schedule, compute_max_iter
     from vitdet_bench.study import COCO_TRAIN_SIZES
 
@@ -143,8 +145,14 @@ def test_optimizer_and_schedule(path):
     assert 0 < cfg.optimizer.params.layer_decay <= 1
     assert 0 < cfg.optimizer.lr < 1e-3
     assert 0 <= _trunk_cfg(cfg, path).drop_path_rate < 1
-    # the schedule converts for COCO as a launch does (epochs -> iterations, warm-up)
     cfg = copy.deepcopy(cfg)
+    # the optimizer as training builds it: patch embedding (and tables) layer 0, block i
+    # layer i + 1, the rest depth + 1
+    cfg.optimizer.params.model = model
+    optimizer = instantiate(cfg.optimizer)
+    layer_ids = set().union(*(g["layer_ids"] for g in optimizer.param_groups))
+    assert layer_ids == set(range(depth + 2)), sorted(layer_ids)
+    # the schedule converts for COCO as a launch does (epochs -> iterations, warm-up)
     max_iter = compute_max_iter(cfg, COCO_TRAIN_SIZES["coco_2017_train"])
     _, _, epochs, _ = _name_parts(path)
     expected_epochs = epochs or cfg.train.epochs
