@@ -1,4 +1,4 @@
-"""DINOv2 with registers ViT-B/14 reg4 Mask R-CNN, the Benchmarking recipe, 100 epochs.
+"""DINOv2 with registers ViT-B/14 Mask R-CNN, the Benchmarking recipe, 100 epochs.
 
 The detector of ``configs/common/mask_rcnn_timm.py`` (multi-scale adaptor, BN FPN,
 BN heads) on the timm trunk; data, optimizer and schedule of

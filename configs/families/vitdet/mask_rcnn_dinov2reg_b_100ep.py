@@ -1,4 +1,4 @@
-"""DINOv2 with registers ViT-B/14 reg4 Mask R-CNN, the ViTDet recipe, 100 epochs.
+"""DINOv2 with registers ViT-B/14 Mask R-CNN, the ViTDet recipe, 100 epochs.
 
 The detector of ``configs/common/mask_rcnn_vitdet_timm.py`` (simple feature pyramid,
 LN heads, position table kept at the pre-training grid) on the timm trunk; data,

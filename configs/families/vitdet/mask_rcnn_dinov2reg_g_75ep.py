@@ -1,4 +1,4 @@
-"""DINOv2 with registers ViT-g/14 reg4 Mask R-CNN, the ViTDet recipe, 75 epochs.
+"""DINOv2 with registers ViT-g/14 Mask R-CNN, the ViTDet recipe, 75 epochs.
 
 The detector of ``configs/common/mask_rcnn_vitdet_timm.py`` (simple feature pyramid,
 LN heads, position table kept at the pre-training grid) on the timm trunk; data,
