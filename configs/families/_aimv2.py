@@ -1,6 +1,8 @@
-"""AIMv2 (Fini et al. 2024) image encoders: sizes and how one is applied to a recipe.
+"""AIMv2 (Fini et al. 2024) image encoders: the sizes of the family configs.
 
-Imported by ``aimv2_vit*_mrcnn.py`` and ``vitdet/mask_rcnn_aimv2_*.py`` (not run alone).
+Imported by ``configs/families/aimv2_vit*_mrcnn.py`` and
+``configs/families/vitdet/mask_rcnn_aimv2_*.py``, not run alone; each size is applied to
+either recipe by ``_recipes.py``.
 
 | size | timm model (tag)                  | pre-training | blocks | width | global / taps | official file (Hugging Face)                      |
 |------|-----------------------------------|--------------|--------|-------|---------------|---------------------------------------------------|
@@ -20,26 +22,19 @@ Imported by ``aimv2_vit*_mrcnn.py`` and ``vitdet/mask_rcnn_aimv2_*.py`` (not run
   decay and drop path are ViTDet's MAE values for the size (L: 1e-4 / 0.8 / 0.4;
   H: ViT-H's 1e-4 / 0.9 / 0.5; AIMv2-H has 24 blocks, ViT-H 32: the decay is per block).
 """
-from ._family_recipe import apply_family_size
+from ._recipes import MAE_RECIPE, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, apply_size, rgb_255
 
-# timm pretrained_cfg of aimv2_*_patch14_224.apple_pt (OPENAI_CLIP_MEAN / OPENAI_CLIP_STD)
-_OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-_OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-
-AIMV2_SIZES = {
-    "l": dict(model_name="aimv2_large_patch14_224.apple_pt", pretrain_img_size=224,
-              depth=24, global_blocks=(5, 11, 17, 23),
-              checkpoint="aimv2-large-patch14-224/model.safetensors", init_format="aimv2",
-              pixel_mean=_OPENAI_CLIP_MEAN, pixel_std=_OPENAI_CLIP_STD,
-              lr=1e-4, layer_decay=0.8, drop_path=0.4),
-    "h": dict(model_name="aimv2_huge_patch14_224.apple_pt", pretrain_img_size=224,
-              depth=24, global_blocks=(5, 11, 17, 23),
-              checkpoint="aimv2-huge-patch14-224/model.safetensors", init_format="aimv2",
-              pixel_mean=_OPENAI_CLIP_MEAN, pixel_std=_OPENAI_CLIP_STD,
-              lr=1e-4, layer_decay=0.9, drop_path=0.5),
+SIZES = {
+    "l": dict(model_name="aimv2_large_patch14_224.apple_pt", depth=24, model_size="L",
+              checkpoint="aimv2-large-patch14-224/model.safetensors", **dict(MAE_RECIPE["L"])),
+    "h": dict(model_name="aimv2_huge_patch14_224.apple_pt", depth=24, model_size="H",
+              checkpoint="aimv2-huge-patch14-224/model.safetensors", **dict(MAE_RECIPE["H"])),
 }
+# timm pretrained_cfg of aimv2_*_patch14_224.apple_pt (OPENAI_CLIP_MEAN / OPENAI_CLIP_STD)
+COMMON = dict(init="aimv2", init_format="aimv2", pretrain_img_size=224,
+              pixel_mean=rgb_255(OPENAI_CLIP_MEAN), pixel_std=rgb_255(OPENAI_CLIP_STD))
 
 
-def apply_aimv2(size, recipe, model, optimizer, train):
-    """Apply AIMv2 ``size`` ("l", "h") to a "benchmarking" or "vitdet" recipe."""
-    apply_family_size(AIMV2_SIZES[size], recipe, model, optimizer, train)
+def apply_aimv2(size, model, optimizer, train, recipe):
+    """AIMv2 ``size`` ("l", "h") on ``recipe`` ("benchmarking" / "vitdet")."""
+    apply_size(dict(COMMON, **SIZES[size]), model, optimizer, train, recipe)

@@ -1,6 +1,8 @@
-"""OpenAI CLIP (Radford et al. 2021) image encoders: sizes and how one is applied to a recipe.
+"""OpenAI CLIP (Radford et al. 2021) image encoders: the sizes of the family configs.
 
-Imported by ``clip_vit*_mrcnn.py`` and ``vitdet/mask_rcnn_clip_*.py`` (not run alone).
+Imported by ``configs/families/clip_vit*_mrcnn.py`` and
+``configs/families/vitdet/mask_rcnn_clip_*.py``, not run alone; each size is applied to
+either recipe by ``_recipes.py``.
 
 | size | timm model (tag)                  | pre-training | blocks | global / taps | official model (openai/CLIP) |
 |------|-----------------------------------|--------------|--------|---------------|------------------------------|
@@ -26,26 +28,19 @@ Imported by ``clip_vit*_mrcnn.py`` and ``vitdet/mask_rcnn_clip_*.py`` (not run a
 * Recipe values: CLIP publishes no detection fine-tuning recipe, so lr, layer decay and
   drop path are ViTDet's MAE values for the size (B: 1e-4 / 0.7 / 0.1; L: 1e-4 / 0.8 / 0.4).
 """
-from ._family_recipe import apply_family_size
+from ._recipes import MAE_RECIPE, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, apply_size, rgb_255
 
-# timm pretrained_cfg of vit_*_clip_quickgelu_224.openai (OPENAI_CLIP_MEAN / OPENAI_CLIP_STD)
-_OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-_OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-
-CLIP_SIZES = {
-    "b": dict(model_name="vit_base_patch16_clip_quickgelu_224.openai", pretrain_img_size=224,
-              depth=12, global_blocks=(2, 5, 8, 11),
-              checkpoint="ViT-B-16.state_dict.pt", init_format="openai_clip",
-              pixel_mean=_OPENAI_CLIP_MEAN, pixel_std=_OPENAI_CLIP_STD,
-              lr=1e-4, layer_decay=0.7, drop_path=0.1),
-    "l": dict(model_name="vit_large_patch14_clip_quickgelu_224.openai", pretrain_img_size=224,
-              depth=24, global_blocks=(5, 11, 17, 23),
-              checkpoint="ViT-L-14.state_dict.pt", init_format="openai_clip",
-              pixel_mean=_OPENAI_CLIP_MEAN, pixel_std=_OPENAI_CLIP_STD,
-              lr=1e-4, layer_decay=0.8, drop_path=0.4),
+SIZES = {
+    "b": dict(model_name="vit_base_patch16_clip_quickgelu_224.openai", depth=12, model_size="B",
+              checkpoint="ViT-B-16.state_dict.pt", **dict(MAE_RECIPE["B"])),
+    "l": dict(model_name="vit_large_patch14_clip_quickgelu_224.openai", depth=24, model_size="L",
+              checkpoint="ViT-L-14.state_dict.pt", **dict(MAE_RECIPE["L"])),
 }
+# timm pretrained_cfg of vit_*_clip_quickgelu_224.openai (OPENAI_CLIP_MEAN / OPENAI_CLIP_STD)
+COMMON = dict(init="clip", init_format="openai_clip", pretrain_img_size=224,
+              pixel_mean=rgb_255(OPENAI_CLIP_MEAN), pixel_std=rgb_255(OPENAI_CLIP_STD))
 
 
-def apply_clip(size, recipe, model, optimizer, train):
-    """Apply OpenAI CLIP ``size`` ("b", "l") to a "benchmarking" or "vitdet" recipe."""
-    apply_family_size(CLIP_SIZES[size], recipe, model, optimizer, train)
+def apply_clip(size, model, optimizer, train, recipe):
+    """OpenAI CLIP ``size`` ("b", "l") on ``recipe`` ("benchmarking" / "vitdet")."""
+    apply_size(dict(COMMON, **SIZES[size]), model, optimizer, train, recipe)

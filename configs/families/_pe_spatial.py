@@ -1,6 +1,8 @@
-"""Perception Encoder PE-Spatial (Bolya et al. 2025): sizes and how one is applied to a recipe.
+"""Perception Encoder PE-Spatial (Bolya et al. 2025): the sizes of the family configs.
 
-Imported by ``pe_spatial_vit*_mrcnn.py`` and ``vitdet/mask_rcnn_pe_spatial_*.py`` (not run alone).
+Imported by ``configs/families/pe_spatial_vit*_mrcnn.py`` and
+``configs/families/vitdet/mask_rcnn_pe_spatial_*.py``, not run alone; each size is applied
+to either recipe by ``_recipes.py``.
 
 | size | timm model (tag)                          | pre-training | blocks | global / taps   | official file (facebook/<name> on Hugging Face) |
 |------|-------------------------------------------|--------------|--------|-----------------|--------------------------------------------------|
@@ -25,30 +27,23 @@ Imported by ``pe_spatial_vit*_mrcnn.py`` and ``vitdet/mask_rcnn_pe_spatial_*.py`
   family's own positions, and a resized table). PE-Spatial-B/L have no published detection
   recipe: ViTDet's MAE values for the size (B: 1e-4 / 0.7 / 0.1; L: 1e-4 / 0.8 / 0.4).
 """
-from ._family_recipe import apply_family_size
+from ._recipes import INCEPTION_PIXEL_MEAN, INCEPTION_PIXEL_STD, MAE_RECIPE, apply_size
 
-_PE_MEAN = (0.5, 0.5, 0.5)  # timm pretrained_cfg, vit_pe_spatial_*.fb
-_PE_STD = (0.5, 0.5, 0.5)
-
-PE_SPATIAL_SIZES = {
-    "b": dict(model_name="vit_pe_spatial_base_patch16_512.fb", pretrain_img_size=512,
-              depth=12, global_blocks=(2, 5, 8, 11),
-              checkpoint="PE-Spatial-B16-512.pt", init_format="pe",
-              pixel_mean=_PE_MEAN, pixel_std=_PE_STD,
-              lr=1e-4, layer_decay=0.7, drop_path=0.1),
-    "l": dict(model_name="vit_pe_spatial_large_patch14_448.fb", pretrain_img_size=448,
-              depth=24, global_blocks=(5, 11, 17, 23),
-              checkpoint="PE-Spatial-L14-448.pt", init_format="pe",
-              pixel_mean=_PE_MEAN, pixel_std=_PE_STD,
-              lr=1e-4, layer_decay=0.8, drop_path=0.4),
-    "g": dict(model_name="vit_pe_spatial_gigantic_patch14_448.fb", pretrain_img_size=448,
-              depth=50, global_blocks=(12, 24, 36, 49),
-              checkpoint="PE-Spatial-G14-448.pt", init_format="pe",
-              pixel_mean=_PE_MEAN, pixel_std=_PE_STD,
-              lr=5e-5, layer_decay=0.9, drop_path=0.5),
+SIZES = {
+    "b": dict(model_name="vit_pe_spatial_base_patch16_512.fb", depth=12, model_size="B",
+              pretrain_img_size=512, checkpoint="PE-Spatial-B16-512.pt", **dict(MAE_RECIPE["B"])),
+    "l": dict(model_name="vit_pe_spatial_large_patch14_448.fb", depth=24, model_size="L",
+              pretrain_img_size=448, checkpoint="PE-Spatial-L14-448.pt", **dict(MAE_RECIPE["L"])),
+    # PE's mask_rcnn_PEspatial_G_lvis75ep.py: global blocks, lr, layer decay, drop path
+    "g": dict(model_name="vit_pe_spatial_gigantic_patch14_448.fb", depth=50,
+              global_blocks=(12, 24, 36, 49), model_size="g", pretrain_img_size=448,
+              checkpoint="PE-Spatial-G14-448.pt", lr=5e-5, layer_decay=0.9, drop_path_rate=0.5),
 }
+# timm pretrained_cfg of vit_pe_spatial_*.fb: mean 0.5, std 0.5
+COMMON = dict(init="pe_spatial", init_format="pe",
+              pixel_mean=INCEPTION_PIXEL_MEAN, pixel_std=INCEPTION_PIXEL_STD)
 
 
-def apply_pe_spatial(size, recipe, model, optimizer, train):
-    """Apply PE-Spatial ``size`` ("b", "l", "g") to a "benchmarking" or "vitdet" recipe."""
-    apply_family_size(PE_SPATIAL_SIZES[size], recipe, model, optimizer, train)
+def apply_pe_spatial(size, model, optimizer, train, recipe):
+    """PE-Spatial ``size`` ("b", "l", "g") on ``recipe`` ("benchmarking" / "vitdet")."""
+    apply_size(dict(COMMON, **SIZES[size]), model, optimizer, train, recipe)

@@ -10,8 +10,11 @@ plain dict:
 ``depth``          number of blocks (layer-wise lr decay, taps)
 ``pretrain_img_size``  the side the position table of the file was made for (None: timm's)
 ``global_blocks``  optional: the four global blocks, which are also the taps of the
-                   multi-scale adaptor; default the last block of each quarter (d/4, d/2,
-                   3d/4, d), which needs a depth divisible by 4
+                   multi-scale adaptor (increasing, the last one block ``depth - 1``);
+                   default the last block of each quarter (d/4, d/2, 3d/4, d), which
+                   needs a depth divisible by 4. Given ones become the trunk's
+                   ``global_block_indexes`` under ``attention_strategy="window_global"``,
+                   so ``tools/benchmark.py`` can still switch the strategy
 ``rope_windows``   optional: ``"partition"`` (default) or ``"window_grid"`` (EVA-02)
 ``checkpoint``     the official pre-trained file (looked up under ``pretrained/``)
 ``init_format``    its registered checkpoint format
@@ -36,8 +39,21 @@ IMAGENET_PIXEL_STD = [58.395, 57.12, 57.375]
 # timm's OPENAI_CLIP_MEAN / _STD x 255
 OPENAI_CLIP_PIXEL_MEAN = [122.7709383, 116.7460125, 104.09373615]
 OPENAI_CLIP_PIXEL_STD = [68.5005327, 66.6321579, 70.32316305]
+# timm's OPENAI_CLIP_MEAN / _STD on 0-1 pixels; CLIP's and AIMv2's modules scale them
+# (``rgb_255``): the product differs from the constants above in the last bit of one
+# channel, and each config keeps the values it was published with
+OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+# timm's IMAGENET_INCEPTION_MEAN / _STD (0.5) x 255: SigLIP 2 and PE
+INCEPTION_PIXEL_MEAN = [127.5, 127.5, 127.5]
+INCEPTION_PIXEL_STD = [127.5, 127.5, 127.5]
 
 RECIPES = ("benchmarking", "vitdet")
+
+
+def rgb_255(rgb):
+    """RGB statistics of 0-1 pixels (timm's ``pretrained_cfg``) for detectron2's 0-255 inputs."""
+    return [255.0 * v for v in rgb]
 
 
 def global_blocks(entry):
@@ -48,8 +64,12 @@ def global_blocks(entry):
         if depth % 4:
             raise ValueError(f"{entry['model_name']}: depth {depth} is not divisible by 4; give "
                              "the size entry its global_blocks explicitly")
-        blocks = [depth // 4 * (i + 1) - 1 for i in range(4)]
-    return list(blocks)
+        return [depth // 4 * (i + 1) - 1 for i in range(4)]
+    blocks = list(blocks)
+    if len(blocks) != 4 or blocks != sorted(set(blocks)) or blocks[0] < 0 or blocks[-1] != depth - 1:
+        raise ValueError(f"{entry['model_name']}: global_blocks {blocks} must be four increasing "
+                         f"block indexes ending with the last block ({depth - 1})")
+    return blocks
 
 
 def apply_size(entry, model, optimizer, train, recipe):
@@ -65,10 +85,11 @@ def apply_size(entry, model, optimizer, train, recipe):
     net.pretrain_img_size = entry["pretrain_img_size"]
     net.rope_windows = entry.get("rope_windows", "partition")
     net.drop_path_rate = entry["drop_path_rate"]
-    if depth % 4 or entry.get("global_blocks") is not None:
-        # not the quarters attention_strategy="window_global" would pick: explicit indexes
-        net.attention_strategy = None
-        net.window_block_indexes = [i for i in range(depth) if i not in glob]
+    # By strategy name, so that tools/benchmark.py can switch it; given global blocks
+    # replace the quarter ends of "window_global".
+    net.attention_strategy = "window_global"
+    if entry.get("global_blocks") is not None:
+        net.global_block_indexes = glob
     if recipe == "benchmarking":
         net.out_block_indexes = glob
         model.backbone.bottom_up.in_features = [f"block{i}" for i in glob]

@@ -1,6 +1,8 @@
-"""SigLIP 2 (Tschannen et al. 2025) image encoders: sizes and how one is applied to a recipe.
+"""SigLIP 2 (Tschannen et al. 2025) image encoders: the sizes of the family configs.
 
-Imported by ``siglip2_vit*_mrcnn.py`` and ``vitdet/mask_rcnn_siglip2_*.py`` (not run alone).
+Imported by ``configs/families/siglip2_vit*_mrcnn.py`` and
+``configs/families/vitdet/mask_rcnn_siglip2_*.py``, not run alone; each size is applied to
+either recipe by ``_recipes.py``.
 
 | size   | timm model (tag)                        | pre-training | blocks | global / taps  | official file (Hugging Face)                      |
 |--------|-----------------------------------------|--------------|--------|----------------|---------------------------------------------------|
@@ -21,31 +23,26 @@ Imported by ``siglip2_vit*_mrcnn.py`` and ``vitdet/mask_rcnn_siglip2_*.py`` (not
   layer decay and drop path are ViTDet's MAE values for the size (B: 1e-4 / 0.7 / 0.1;
   L: 1e-4 / 0.8 / 0.4; SO400M: ViT-H's 1e-4 / 0.9 / 0.5, as every size above L here).
 """
-from ._family_recipe import apply_family_size
+from ._recipes import INCEPTION_PIXEL_MEAN, INCEPTION_PIXEL_STD, MAE_RECIPE, apply_size
 
-_SIGLIP_MEAN = (0.5, 0.5, 0.5)  # timm pretrained_cfg, vit_*_siglip_*.v2_webli
-_SIGLIP_STD = (0.5, 0.5, 0.5)
-
-SIGLIP2_SIZES = {
-    "b": dict(model_name="vit_base_patch16_siglip_224.v2_webli", pretrain_img_size=224,
-              depth=12, global_blocks=(2, 5, 8, 11),
-              checkpoint="siglip2-base-patch16-224/model.safetensors", init_format="siglip2_hf",
-              pixel_mean=_SIGLIP_MEAN, pixel_std=_SIGLIP_STD,
-              lr=1e-4, layer_decay=0.7, drop_path=0.1),
-    "l": dict(model_name="vit_large_patch16_siglip_256.v2_webli", pretrain_img_size=256,
-              depth=24, global_blocks=(5, 11, 17, 23),
-              checkpoint="siglip2-large-patch16-256/model.safetensors", init_format="siglip2_hf",
-              pixel_mean=_SIGLIP_MEAN, pixel_std=_SIGLIP_STD,
-              lr=1e-4, layer_decay=0.8, drop_path=0.4),
-    "so400m": dict(model_name="vit_so400m_patch14_siglip_224.v2_webli", pretrain_img_size=224,
-                   depth=27, global_blocks=(6, 13, 20, 26),
+SIZES = {
+    "b": dict(model_name="vit_base_patch16_siglip_224.v2_webli", depth=12, model_size="B",
+              pretrain_img_size=224, checkpoint="siglip2-base-patch16-224/model.safetensors",
+              **dict(MAE_RECIPE["B"])),
+    "l": dict(model_name="vit_large_patch16_siglip_256.v2_webli", depth=24, model_size="L",
+              pretrain_img_size=256, checkpoint="siglip2-large-patch16-256/model.safetensors",
+              **dict(MAE_RECIPE["L"])),
+    # 27 blocks: the ends of quarters of 7, 7, 7 and 6 blocks
+    "so400m": dict(model_name="vit_so400m_patch14_siglip_224.v2_webli", depth=27,
+                   global_blocks=(6, 13, 20, 26), model_size="so400m", pretrain_img_size=224,
                    checkpoint="siglip2-so400m-patch14-224/model.safetensors",
-                   init_format="siglip2_hf",
-                   pixel_mean=_SIGLIP_MEAN, pixel_std=_SIGLIP_STD,
-                   lr=1e-4, layer_decay=0.9, drop_path=0.5),
+                   **dict(MAE_RECIPE["H"])),
 }
+# timm pretrained_cfg of vit_*_siglip_*.v2_webli: mean 0.5, std 0.5
+COMMON = dict(init="siglip2", init_format="siglip2_hf",
+              pixel_mean=INCEPTION_PIXEL_MEAN, pixel_std=INCEPTION_PIXEL_STD)
 
 
-def apply_siglip2(size, recipe, model, optimizer, train):
-    """Apply SigLIP 2 ``size`` ("b", "l", "so400m") to a "benchmarking" or "vitdet" recipe."""
-    apply_family_size(SIGLIP2_SIZES[size], recipe, model, optimizer, train)
+def apply_siglip2(size, model, optimizer, train, recipe):
+    """SigLIP 2 ``size`` ("b", "l", "so400m") on ``recipe`` ("benchmarking" / "vitdet")."""
+    apply_size(dict(COMMON, **SIZES[size]), model, optimizer, train, recipe)

@@ -20,6 +20,5 @@ from ..common.mask_rcnn_timm import model
 from ..mae_vitl_mrcnn import dataloader, lr_multiplier, optimizer, train
 from ._aimv2 import apply_aimv2
 
-apply_aimv2("h", "benchmarking", model, optimizer, train)
+apply_aimv2("h", model, optimizer, train, recipe="benchmarking")
 train.output_dir = "./output/aimv2_vith_mrcnn"
-train.vitdet_bench = dict(init="aimv2", model_size="H", epochs=100)

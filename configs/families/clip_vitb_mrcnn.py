@@ -20,6 +20,5 @@ from ..common.mask_rcnn_timm import model
 from ..mae_vitb_mrcnn import dataloader, lr_multiplier, optimizer, train
 from ._clip import apply_clip
 
-apply_clip("b", "benchmarking", model, optimizer, train)
+apply_clip("b", model, optimizer, train, recipe="benchmarking")
 train.output_dir = "./output/clip_vitb_mrcnn"
-train.vitdet_bench = dict(init="clip", model_size="B", epochs=100)

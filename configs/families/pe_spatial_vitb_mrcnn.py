@@ -20,6 +20,5 @@ from ..common.mask_rcnn_timm import model
 from ..mae_vitb_mrcnn import dataloader, lr_multiplier, optimizer, train
 from ._pe_spatial import apply_pe_spatial
 
-apply_pe_spatial("b", "benchmarking", model, optimizer, train)
+apply_pe_spatial("b", model, optimizer, train, recipe="benchmarking")
 train.output_dir = "./output/pe_spatial_vitb_mrcnn"
-train.vitdet_bench = dict(init="pe_spatial", model_size="B", epochs=100)

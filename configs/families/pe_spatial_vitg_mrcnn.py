@@ -20,6 +20,5 @@ from ..common.mask_rcnn_timm import model
 from ..mae_vitl_mrcnn import dataloader, lr_multiplier, optimizer, train
 from ._pe_spatial import apply_pe_spatial
 
-apply_pe_spatial("g", "benchmarking", model, optimizer, train)
+apply_pe_spatial("g", model, optimizer, train, recipe="benchmarking")
 train.output_dir = "./output/pe_spatial_vitg_mrcnn"
-train.vitdet_bench = dict(init="pe_spatial", model_size="g", epochs=100)

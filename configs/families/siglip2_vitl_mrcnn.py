@@ -20,6 +20,5 @@ from ..common.mask_rcnn_timm import model
 from ..mae_vitl_mrcnn import dataloader, lr_multiplier, optimizer, train
 from ._siglip2 import apply_siglip2
 
-apply_siglip2("l", "benchmarking", model, optimizer, train)
+apply_siglip2("l", model, optimizer, train, recipe="benchmarking")
 train.output_dir = "./output/siglip2_vitl_mrcnn"
-train.vitdet_bench = dict(init="siglip2", model_size="L", epochs=100)

@@ -20,6 +20,5 @@ from ..common.mask_rcnn_timm import model
 from ..mae_vitl_mrcnn import dataloader, lr_multiplier, optimizer, train
 from ._siglip2 import apply_siglip2
 
-apply_siglip2("so400m", "benchmarking", model, optimizer, train)
+apply_siglip2("so400m", model, optimizer, train, recipe="benchmarking")
 train.output_dir = "./output/siglip2_vitso400m_mrcnn"
-train.vitdet_bench = dict(init="siglip2", model_size="so400m", epochs=100)

@@ -20,8 +20,7 @@ from ...common.mask_rcnn_vitdet_timm import model
 from ...vitdet.mask_rcnn_vitdet_h_75ep import dataloader, lr_multiplier, optimizer, train
 from .._aimv2 import apply_aimv2
 
-apply_aimv2("h", "vitdet", model, optimizer, train)
+apply_aimv2("h", model, optimizer, train, recipe="vitdet")
 train.output_dir = "./output/mask_rcnn_aimv2_h_75ep"
-train.vitdet_bench = dict(init="aimv2", model_size="H", epochs=75, recipe="vitdet")
 
 __all__ = ["dataloader", "lr_multiplier", "model", "optimizer", "train"]

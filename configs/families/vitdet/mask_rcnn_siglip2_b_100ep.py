@@ -20,8 +20,7 @@ from ...common.mask_rcnn_vitdet_timm import model
 from ...vitdet.mask_rcnn_vitdet_b_100ep import dataloader, lr_multiplier, optimizer, train
 from .._siglip2 import apply_siglip2
 
-apply_siglip2("b", "vitdet", model, optimizer, train)
+apply_siglip2("b", model, optimizer, train, recipe="vitdet")
 train.output_dir = "./output/mask_rcnn_siglip2_b_100ep"
-train.vitdet_bench = dict(init="siglip2", model_size="B", epochs=100, recipe="vitdet")
 
 __all__ = ["dataloader", "lr_multiplier", "model", "optimizer", "train"]

@@ -20,8 +20,7 @@ from ...common.mask_rcnn_vitdet_timm import model
 from ...vitdet.mask_rcnn_vitdet_h_75ep import dataloader, lr_multiplier, optimizer, train
 from .._siglip2 import apply_siglip2
 
-apply_siglip2("so400m", "vitdet", model, optimizer, train)
+apply_siglip2("so400m", model, optimizer, train, recipe="vitdet")
 train.output_dir = "./output/mask_rcnn_siglip2_so400m_75ep"
-train.vitdet_bench = dict(init="siglip2", model_size="so400m", epochs=75, recipe="vitdet")
 
 __all__ = ["dataloader", "lr_multiplier", "model", "optimizer", "train"]

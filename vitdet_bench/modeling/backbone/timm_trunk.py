@@ -157,6 +157,11 @@ class TimmTrunk(Backbone):
             (blocks at the native stride, taps resampled to stride 16).
         attention_strategy / window_size / window_block_indexes /
             checkpoint_block_indexes: as :class:`~.vit.ViT`.
+        global_block_indexes: the global blocks of ``attention_strategy="window_global"``
+            (default: the last block of each quarter); a family whose depth is not
+            divisible by 4, or whose recipe publishes other global blocks, names them
+            here and keeps the strategy switch of ``tools/benchmark.py`` (the other
+            strategies make every block windowed or global and leave them unused).
         prefix_tokens: ``"drop"`` (default) or ``"keep"`` (all blocks global only).
         pos_embed_grid: ``"detection"`` or ``"pretrain"`` (see module docstring).
         rope_windows: ``"partition"`` or ``"window_grid"``.
@@ -181,6 +186,7 @@ class TimmTrunk(Backbone):
         window_size: int = 14,
         window_block_indexes: Optional[Sequence[int]] = None,
         checkpoint_block_indexes: Optional[Sequence[int]] = None,
+        global_block_indexes: Optional[Sequence[int]] = None,
         prefix_tokens: str = "drop",
         pos_embed_grid: str = "detection",
         rope_windows: str = "partition",
@@ -214,11 +220,23 @@ class TimmTrunk(Backbone):
         if getattr(model, "rope_mixed", False):
             raise ValueError(f"TimmTrunk: {model_name!r} uses per-block mixed RoPE, not supported")
         depth = len(model.blocks)
+        if global_block_indexes is not None:
+            global_block_indexes = tuple(global_block_indexes)
+            bad = [i for i in global_block_indexes if not 0 <= i < depth]
+            if bad:
+                raise ValueError(f"TimmTrunk: global_block_indexes {bad} out of range for "
+                                 f"{model_name!r} with depth={depth}")
+            if attention_strategy is None:
+                raise ValueError("TimmTrunk: global_block_indexes needs attention_strategy "
+                                 "(they are the global blocks of 'window_global'); with "
+                                 "attention_strategy=None give window_block_indexes instead")
         if attention_strategy is not None:
             if window_block_indexes is not None or checkpoint_block_indexes is not None:
                 raise ValueError("TimmTrunk got attention_strategy and explicit block indexes; "
-                                 "set attention_strategy=None to give the indexes yourself")
-            layout = attention_strategy_layout(attention_strategy, depth)
+                                 "set attention_strategy=None to give the indexes yourself, or "
+                                 "give the global blocks of 'window_global' as global_block_indexes")
+            layout = attention_strategy_layout(attention_strategy, depth,
+                                               global_block_indexes=global_block_indexes)
             window_block_indexes = layout["window_block_indexes"]
             checkpoint_block_indexes = layout["checkpoint_block_indexes"]
         self.window_block_indexes = tuple(window_block_indexes or ())
@@ -407,8 +425,9 @@ def build_timm_trunk_backbone(cfg, input_shape):
     """yacs entry point: ``MODEL.BACKBONE.NAME = "build_timm_trunk_backbone"`` + ``MODEL.TIMM.*``.
 
     Keys: MODEL_NAME (required), MODEL_KWARGS (dict), IMG_SIZE, PRETRAIN_IMG_SIZE,
-    PATCH_ROUTE, ATTENTION_STRATEGY, WINDOW_SIZE, POS_EMBED_GRID, ROPE_WINDOWS,
-    DROP_PATH_RATE, NECK ("multiscale" / "simple", as ``MODEL.VIT.NECK``).
+    PATCH_ROUTE, ATTENTION_STRATEGY, GLOBAL_BLOCK_INDEXES (the global blocks of
+    "window_global"; empty: the last of each quarter), WINDOW_SIZE, POS_EMBED_GRID,
+    ROPE_WINDOWS, DROP_PATH_RATE, NECK ("multiscale" / "simple", as ``MODEL.VIT.NECK``).
     """
     from ..necks import build_vit_fpn
 
@@ -422,6 +441,7 @@ def build_timm_trunk_backbone(cfg, input_shape):
         pretrain_img_size=get("PRETRAIN_IMG_SIZE", None),
         model_kwargs=dict(get("MODEL_KWARGS", {}) or {}), patch_route=get("PATCH_ROUTE", "resample16"),
         attention_strategy=get("ATTENTION_STRATEGY", "window_global"),
+        global_block_indexes=tuple(get("GLOBAL_BLOCK_INDEXES", ()) or ()) or None,
         window_size=get("WINDOW_SIZE", 14),
         pos_embed_grid=get("POS_EMBED_GRID", "detection" if design == "multiscale" else "pretrain"),
         rope_windows=get("ROPE_WINDOWS", "partition"), drop_path_rate=get("DROP_PATH_RATE", 0.1),
