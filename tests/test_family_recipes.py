@@ -16,8 +16,9 @@ config, i.e. the convention every family config follows:
   ``model_kwargs``); ``optimizer.params.num_layers`` must equal it;
 * the taps: Benchmarking, four increasing blocks, the last one the last block, which are
   also the global blocks (default the last block of each quarter; a depth not divisible by
-  4 sets ``out_block_indexes`` and ``window_block_indexes`` explicitly); ViTDet, the last
-  block only;
+  4, or a family's published choice, sets ``out_block_indexes`` and the trunk's
+  ``global_block_indexes`` explicitly); ViTDet, the last block only. The trunk keeps
+  ``attention_strategy="window_global"``, so that ``tools/benchmark.py`` can switch it;
 * the file name carries family, size and (ViTDet) epochs:
   ``<family>_vit<size>_mrcnn.py``, ``[cascade_]mask_rcnn_<family>_<size>_<epochs>ep.py``;
   ``train.vitdet_bench`` must say the same (``init=<family>``, ``model_size`` the size's
@@ -37,7 +38,8 @@ VITDET = sorted(p for p in glob.glob(os.path.join(REPO, "configs", "families", "
                 if not os.path.basename(p).startswith("_"))
 CONFIGS = BENCHMARKING + VITDET
 # The families of issue 25 this file was written with (the plan's table).
-EXPECTED_FAMILIES = {"dinov2", "dinov2reg", "dinov3", "eva02", "deit3"}
+EXPECTED_FAMILIES = {"dinov2", "dinov2reg", "dinov3", "eva02", "deit3", "siglip2", "pe_spatial",
+                     "aimv2", "clip"}
 
 SIZE_LABELS = {"b": "B", "l": "L", "h": "H", "g": "g", "so400m": "so400m"}
 BENCHMARKING_NAME = re.compile(r"^(?P<family>[a-z0-9_]+?)_vit(?P<size>[a-z0-9]+)_mrcnn\.py$")
@@ -182,6 +184,96 @@ def test_taps_name_existing_blocks(path):
         assert model.backbone.in_feature == f"block{depth - 1}"
         assert len(global_blocks) == 4 and global_blocks[-1] == depth - 1, global_blocks
     assert set(trunk.output_shape()) == {f"block{i}" for i in trunk.out_block_indexes}
+    # by strategy name (tools/benchmark.py switches it); other global blocks by index
+    net = _trunk_cfg(cfg, path)
+    assert net.attention_strategy == "window_global", f"{_rel(path)}: {net.attention_strategy!r}"
+    assert "window_block_indexes" not in net and "checkpoint_block_indexes" not in net
+    if depth % 4 or "global_block_indexes" in net:
+        assert list(net.global_block_indexes) == global_blocks
+
+
+# the configs whose global blocks are not the last of each quarter
+OWN_GLOBAL_BLOCKS = [p for p in CONFIGS if os.path.basename(p) in (
+    "siglip2_vitso400m_mrcnn.py", "mask_rcnn_siglip2_so400m_75ep.py",
+    "pe_spatial_vitg_mrcnn.py", "mask_rcnn_pe_spatial_g_75ep.py")]
+
+
+@pytest.mark.parametrize("path", OWN_GLOBAL_BLOCKS, ids=_rel)
+def test_benchmark_strategies_apply_to_own_global_blocks(path):
+    """tools/benchmark.py sets each attention strategy on the trunk of these configs."""
+    import copy
+
+    import torch
+    from detectron2.config import instantiate
+
+    from vitdet_bench.measure.cells import configure_backbone
+
+    cfg, _, model = _loaded(path)
+    depth = _trunk(model, path).depth
+    own = [i for i in range(depth) if _trunk(model, path).is_global_block(i)]
+    assert own != [depth // 4 * (k + 1) - 1 for k in range(4)], own
+    expected = {"window_global": own, "window": [], "global_checkpoint": list(range(depth)),
+                "global": list(range(depth))}
+    for strategy, global_blocks in expected.items():
+        node = copy.deepcopy(_trunk_cfg(cfg, path))
+        configure_backbone(node, "net", attention_strategy=strategy, img_size=512)
+        with torch.device("meta"):
+            trunk = instantiate(node)
+        assert [i for i in range(depth) if trunk.is_global_block(i)] == global_blocks, strategy
+        checkpointed = list(range(depth)) if strategy == "global_checkpoint" else []
+        assert list(trunk.checkpoint_block_indexes) == checkpointed, strategy
+
+
+def _small_trunk(**kw):
+    from vitdet_bench.modeling.backbone.timm_trunk import TimmTrunk
+
+    return TimmTrunk("vit_base_patch16_224", img_size=64, pretrain_img_size=64, window_size=2,
+                     model_kwargs=dict(depth=7, embed_dim=32, num_heads=2), **kw)
+
+
+def test_trunk_global_block_indexes_under_each_strategy():
+    import torch
+
+    own = (1, 4, 6)
+    trunk = _small_trunk(attention_strategy="window_global", global_block_indexes=own)
+    assert [i for i in range(7) if trunk.is_global_block(i)] == list(own)
+    assert trunk.window_block_indexes == (0, 2, 3, 5)
+    # the other strategies make every block windowed or global: the indexes are unused
+    assert all(_small_trunk(attention_strategy="global", global_block_indexes=own).is_global_block(i)
+               for i in range(7))
+    assert _small_trunk(attention_strategy="window", global_block_indexes=own).window_block_indexes \
+        == tuple(range(7))
+    # the same values as the explicit window blocks it replaces
+    explicit = _small_trunk(attention_strategy=None, window_block_indexes=(0, 2, 3, 5),
+                            out_block_indexes=(6,))
+    ours = _small_trunk(attention_strategy="window_global", global_block_indexes=own,
+                        out_block_indexes=(6,))
+    ours.load_state_dict(explicit.state_dict())
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(ours(x)["block6"], explicit(x)["block6"])
+
+
+def test_trunk_global_block_indexes_are_checked():
+    with pytest.raises(ValueError, match=r"global_block_indexes \[7\] out of range"):
+        _small_trunk(attention_strategy="window_global", global_block_indexes=(2, 7))
+    with pytest.raises(ValueError, match="needs attention_strategy"):
+        _small_trunk(attention_strategy=None, global_block_indexes=(2, 6))
+
+
+def test_yacs_builder_takes_global_block_indexes():
+    from detectron2.config import CfgNode, get_cfg
+    from detectron2.layers import ShapeSpec
+    from detectron2.modeling import BACKBONE_REGISTRY
+
+    cfg = get_cfg()
+    cfg.MODEL.FPN.OUT_CHANNELS = 32
+    cfg.MODEL.TIMM = CfgNode(dict(
+        MODEL_NAME="vit_base_patch16_224", MODEL_KWARGS=dict(depth=8, embed_dim=32, num_heads=2),
+        IMG_SIZE=64, PRETRAIN_IMG_SIZE=64, WINDOW_SIZE=2, GLOBAL_BLOCK_INDEXES=[0, 2, 5, 7],
+        DROP_PATH_RATE=0.0))
+    net = BACKBONE_REGISTRY.get("build_timm_trunk_backbone")(cfg, ShapeSpec(channels=3)).bottom_up.net
+    assert net.window_block_indexes == (1, 3, 4, 6)
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=_rel)

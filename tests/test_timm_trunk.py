@@ -1001,3 +1001,32 @@ def test_yacs_builder_takes_the_native_route():
     with torch.no_grad():
         feats = backbone(torch.zeros(1, 3, 128, 128))
     assert tuple(feats["p2"].shape) == (1, 32, 32, 32) and tuple(feats["p6"].shape) == (1, 32, 2, 2)
+
+
+# ------------------------------------------------------------ format detection
+def test_pe_file_without_layer_scale_is_detected_as_pe(tmp_path):
+    """PE-Spatial-B/L files have a class token and no LayerScale (only G has it): the bare
+    ``conv1`` / ``transformer.resblocks.N`` layout is PE's (OpenAI CLIP keeps ``visual.``)."""
+    from vitdet_bench.checkpoint import detect_format, read_checkpoint
+
+    name = "vit_pe_spatial_base_patch16_512"
+    model = _source(name, {}, 64)
+    data = write_pe({k: v.detach().clone() for k, v in model.state_dict().items()}, model)
+    assert "class_embedding" in data and not any("ls_1" in k or "ls_2" in k for k in data)
+    path = tmp_path / "PE-Spatial-B16-512.pt"
+    torch.save(data, path)
+    assert detect_format(read_checkpoint(path), str(path)) == "pe"
+    trunk = TimmTrunk(name, img_size=64, pretrain_img_size=64, model_kwargs=dict(SMALL))
+    report = load_pretrained(trunk, path)
+    assert report.format == "pe" and not report.unexpected and not report.initialized
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_one_family_format_claims_each_official_file(family, tmp_path):
+    from vitdet_bench.checkpoint import read_checkpoint
+
+    _, path = _write(family, tmp_path)
+    raw = read_checkpoint(path)
+    claims = [name for name, (detect, _, _) in TIMM_FORMATS.items() if detect is not None and detect(raw)]
+    fmt = FAMILIES[family][3]
+    assert claims == ([] if fmt == "timm" else [fmt]), (family, claims)

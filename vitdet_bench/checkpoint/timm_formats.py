@@ -228,6 +228,14 @@ def _detect_openai_clip(raw):
 
 def _detect_pe(raw):
     sd = _sd(raw)
+    # PE-Spatial files: the image tower alone, its keys without a prefix (conv1,
+    # transformer.resblocks.N); B and L have no LayerScale. OpenAI CLIP and OpenCLIP
+    # files always keep the image tower under "visual." (their bare
+    # "transformer.resblocks" are the text tower).
+    if "conv1.weight" in sd and not any(k.startswith("visual.") for k in sd) and any(
+            k.startswith("transformer.resblocks.0.") for k in sd):
+        return True
+    # PE-Core CLIP files: "visual." next to the text tower, told from OpenAI CLIP by LayerScale
     return any(k in sd for k in ("visual.conv1.weight", "conv1.weight")) and any(
         ".resblocks.0.ls_1.gamma" in k for k in sd)
 
