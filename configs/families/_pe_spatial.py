@@ -15,8 +15,8 @@ to either recipe by ``_recipes.py``.
 * B and L: a class token, no LayerScale; G: no class token, LayerScale (init 0.1).
   All: 2D RoPE and an absolute position table of the 32x32 pre-training grid.
 * Format ``pe`` (the files of facebookresearch/perception_models, ``conv1``,
-  ``transformer.resblocks.N``). Keep ``train.init_format="pe"``: "auto" recognises the
-  layout by its LayerScale (``ls_1.gamma``), which the B and L files lack.
+  ``transformer.resblocks.N`` without a prefix; "auto" recognises them with or without
+  LayerScale).
 * Recipe values. PE-Spatial-G has a published detection recipe: facebookresearch/perception_models
   ``apps/detection/projects/ViTDet/configs/LVIS/mask_rcnn_PEspatial_G_lvis75ep.py`` (and its
   COCO configs): ViTDet's Mask R-CNN, lr 5e-5, layer decay 0.9 over 50 blocks, drop path 0.5,
