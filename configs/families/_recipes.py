@@ -39,9 +39,8 @@ IMAGENET_PIXEL_STD = [58.395, 57.12, 57.375]
 # timm's OPENAI_CLIP_MEAN / _STD x 255
 OPENAI_CLIP_PIXEL_MEAN = [122.7709383, 116.7460125, 104.09373615]
 OPENAI_CLIP_PIXEL_STD = [68.5005327, 66.6321579, 70.32316305]
-# timm's OPENAI_CLIP_MEAN / _STD on 0-1 pixels; CLIP's and AIMv2's modules scale them
-# (``rgb_255``): the product differs from the constants above in the last bit of one
-# channel, and each config keeps the values it was published with
+# timm's OPENAI_CLIP_MEAN / _STD on 0-1 pixels, scaled by CLIP's and AIMv2's modules
+# (``rgb_255``; the product differs from the constants above in the last bit of one channel)
 OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 # timm's IMAGENET_INCEPTION_MEAN / _STD (0.5) x 255: SigLIP 2 and PE
