@@ -22,7 +22,7 @@ either recipe by ``_recipes.py``.
   decay and drop path are ViTDet's MAE values for the size (L: 1e-4 / 0.8 / 0.4;
   H: ViT-H's 1e-4 / 0.9 / 0.5; AIMv2-H has 24 blocks, ViT-H 32: the decay is per block).
 """
-from ._recipes import MAE_RECIPE, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, apply_size, rgb_255
+from ._recipes import MAE_RECIPE, OPENAI_CLIP_PIXEL_MEAN, OPENAI_CLIP_PIXEL_STD, apply_size
 
 SIZES = {
     "l": dict(model_name="aimv2_large_patch14_224.apple_pt", depth=24, model_size="L",
@@ -32,7 +32,7 @@ SIZES = {
 }
 # timm pretrained_cfg of aimv2_*_patch14_224.apple_pt (OPENAI_CLIP_MEAN / OPENAI_CLIP_STD)
 COMMON = dict(init="aimv2", init_format="aimv2", pretrain_img_size=224,
-              pixel_mean=rgb_255(OPENAI_CLIP_MEAN), pixel_std=rgb_255(OPENAI_CLIP_STD))
+              pixel_mean=OPENAI_CLIP_PIXEL_MEAN, pixel_std=OPENAI_CLIP_PIXEL_STD)
 
 
 def apply_aimv2(size, model, optimizer, train, recipe):

@@ -28,7 +28,7 @@ either recipe by ``_recipes.py``.
 * Recipe values: CLIP publishes no detection fine-tuning recipe, so lr, layer decay and
   drop path are ViTDet's MAE values for the size (B: 1e-4 / 0.7 / 0.1; L: 1e-4 / 0.8 / 0.4).
 """
-from ._recipes import MAE_RECIPE, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, apply_size, rgb_255
+from ._recipes import MAE_RECIPE, OPENAI_CLIP_PIXEL_MEAN, OPENAI_CLIP_PIXEL_STD, apply_size
 
 SIZES = {
     "b": dict(model_name="vit_base_patch16_clip_quickgelu_224.openai", depth=12, model_size="B",
@@ -38,7 +38,7 @@ SIZES = {
 }
 # timm pretrained_cfg of vit_*_clip_quickgelu_224.openai (OPENAI_CLIP_MEAN / OPENAI_CLIP_STD)
 COMMON = dict(init="clip", init_format="openai_clip", pretrain_img_size=224,
-              pixel_mean=rgb_255(OPENAI_CLIP_MEAN), pixel_std=rgb_255(OPENAI_CLIP_STD))
+              pixel_mean=OPENAI_CLIP_PIXEL_MEAN, pixel_std=OPENAI_CLIP_PIXEL_STD)
 
 
 def apply_clip(size, model, optimizer, train, recipe):

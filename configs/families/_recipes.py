@@ -36,23 +36,14 @@ MAE_RECIPE = {
 # timm's IMAGENET_DEFAULT_MEAN / _STD (0.485, 0.456, 0.406) / (0.229, 0.224, 0.225) x 255
 IMAGENET_PIXEL_MEAN = [123.675, 116.28, 103.53]
 IMAGENET_PIXEL_STD = [58.395, 57.12, 57.375]
-# timm's OPENAI_CLIP_MEAN / _STD x 255
+# timm's OPENAI_CLIP_MEAN / _STD x 255: CLIP, EVA-02, AIMv2
 OPENAI_CLIP_PIXEL_MEAN = [122.7709383, 116.7460125, 104.09373615]
 OPENAI_CLIP_PIXEL_STD = [68.5005327, 66.6321579, 70.32316305]
-# timm's OPENAI_CLIP_MEAN / _STD on 0-1 pixels, scaled by CLIP's and AIMv2's modules
-# (``rgb_255``; the product differs from the constants above in the last bit of one channel)
-OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 # timm's IMAGENET_INCEPTION_MEAN / _STD (0.5) x 255: SigLIP 2 and PE
 INCEPTION_PIXEL_MEAN = [127.5, 127.5, 127.5]
 INCEPTION_PIXEL_STD = [127.5, 127.5, 127.5]
 
 RECIPES = ("benchmarking", "vitdet")
-
-
-def rgb_255(rgb):
-    """RGB statistics of 0-1 pixels (timm's ``pretrained_cfg``) for detectron2's 0-255 inputs."""
-    return [255.0 * v for v in rgb]
 
 
 def global_blocks(entry):
