@@ -21,5 +21,5 @@ use_tiny_timm_trunk(
 )
 train.init_checkpoint = ""
 train.init_format = "auto"   # no file: the trunk keeps timm's own initialization
-train.output_dir = "./output/families_dinov2_tiny_shapes"
-train.vitdet_bench = dict(init="dinov2", model_size="T", epochs=6.67)
+train.output_dir = "./output/families_dinov2reg_tiny_shapes"
+train.vitdet_bench = dict(init="dinov2reg", model_size="T", epochs=6.67)

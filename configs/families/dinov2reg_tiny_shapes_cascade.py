@@ -4,4 +4,4 @@ from ..common.cascade import to_cascade
 from .dinov2reg_tiny_shapes import dataloader, lr_multiplier, model, optimizer, train
 
 to_cascade(model)
-train.output_dir = "./output/dinov2_tiny_shapes_cascade"
+train.output_dir = "./output/families_dinov2reg_tiny_shapes_cascade"
