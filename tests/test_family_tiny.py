@@ -7,7 +7,6 @@ or trained as the table says), reported by ``tools/inspect_checkpoint.py``, and 
 config measured by ``tools/benchmark.py``.
 """
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
