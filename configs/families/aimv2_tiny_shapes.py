@@ -19,7 +19,8 @@ use_tiny_timm_trunk(
 )
 # The demo's 1e-3 (from scratch) makes this trunk's loss climb back after ~15 iterations
 # (measured, 30 iterations at batch 2 from a random-weight file: 3.3 -> 1.3 -> 2.4-3.7);
-# mean loss of the last 8 over the first 8 iterations: 1e-3 0.77, 4e-4 0.63-0.67 (1-2 threads), 2e-4 0.68.
+# mean loss of the last 8 over the first 8 iterations: 1e-3 0.77,
+# 4e-4 0.63-0.67 (1-2 threads), 2e-4 0.68.
 optimizer.lr = 4e-4
 train.init_checkpoint = ""
 train.init_format = "auto"   # no file: the trunk keeps timm's own initialization
