@@ -1,10 +1,10 @@
 """Each timm family's tiny config (``configs/families/<family>_tiny_shapes.py``) end to end.
 
 A 128-d, 8-block timm model of the family with random weights is written in the
-family's official layout (the writers of tests/test_timm_trunk.py), then: trained from
-through ``tools/train_net.py`` (loss falls, box and mask AP reported; the trunk frozen
-or trained as the table says), reported by ``tools/inspect_checkpoint.py``, and the
-config measured by ``tools/benchmark.py``.
+family's official layout (the writers of tests/test_timm_trunk.py); the config trains
+from it through ``tools/train_net.py`` (loss falls, box and mask AP reported; the trunk
+frozen or trained as the table says), ``tools/inspect_checkpoint.py`` reports it, and
+``tools/benchmark.py`` measures the config.
 """
 import json
 import subprocess
