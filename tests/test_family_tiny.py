@@ -23,7 +23,7 @@ TRAIN_ITERS, LOSS_WINDOW = 30, 8   # the loss of the last 8 iterations vs the fi
 
 # family (configs/families/<family>_tiny_shapes.py): its entry in test_timm_trunk.FAMILIES
 # (timm model, extra kwargs, pre-training size, format, official-layout writer), a trunk
-# key only that family's blocks have, whether the training test freezes the trunk
+# key the family has (its LayerScale, biases, norms), whether the training test freezes the trunk
 # (train.freeze.trunk), and what the error says when the file's LayerScale is removed
 # (None: the family has no LayerScale): the model's LayerScale keys; a DeiT III file
 # without its gamma_1/gamma_2 has MAE's plain ViT layout and is refused as that.
@@ -151,8 +151,9 @@ def test_inspect_checkpoint_tool_reports_a_family_file(family, tmp_path, capsys)
     assert ckpt.name in err and without_layer_scale in err, err
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("family", sorted(TINY_FAMILIES))
+# one family in the fast lane, the others (~12 s each, mostly process start-up) slow
+@pytest.mark.parametrize("family", [f if f == "dinov2reg" else pytest.param(f, marks=pytest.mark.slow)
+                                    for f in sorted(TINY_FAMILIES)])
 def test_benchmark_tool_runs_on_a_family_config(family, tmp_path):
     out = tmp_path / "bench"
     cmd = [sys.executable, str(REPO_ROOT / "tools" / "benchmark.py"), "--config-file", _config(family),
