@@ -151,7 +151,7 @@ def test_inspect_checkpoint_tool_reports_a_family_file(family, tmp_path, capsys)
     assert ckpt.name in err and without_layer_scale in err, err
 
 
-# one family in the fast lane, the others (~12 s each, mostly process start-up) slow
+# one family in the fast lane, the others (~12 s each on one core) slow
 @pytest.mark.parametrize("family", [f if f == "dinov2reg" else pytest.param(f, marks=pytest.mark.slow)
                                     for f in sorted(TINY_FAMILIES)])
 def test_benchmark_tool_runs_on_a_family_config(family, tmp_path):
