@@ -102,7 +102,7 @@ TINY_CASCADES = {
     "vit": "configs/demo/vit_tiny_shapes_cascade.py",
     "convmae": "projects/ConvMAE/configs/convmae_tiny_cpu_cascade.py",
     "itpn": "projects/iTPN/configs/itpn_tiny_cpu_cascade.py",
-    "timm_dinov2": "configs/families/dinov2_tiny_shapes_cascade.py",
+    "timm_dinov2reg": "configs/families/dinov2reg_tiny_shapes_cascade.py",
 }
 
 

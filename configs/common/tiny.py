@@ -3,8 +3,16 @@ synthetic shapes data, and a 40-iteration from-scratch schedule on the CPU.
 
 A family's tiny config shrinks its own trunk and neck, then calls these two, so that
 every family's smoke run has the same heads and schedule (``projects/*/configs/*_tiny_cpu.py``).
+The timm families' tiny configs (``configs/families/*_tiny_shapes.py``) shrink their
+trunk with ``use_tiny_timm_trunk``, to the demo ViT's shape.
 """
+from typing import Optional
+
+import vitdet_bench  # noqa: F401  (compat patches before detectron2)
+from detectron2.config import LazyCall as L
 from detectron2.layers import ShapeSpec
+
+from vitdet_bench.modeling.backbone.timm_trunk import TimmTrunk
 
 
 def use_tiny_heads(model, channels: int = 64, num_classes: int = 5) -> None:
@@ -36,3 +44,30 @@ def use_cpu_smoke_schedule(train, output_dir: str, max_iter: int = 40) -> None:
     train.init_format = "auto"
     train.output_dir = output_dir
     train.vitdet_bench = dict(init="random", model_size="tiny", epochs=1)
+
+
+def use_tiny_timm_trunk(model, optimizer, model_name: str, pretrain_img_size: int,
+                        image_size: int = 256, model_kwargs: Optional[dict] = None,
+                        **trunk_options) -> None:
+    """The demo detector's ViT (``configs/demo/vit_tiny_shapes.py``) replaced by the timm
+    trunk around ``model_name`` shrunk to the demo's shape: 128-d, 8 blocks, 4 heads,
+    8x8 windows with blocks 1/3/5/7 global (their outputs are the adaptor's taps),
+    prefix tokens dropped before the first block, no drop path, and layer decay over
+    8 blocks. ``pretrain_img_size`` is the size of the file to load (the tests write
+    small ones); ``model_kwargs`` adds to the shrunk shape (e.g. PE's ``mlp_ratio``);
+    ``trunk_options`` are the family's other ``TimmTrunk`` arguments (patch route,
+    position-table grid, RoPE window scheme).
+    """
+    model.backbone.bottom_up.net = L(TimmTrunk)(
+        model_name=model_name,
+        model_kwargs=dict(embed_dim=128, depth=8, num_heads=4, **(model_kwargs or {})),
+        img_size=image_size,
+        pretrain_img_size=pretrain_img_size,
+        attention_strategy="window_global",  # blocks 1/3/5/7 global
+        window_size=8,                       # 16x16 token grid at 256 -> four 8x8 windows
+        prefix_tokens="drop",
+        drop_path_rate=0.0,
+        **trunk_options,
+    )
+    model.backbone.bottom_up.in_features = ["block1", "block3", "block5", "block7"]
+    optimizer.params.num_layers = 8

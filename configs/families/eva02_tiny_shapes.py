@@ -11,30 +11,15 @@ the size of the small official-layout files the tests write; patch kernel resamp
 to 16 by timm's ``resample_patch_embed`` at load time. Initialize with
 ``train.init_checkpoint=FILE`` (detected as "eva02").
 """
-from detectron2.config import LazyCall as L
-
-from vitdet_bench.modeling.backbone.timm_trunk import TimmTrunk
-
+from ..common.tiny import use_tiny_timm_trunk
 from ..demo.vit_tiny_shapes import dataloader, lr_multiplier, model, optimizer, train  # noqa: F401
 
-image_size = 256
-
-model.backbone.bottom_up.net = L(TimmTrunk)(
-    model_name="eva02_base_patch14_224",
-    model_kwargs=dict(embed_dim=128, depth=8, num_heads=4),
-    img_size=image_size,
-    pretrain_img_size=56,
+use_tiny_timm_trunk(
+    model, optimizer, "eva02_base_patch14_224", pretrain_img_size=56,
     patch_route="resample16",
-    attention_strategy="window_global",  # blocks 1/3/5/7 global
-    window_size=8,
-    prefix_tokens="drop",
     pos_embed_grid="detection",
     rope_windows="window_grid",
-    drop_path_rate=0.0,
 )
-model.backbone.bottom_up.in_features = ["block1", "block3", "block5", "block7"]
-
-optimizer.params.num_layers = 8
 # The demo's 1e-3 (from scratch) makes this trunk's loss climb back after ~30 iterations
 # (measured, 45 iterations at batch 2: 3.3 -> 1.3 -> 3-4); 2e-4 falls steadily (3.3 -> 1.6-2.2).
 optimizer.lr = 2e-4
