@@ -563,22 +563,35 @@ def _reference_tokens(trunk, x, window_blocks, window_size):
             kw = {"rope": full_rope.reshape(H * W, -1)} if full_rope is not None else {}
             t = blk(t.reshape(B, H * W, C), **kw).reshape(B, H, W, C)
             continue
-        new = torch.zeros_like(t)
+        # ViTDet's windowed block: the normalized tokens zero-padded into windows, the
+        # attention branch per window (LayerScale: ls1 / gamma_1), then the MLP branch
+        # on the whole grid
+        normed = blk.norm1(t)
+        attn = torch.zeros_like(t)
         for r0 in range(0, H, ws):
             for c0 in range(0, W, ws):
                 win = torch.zeros(B, ws, ws, C, dtype=t.dtype)
                 h, w = min(ws, H - r0), min(ws, W - c0)
-                win[:, :h, :w] = t[:, r0:r0 + h, c0:c0 + w]
+                win[:, :h, :w] = normed[:, r0:r0 + h, c0:c0 + w]
                 kw = {}
                 if full_rope is not None:
                     D = full_rope.shape[-1] // 2
                     rope = torch.cat([torch.zeros(ws, ws, D), torch.ones(ws, ws, D)], -1).to(t.dtype)
                     rope[:h, :w] = full_rope[r0:r0 + h, c0:c0 + w]
                     kw = {"rope": rope.reshape(ws * ws, -1)}
-                y = blk(win.reshape(B, ws * ws, C), **kw).reshape(B, ws, ws, C)
-                new[:, r0:r0 + h, c0:c0 + w] = y[:, :h, :w]
-        t = new
+                y = blk.attn(win.reshape(B, ws * ws, C), **kw).reshape(B, ws, ws, C)
+                attn[:, r0:r0 + h, c0:c0 + w] = y[:, :h, :w]
+        t = t + _layer_scale(blk, 1, attn)
+        t = t + _layer_scale(blk, 2, blk.mlp(blk.norm2(t)))
     return t.reshape(B, H * W, C)
+
+
+def _layer_scale(blk, branch, y):
+    """timm's LayerScale of a block branch: ``ls1`` / ``ls2`` (Block), ``gamma_1`` / ``gamma_2`` (EvaBlock)."""
+    if hasattr(blk, f"ls{branch}"):
+        return getattr(blk, f"ls{branch}")(y)
+    gamma = getattr(blk, f"gamma_{branch}")
+    return y if gamma is None else gamma * y
 
 
 @pytest.mark.parametrize("family", ["dinov2_reg", "eva02", "dinov3", "siglip2_hf", "pe_spatial"])
@@ -922,3 +935,27 @@ def test_one_family_format_claims_each_official_file(family, tmp_path):
     claims = [name for name, (detect, _, _) in TIMM_FORMATS.items() if detect is not None and detect(raw)]
     fmt = FAMILIES[family][3]
     assert claims == ([] if fmt == "timm" else [fmt]), (family, claims)
+
+
+def test_windowed_blocks_need_a_block_class_whose_branches_are_known():
+    from timm.models.vision_transformer import ResPostBlock
+
+    kwargs = dict(SMALL, block_fn=ResPostBlock)
+    with pytest.raises(ValueError, match="ResPostBlock blocks; windowed blocks need timm's Block"):
+        TimmTrunk("vit_small_patch16_224", img_size=64, pretrain_img_size=64, model_kwargs=kwargs,
+                  attention_strategy="window", window_size=3)
+    # all global: timm's block is called whole, whatever its class
+    trunk = TimmTrunk("vit_small_patch16_224", img_size=64, pretrain_img_size=64, model_kwargs=kwargs,
+                      attention_strategy="global")
+    assert trunk(torch.randn(1, 3, 64, 64))["block3"].shape == (1, 64, 4, 4)
+
+
+def test_windowed_block_runs_the_mlp_on_the_unpadded_grid():
+    """ViTDet's windowed block: the MLP sees the H x W tokens, not the padded windows."""
+    trunk = _trunk("dinov2_reg", img_size=64, patch_route="resample16", attention_strategy="window",
+                   window_size=3, out_block_indexes=(3,))  # 4x4 grid, padded to 6x6 for windows
+    seen = []
+    hook = trunk.blocks[0].mlp.register_forward_hook(lambda m, i, o: seen.append(tuple(i[0].shape)))
+    trunk(torch.randn(2, 3, 64, 64))
+    hook.remove()
+    assert seen == [(2, 4, 4, trunk.embed_dim)]

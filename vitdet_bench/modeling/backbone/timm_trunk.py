@@ -16,8 +16,11 @@ calls them) and its final norm. What it adds is what detection needs:
   table) or in every forward from the pre-training table with its prefix slots
   (``pos_embed_grid="pretrain"``, ViTDet's recipe);
 * windowed and global blocks with the ViT backbone's memory strategies
-  (``attention_strategy``), ViTDet's window partition with zero padding, and
-  activation checkpointing;
+  (``attention_strategy``) and activation checkpointing. A windowed block is
+  ViTDet's: only its attention sees windows (the normalized tokens zero-padded to
+  whole windows, the padding cropped after attention), drop path per image, the MLP
+  on the unpadded grid; timm's branches (``norm1``, ``attn``, LayerScale, ``mlp``)
+  are called one by one. Global blocks are timm's blocks called whole;
 * RoPE under windows (``rope_windows``): ``"partition"`` (default) cuts the full
   grid's rotary sin/cos into windows with the tokens, so relative offsets mean the
   same in windowed and global blocks; ``"window_grid"`` is EVA-02's detection scheme:
@@ -310,6 +313,19 @@ class TimmTrunk(Backbone):
             raise ValueError("TimmTrunk: prefix_tokens='keep' with a position table that has "
                              "prefix slots needs pos_embed_grid='pretrain' (the slots live there)")
 
+        # A windowed block runs timm's branches one by one (only attention sees windows,
+        # as in ViTDet); that needs the block classes whose forward is known.
+        from timm.models.eva import EvaBlock
+        from timm.models.vision_transformer import Block
+
+        known = EvaBlock if self.is_eva else Block
+        odd = sorted({type(self.blocks[i]).__name__ for i in self.window_block_indexes
+                      if type(self.blocks[i]) is not known})
+        if odd:
+            raise ValueError(
+                f"TimmTrunk: {model_name!r} has {', '.join(odd)} blocks; windowed blocks need "
+                f"timm's {known.__name__} (its norm1 / attn / mlp branches are called one by "
+                "one). Use attention_strategy='global' or 'global_checkpoint' for this model.")
         for i, blk in enumerate(self.blocks):
             blk.use_checkpoint = i in self.checkpoint_block_indexes
             for m in blk.modules():
@@ -353,13 +369,54 @@ class TimmTrunk(Backbone):
             prefix = prefix + self.pos_embed[:, :self.pos_embed_num_prefix]
         return prefix
 
+    def _checkpointed(self, blk: nn.Module, fn, x: torch.Tensor) -> torch.Tensor:
+        if blk.use_checkpoint and torch.is_grad_enabled() and x.requires_grad:
+            return torch.utils.checkpoint.checkpoint(fn, x, use_reentrant=False)
+        return fn(x)
+
     def _run_block(self, blk: nn.Module, x: torch.Tensor, rope: Optional[torch.Tensor]) -> torch.Tensor:
+        """A global block, called as timm calls it."""
         def call(t):
             return blk(t, rope=rope) if self.is_eva else blk(t)
 
-        if blk.use_checkpoint and torch.is_grad_enabled() and x.requires_grad:
-            return torch.utils.checkpoint.checkpoint(call, x, use_reentrant=False)
-        return call(x)
+        return self._checkpointed(blk, call, x)
+
+    def _attention_branch(self, blk: nn.Module, x: torch.Tensor, rope: Optional[torch.Tensor]) -> torch.Tensor:
+        """timm's attention branch of ``blk`` on normalized tokens, LayerScale included."""
+        if self.is_eva:
+            out = blk.attn(x, rope=rope)
+            return out if blk.gamma_1 is None else blk.gamma_1 * out
+        return blk.ls1(blk.attn(x))
+
+    def _mlp_branch(self, blk: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        out = blk.mlp(blk.norm2(x))
+        if self.is_eva:
+            return out if blk.gamma_2 is None else blk.gamma_2 * out
+        return blk.ls2(out)
+
+    def _run_windowed_block(self, blk: nn.Module, x: torch.Tensor,
+                            window_rope: Optional[torch.Tensor]) -> torch.Tensor:
+        """A windowed block as ViTDet's: only attention sees windows.
+
+        norm1, then windows zero-padded *after* the norm; attention per window; the
+        windows put back and the padding cropped; drop path per image; the MLP on the
+        unpadded grid. The same branches as timm's ``Block`` / ``EvaBlock`` forward.
+        """
+        ws = self.window_size
+
+        def call(t):
+            B, H, W, C = t.shape
+            windows, pad_hw = window_partition(blk.norm1(t), ws)
+            rope = None
+            if window_rope is not None:
+                rope = window_rope if window_rope.shape[0] == 1 else window_rope.repeat(B, 1, 1)
+                rope = rope[:, None]  # broadcast over heads
+            attn = self._attention_branch(blk, windows.reshape(-1, ws * ws, C), rope)
+            attn = window_unpartition(attn.reshape(-1, ws, ws, C), ws, pad_hw, (H, W))
+            t = t + blk.drop_path1(attn)
+            return t + blk.drop_path2(self._mlp_branch(blk, t))
+
+        return self._checkpointed(blk, call, x)
 
     def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
         input_hw = tuple(x.shape[-2:])
@@ -388,7 +445,6 @@ class TimmTrunk(Backbone):
         if self.rope is not None:
             global_rope, window_rope = window_rope_tables(
                 self.rope, (H, W), self.window_size, self.rope_windows)
-        ws = self.window_size
         outputs = {}
         for i, blk in enumerate(self.blocks):
             if self.is_global_block(i):
@@ -400,14 +456,7 @@ class TimmTrunk(Backbone):
                     prefix, seq = seq[:, :prefix.shape[1]], seq[:, prefix.shape[1]:]
                 x = seq.reshape(B, H, W, C)
             else:
-                windows, pad_hw = window_partition(x, ws)
-                seq = windows.reshape(windows.shape[0], ws * ws, C)
-                rope = None
-                if window_rope is not None:
-                    rope = window_rope if window_rope.shape[0] == 1 else window_rope.repeat(B, 1, 1)
-                    rope = rope[:, None]  # broadcast over heads
-                seq = self._run_block(blk, seq, rope)
-                x = window_unpartition(seq.reshape(-1, ws, ws, C), ws, pad_hw, (H, W))
+                x = self._run_windowed_block(blk, x, window_rope)
             if i in self.out_block_indexes:
                 out = x
                 if self.norm is not None and i == self.depth - 1:
