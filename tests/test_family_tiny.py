@@ -77,6 +77,29 @@ def test_tiny_config_is_the_tested_timm_model(family):
     assert cfg.train.vitdet_bench.init == family
 
 
+@pytest.mark.parametrize("family", sorted(TINY_FAMILIES))
+def test_frozen_backbone_protocol_freezes_the_whole_trunk(family):
+    """train.freeze.trunk on each family: every trunk tensor frozen and kept in eval mode
+    (drop path off), the adaptor, FPN and heads trainable."""
+    from detectron2.config import LazyConfig, instantiate
+
+    from vitdet_bench.modeling.backbone.timm_trunk import TimmTrunk
+    from vitdet_bench.modeling.freeze import freeze_pretrained
+
+    cfg = LazyConfig.load(_config(family))
+    cfg.model.backbone.bottom_up.net.drop_path_rate = 0.1
+    model = instantiate(cfg.model)
+    summary = freeze_pretrained(model, trunk=True)
+    trunk = next(m for m in model.modules() if isinstance(m, TimmTrunk))
+    assert summary.net.endswith("(TimmTrunk)")
+    params = list(trunk.parameters())
+    assert len(params) > 50 and all(not p.requires_grad for p in params)
+    others = [n for n, p in model.named_parameters() if not n.startswith("backbone.bottom_up.net.")]
+    assert others and all(p.requires_grad for n, p in model.named_parameters() if n in others)
+    model.train()
+    assert not any(m.training for m in trunk.modules()) and model.roi_heads.training
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("family", sorted(TINY_FAMILIES))
 def test_family_tiny_config_trains_from_an_official_file(family, tmp_path):
