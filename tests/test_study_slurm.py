@@ -182,13 +182,14 @@ def test_scancel_then_launch_resumes_and_finishes(slurm, tmp_path):
 
 
 def test_time_limit_signal_checkpoints_requeues_and_finishes(slurm, tmp_path):
-    # 2 minutes, signalled 110 s before: SLURM sends USR2 10-40 s into each job. 150
-    # iterations (~60 s at 0.4 s/iteration on a quiet 2-core machine, loading in the
-    # process) keep the signal inside training, not after it.
-    max_iter = 150
+    # 3 minutes, signalled 140 s before: SLURM sends USR2 40-70 s into each job (its
+    # signal check runs every ~30 s). Start-up takes 15-30 s, and 200 iterations (~80 s at
+    # 0.4 s/iteration on a quiet 2-core machine) keep the signal inside training, neither
+    # before the handler is installed nor after the last iteration.
+    max_iter = 200
     study, root, jid, folder = launch_one_run(
         slurm, tmp_path, "time_limited", max_iter, "nodes=1, gpus_per_node=1, cpus_per_task=1, "
-        "mem='3G', time=2, signal_delay_s=110, request_gpus=False")
+        "mem='3G', time=3, signal_delay_s=140, request_gpus=False")
     saw_requeued = []
 
     def done():

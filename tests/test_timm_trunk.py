@@ -814,24 +814,6 @@ def test_dinov3_nonzero_qkv_bias_into_a_model_without_bias_is_an_error(tmp_path)
 
 
 # ------------------------------------------- native patch 14 through the detectors
-def _shapes_batch(size=128):
-    from detectron2.structures import BitMasks, Boxes, Instances
-
-    batch = []
-    for k in range(2):
-        inst = Instances((size, size))
-        boxes = torch.tensor([[8.0, 10.0, 60.0, 70.0], [40.0 + k, 30.0, 110.0, 100.0]])
-        inst.gt_boxes = Boxes(boxes)
-        inst.gt_classes = torch.tensor([0, 2])
-        masks = torch.zeros(2, size, size, dtype=torch.bool)
-        for i, (x0, y0, x1, y1) in enumerate(boxes.int().tolist()):
-            masks[i, y0:y1, x0:x1] = True
-        inst.gt_masks = BitMasks(masks)
-        batch.append({"image": torch.rand(3, size, size) * 255, "instances": inst,
-                      "height": size, "width": size})
-    return batch
-
-
 def _native_detector(config, family="dinov2_reg", size=128):
     """A detector of ``configs/common/<config>`` with an 8-block, 64-d trunk on the native
     route (window_global: blocks 1/3/5/7 global, the others in 4x4 windows)."""
@@ -863,6 +845,8 @@ def test_native_patch14_detector_trains_a_step(config, tmp_path):
     # from an official DINOv2 file.
     from detectron2.utils.events import EventStorage
 
+    from vitdet_bench.measure.inputs import synthetic_batch
+
     source = _source("vit_small_patch14_reg4_dinov2", dict(depth=8), 56)
     path = tmp_path / "dinov2_reg4.pth"
     torch.save(write_dinov2({k: v.detach().clone() for k, v in source.state_dict().items()}, source), path)
@@ -879,7 +863,7 @@ def test_native_patch14_detector_trains_a_step(config, tmp_path):
     assert {k: tuple(v.shape[-2:]) for k, v in feats.items()} == {k: (s, s) for k, s in want.items()}
     model.train()
     with EventStorage(0):
-        losses = model(_shapes_batch())
+        losses = model(synthetic_batch(128, 2, num_classes=3))
     assert {"loss_rpn_cls", "loss_cls", "loss_box_reg", "loss_mask"} <= set(losses)
     total = sum(losses.values())
     assert torch.isfinite(total)
