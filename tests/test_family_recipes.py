@@ -277,6 +277,29 @@ def test_yacs_builder_takes_global_block_indexes():
     assert net.window_block_indexes == (1, 3, 4, 6)
 
 
+def test_yacs_builder_taps_the_global_blocks_of_a_depth_not_divisible_by_4():
+    """A 27- or 50-block family through yacs: the multi-scale adaptor reads the four global
+    blocks (or OUT_BLOCK_INDEXES), and the detector runs."""
+    import torch
+    from detectron2.config import CfgNode, get_cfg
+    from detectron2.layers import ShapeSpec
+    from detectron2.modeling import BACKBONE_REGISTRY
+
+    cfg = get_cfg()
+    cfg.MODEL.FPN.OUT_CHANNELS = 32
+    cfg.MODEL.TIMM = CfgNode(dict(
+        MODEL_NAME="vit_base_patch16_224", MODEL_KWARGS=dict(depth=7, embed_dim=32, num_heads=2),
+        IMG_SIZE=64, PRETRAIN_IMG_SIZE=64, WINDOW_SIZE=2, GLOBAL_BLOCK_INDEXES=[1, 3, 5, 6],
+        DROP_PATH_RATE=0.0))
+    build = BACKBONE_REGISTRY.get("build_timm_trunk_backbone")
+    backbone = build(cfg, ShapeSpec(channels=3))
+    assert backbone.bottom_up.in_features == ("block1", "block3", "block5", "block6")
+    assert {k: tuple(v.shape[-2:]) for k, v in backbone(torch.zeros(1, 3, 64, 64)).items()} == {
+        "p2": (16, 16), "p3": (8, 8), "p4": (4, 4), "p5": (2, 2), "p6": (1, 1)}
+    cfg.MODEL.TIMM.OUT_BLOCK_INDEXES = [0, 2, 4, 6]
+    assert build(cfg, ShapeSpec(channels=3)).bottom_up.in_features == ("block0", "block2", "block4", "block6")
+
+
 @pytest.mark.parametrize("path", CONFIGS, ids=_rel)
 def test_checkpoint_format_and_run_labels(path):
     from vitdet_bench.checkpoint import registered_formats

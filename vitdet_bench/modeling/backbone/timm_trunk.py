@@ -169,7 +169,8 @@ class TimmTrunk(Backbone):
         pos_embed_grid: ``"detection"`` or ``"pretrain"`` (see module docstring).
         rope_windows: ``"partition"`` or ``"window_grid"``.
         use_final_norm: apply the model's final norm to the last block's tap.
-        out_block_indexes: tapped blocks; default the last of each quarter.
+        out_block_indexes: tapped blocks; default ``global_block_indexes`` when given, else
+            the last of each quarter (the last block alone for a depth not divisible by 4).
         drop_path_rate: stochastic depth (timm's linear rule).
         use_sdpa: timm attention's fused ``scaled_dot_product_attention`` (its
             ``fused_attn`` switch; False: timm's explicit softmax path).
@@ -332,7 +333,12 @@ class TimmTrunk(Backbone):
                 if hasattr(m, "fused_attn"):
                     m.fused_attn = bool(use_sdpa)
         if out_block_indexes is None:
-            out_block_indexes = quarter_block_indexes(depth) if depth % 4 == 0 else (depth - 1,)
+            # the multi-scale adaptor's four taps: the global blocks when given, else the
+            # last block of each quarter
+            if global_block_indexes is not None:
+                out_block_indexes = global_block_indexes
+            else:
+                out_block_indexes = quarter_block_indexes(depth) if depth % 4 == 0 else (depth - 1,)
         bad = [i for i in tuple(out_block_indexes) + self.window_block_indexes
                + self.checkpoint_block_indexes if not 0 <= i < depth]
         if bad:
@@ -475,8 +481,9 @@ def build_timm_trunk_backbone(cfg, input_shape):
 
     Keys: MODEL_NAME (required), MODEL_KWARGS (dict), IMG_SIZE, PRETRAIN_IMG_SIZE,
     PATCH_ROUTE, ATTENTION_STRATEGY, GLOBAL_BLOCK_INDEXES (the global blocks of
-    "window_global"; empty: the last of each quarter), WINDOW_SIZE, POS_EMBED_GRID,
-    ROPE_WINDOWS, DROP_PATH_RATE, NECK ("multiscale" / "simple", as ``MODEL.VIT.NECK``).
+    "window_global"; empty: the last of each quarter), OUT_BLOCK_INDEXES (the taps; empty:
+    the global blocks), WINDOW_SIZE, POS_EMBED_GRID, ROPE_WINDOWS, DROP_PATH_RATE, NECK
+    ("multiscale" / "simple", as ``MODEL.VIT.NECK``; the simple pyramid reads the last tap).
     """
     from ..necks import build_vit_fpn
 
@@ -491,6 +498,7 @@ def build_timm_trunk_backbone(cfg, input_shape):
         model_kwargs=dict(get("MODEL_KWARGS", {}) or {}), patch_route=get("PATCH_ROUTE", "resample16"),
         attention_strategy=get("ATTENTION_STRATEGY", "window_global"),
         global_block_indexes=tuple(get("GLOBAL_BLOCK_INDEXES", ()) or ()) or None,
+        out_block_indexes=tuple(get("OUT_BLOCK_INDEXES", ()) or ()) or None,
         window_size=get("WINDOW_SIZE", 14),
         pos_embed_grid=get("POS_EMBED_GRID", "detection" if design == "multiscale" else "pretrain"),
         rope_windows=get("ROPE_WINDOWS", "partition"), drop_path_rate=get("DROP_PATH_RATE", 0.1),
