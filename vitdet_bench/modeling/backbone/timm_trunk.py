@@ -404,6 +404,9 @@ class TimmTrunk(Backbone):
                             window_rope: Optional[torch.Tensor]) -> torch.Tensor:
         """A windowed block as ViTDet's: only attention sees windows.
 
+        ``window_rope``: ``(B * nW or 1, 1, ws * ws, 2D)``, the rotary table of each
+        window of the batch (or one for all), or None.
+
         norm1, then windows zero-padded *after* the norm; attention per window; the
         windows put back and the padding cropped; drop path per image; the MLP on the
         unpadded grid. The same branches as timm's ``Block`` / ``EvaBlock`` forward.
@@ -411,13 +414,9 @@ class TimmTrunk(Backbone):
         ws = self.window_size
 
         def call(t):
-            B, H, W, C = t.shape
+            _, H, W, C = t.shape
             windows, pad_hw = window_partition(blk.norm1(t), ws)
-            rope = None
-            if window_rope is not None:
-                rope = window_rope if window_rope.shape[0] == 1 else window_rope.repeat(B, 1, 1)
-                rope = rope[:, None]  # broadcast over heads
-            attn = self._attention_branch(blk, windows.reshape(-1, ws * ws, C), rope)
+            attn = self._attention_branch(blk, windows.reshape(-1, ws * ws, C), window_rope)
             attn = window_unpartition(attn.reshape(-1, ws, ws, C), ws, pad_hw, (H, W))
             t = t + blk.drop_path1(attn)
             return t + blk.drop_path2(self._mlp_branch(blk, t))
@@ -451,6 +450,11 @@ class TimmTrunk(Backbone):
         if self.rope is not None:
             global_rope, window_rope = window_rope_tables(
                 self.rope, (H, W), self.window_size, self.rope_windows)
+            # one table per window of the batch (or one for all), broadcast over heads:
+            # built once here for every windowed block
+            if window_rope.shape[0] != 1:
+                window_rope = window_rope.repeat(B, 1, 1)
+            window_rope = window_rope[:, None]
         outputs = {}
         for i, blk in enumerate(self.blocks):
             if self.is_global_block(i):
