@@ -26,9 +26,9 @@ from ._recipes import MAE_RECIPE, OPENAI_CLIP_PIXEL_MEAN, OPENAI_CLIP_PIXEL_STD,
 
 SIZES = {
     "l": dict(model_name="aimv2_large_patch14_224.apple_pt", depth=24, model_size="L",
-              checkpoint="aimv2-large-patch14-224/model.safetensors", **dict(MAE_RECIPE["L"])),
+              checkpoint="aimv2-large-patch14-224/model.safetensors", **MAE_RECIPE["L"]),
     "h": dict(model_name="aimv2_huge_patch14_224.apple_pt", depth=24, model_size="H",
-              checkpoint="aimv2-huge-patch14-224/model.safetensors", **dict(MAE_RECIPE["H"])),
+              checkpoint="aimv2-huge-patch14-224/model.safetensors", **MAE_RECIPE["H"]),
 }
 # timm pretrained_cfg of aimv2_*_patch14_224.apple_pt (OPENAI_CLIP_MEAN / OPENAI_CLIP_STD)
 COMMON = dict(init="aimv2", init_format="aimv2", pretrain_img_size=224,

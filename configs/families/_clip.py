@@ -32,9 +32,9 @@ from ._recipes import MAE_RECIPE, OPENAI_CLIP_PIXEL_MEAN, OPENAI_CLIP_PIXEL_STD,
 
 SIZES = {
     "b": dict(model_name="vit_base_patch16_clip_quickgelu_224.openai", depth=12, model_size="B",
-              checkpoint="ViT-B-16.state_dict.pt", **dict(MAE_RECIPE["B"])),
+              checkpoint="ViT-B-16.state_dict.pt", **MAE_RECIPE["B"]),
     "l": dict(model_name="vit_large_patch14_clip_quickgelu_224.openai", depth=24, model_size="L",
-              checkpoint="ViT-L-14.state_dict.pt", **dict(MAE_RECIPE["L"])),
+              checkpoint="ViT-L-14.state_dict.pt", **MAE_RECIPE["L"]),
 }
 # timm pretrained_cfg of vit_*_clip_quickgelu_224.openai (OPENAI_CLIP_MEAN / OPENAI_CLIP_STD)
 COMMON = dict(init="clip", init_format="openai_clip", pretrain_img_size=224,

@@ -17,11 +17,11 @@ from ._recipes import IMAGENET_PIXEL_MEAN, IMAGENET_PIXEL_STD, MAE_RECIPE, apply
 
 SIZES = {
     "b": dict(model_name="deit3_base_patch16_224.fb_in22k_ft_in1k", depth=12, model_size="B",
-              checkpoint="deit_3_base_224_21k.pth", **dict(MAE_RECIPE["B"])),
+              checkpoint="deit_3_base_224_21k.pth", **MAE_RECIPE["B"]),
     "l": dict(model_name="deit3_large_patch16_224.fb_in22k_ft_in1k", depth=24, model_size="L",
-              checkpoint="deit_3_large_224_21k.pth", **dict(MAE_RECIPE["L"])),
+              checkpoint="deit_3_large_224_21k.pth", **MAE_RECIPE["L"]),
     "h": dict(model_name="deit3_huge_patch14_224.fb_in22k_ft_in1k", depth=32, model_size="H",
-              checkpoint="deit_3_huge_224_21k_v1.pth", **dict(MAE_RECIPE["H"])),
+              checkpoint="deit_3_huge_224_21k_v1.pth", **MAE_RECIPE["H"]),
 }
 COMMON = dict(init="deit3", init_format="deit3", pretrain_img_size=224,
               pixel_mean=IMAGENET_PIXEL_MEAN, pixel_std=IMAGENET_PIXEL_STD)

@@ -16,11 +16,11 @@ from ._recipes import IMAGENET_PIXEL_MEAN, IMAGENET_PIXEL_STD, MAE_RECIPE, apply
 
 SIZES = {
     "b": dict(model_name="vit_base_patch14_reg4_dinov2", depth=12, model_size="B",
-              checkpoint="dinov2_vitb14_reg4_pretrain.pth", **dict(MAE_RECIPE["B"])),
+              checkpoint="dinov2_vitb14_reg4_pretrain.pth", **MAE_RECIPE["B"]),
     "l": dict(model_name="vit_large_patch14_reg4_dinov2", depth=24, model_size="L",
-              checkpoint="dinov2_vitl14_reg4_pretrain.pth", **dict(MAE_RECIPE["L"])),
+              checkpoint="dinov2_vitl14_reg4_pretrain.pth", **MAE_RECIPE["L"]),
     "g": dict(model_name="vit_giant_patch14_reg4_dinov2", depth=40, model_size="g",
-              checkpoint="dinov2_vitg14_reg4_pretrain.pth", **dict(MAE_RECIPE["H"])),
+              checkpoint="dinov2_vitg14_reg4_pretrain.pth", **MAE_RECIPE["H"]),
 }
 COMMON = dict(init="dinov2reg", init_format="dinov2", pretrain_img_size=518,
               pixel_mean=IMAGENET_PIXEL_MEAN, pixel_std=IMAGENET_PIXEL_STD)

@@ -20,11 +20,11 @@ from ._recipes import IMAGENET_PIXEL_MEAN, IMAGENET_PIXEL_STD, MAE_RECIPE, apply
 
 SIZES = {
     "b": dict(model_name="vit_base_patch16_dinov3", depth=12, model_size="B",
-              checkpoint="dinov3_vitb16_pretrain_lvd1689m-73cec8be.pth", **dict(MAE_RECIPE["B"])),
+              checkpoint="dinov3_vitb16_pretrain_lvd1689m-73cec8be.pth", **MAE_RECIPE["B"]),
     "l": dict(model_name="vit_large_patch16_dinov3", depth=24, model_size="L",
-              checkpoint="dinov3_vitl16_pretrain_lvd1689m-8aa4cbdd.pth", **dict(MAE_RECIPE["L"])),
+              checkpoint="dinov3_vitl16_pretrain_lvd1689m-8aa4cbdd.pth", **MAE_RECIPE["L"]),
     "h": dict(model_name="vit_huge_plus_patch16_dinov3", depth=32, model_size="H",
-              checkpoint="dinov3_vith16plus_pretrain_lvd1689m-7c1da9a5.pth", **dict(MAE_RECIPE["H"])),
+              checkpoint="dinov3_vith16plus_pretrain_lvd1689m-7c1da9a5.pth", **MAE_RECIPE["H"]),
 }
 COMMON = dict(init="dinov3", init_format="dinov3", pretrain_img_size=256,
               pixel_mean=IMAGENET_PIXEL_MEAN, pixel_std=IMAGENET_PIXEL_STD)

@@ -31,9 +31,9 @@ from ._recipes import INCEPTION_PIXEL_MEAN, INCEPTION_PIXEL_STD, MAE_RECIPE, app
 
 SIZES = {
     "b": dict(model_name="vit_pe_spatial_base_patch16_512.fb", depth=12, model_size="B",
-              pretrain_img_size=512, checkpoint="PE-Spatial-B16-512.pt", **dict(MAE_RECIPE["B"])),
+              pretrain_img_size=512, checkpoint="PE-Spatial-B16-512.pt", **MAE_RECIPE["B"]),
     "l": dict(model_name="vit_pe_spatial_large_patch14_448.fb", depth=24, model_size="L",
-              pretrain_img_size=448, checkpoint="PE-Spatial-L14-448.pt", **dict(MAE_RECIPE["L"])),
+              pretrain_img_size=448, checkpoint="PE-Spatial-L14-448.pt", **MAE_RECIPE["L"]),
     # PE's mask_rcnn_PEspatial_G_lvis75ep.py: global blocks, lr, layer decay, drop path
     "g": dict(model_name="vit_pe_spatial_gigantic_patch14_448.fb", depth=50,
               global_blocks=(12, 24, 36, 49), model_size="g", pretrain_img_size=448,

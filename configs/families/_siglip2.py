@@ -28,15 +28,15 @@ from ._recipes import INCEPTION_PIXEL_MEAN, INCEPTION_PIXEL_STD, MAE_RECIPE, app
 SIZES = {
     "b": dict(model_name="vit_base_patch16_siglip_224.v2_webli", depth=12, model_size="B",
               pretrain_img_size=224, checkpoint="siglip2-base-patch16-224/model.safetensors",
-              **dict(MAE_RECIPE["B"])),
+              **MAE_RECIPE["B"]),
     "l": dict(model_name="vit_large_patch16_siglip_256.v2_webli", depth=24, model_size="L",
               pretrain_img_size=256, checkpoint="siglip2-large-patch16-256/model.safetensors",
-              **dict(MAE_RECIPE["L"])),
+              **MAE_RECIPE["L"]),
     # 27 blocks: the ends of quarters of 7, 7, 7 and 6 blocks
     "so400m": dict(model_name="vit_so400m_patch14_siglip_224.v2_webli", depth=27,
                    global_blocks=(6, 13, 20, 26), model_size="so400m", pretrain_img_size=224,
                    checkpoint="siglip2-so400m-patch14-224/model.safetensors",
-                   **dict(MAE_RECIPE["H"])),
+                   **MAE_RECIPE["H"]),
 }
 # timm pretrained_cfg of vit_*_siglip_*.v2_webli: mean 0.5, std 0.5
 COMMON = dict(init="siglip2", init_format="siglip2_hf",
